@@ -1,0 +1,183 @@
+"""Conversions between domain records and webmesh.v1 messages (kept off the domain types)."""
+
+from __future__ import annotations
+
+from google.protobuf import timestamp_pb2
+
+from webmesh.api.v1 import membership_pb2, mesh_pb2, node_pb2, types_pb2
+from webmesh.mesh.model import Node, NodeRole
+from webmesh.mesh.peers import Edge, Peer
+from webmesh.mesh.state import MeshState
+from webmesh.raft.store import RaftStatus
+from webmesh.service.membership import JoinResult, JoinSpec
+from webmesh.service.status import NodeStatus
+from webmesh.wg.config import DeviceState
+
+ROLES: dict[NodeRole, types_pb2.NodeRole] = {
+    NodeRole.VOTER: types_pb2.NODE_ROLE_VOTER,
+    NodeRole.OBSERVER: types_pb2.NODE_ROLE_OBSERVER,
+    NodeRole.CLIENT: types_pb2.NODE_ROLE_CLIENT,
+}
+ROLE_NAMES: dict[int, str] = {int(v): k.value for k, v in ROLES.items()}
+
+
+def timestamp(seconds: float) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    if seconds:
+        stamp.FromNanoseconds(int(seconds * 1e9))
+    return stamp
+
+
+def node_to_proto(node: Node, *, leader_id: str = "") -> types_pb2.MeshNode:
+    return types_pb2.MeshNode(
+        id=node.id,
+        public_key=node.public_key,
+        private_ipv4=node.ipv4,
+        private_ipv6=node.ipv6,
+        wireguard_endpoints=list(node.endpoints),
+        primary_endpoint=node.primary_endpoint,
+        role=ROLES[node.role],
+        api_address=node.api_address,
+        raft_address=node.raft_address,
+        routes=list(node.routes),
+        joined_at=timestamp(node.joined_at),
+        is_leader=bool(leader_id) and node.id == leader_id,
+    )
+
+
+def peer_to_proto(peer: Peer, state: MeshState) -> types_pb2.WireGuardPeer:
+    node = state.nodes.get(peer.node_id)
+    message = _peer_message(peer)
+    message.private_ipv4 = node.ipv4 if node else ""
+    message.private_ipv6 = node.ipv6 if node else ""
+    return message
+
+
+def peer_from_proto(message: types_pb2.WireGuardPeer) -> Peer:
+    return Peer(
+        node_id=message.id,
+        public_key=message.public_key,
+        endpoint=message.endpoint,
+        allowed_ips=tuple(message.allowed_ips),
+        relayed=tuple(message.relayed),
+    )
+
+
+def graph_to_proto(nodes: list[str], edges: tuple[Edge, ...]) -> mesh_pb2.MeshGraph:
+    return mesh_pb2.MeshGraph(
+        nodes=nodes,
+        edges=[
+            mesh_pb2.MeshEdge(source=e.source, target=e.target, relayed_by=e.relayed_by)
+            for e in edges
+        ],
+        dot=graph_dot(nodes, edges),
+    )
+
+
+def graph_dot(nodes: list[str], edges: tuple[Edge, ...]) -> str:
+    """Graphviz DOT: solid lines for direct links, dashed ones labelled with the relay."""
+    lines = ["graph webmesh {"]
+    lines += [f'  "{n}";' for n in nodes]
+    for e in edges:
+        style = f' [style=dashed, label="via {e.relayed_by}"]' if e.relayed_by else ""
+        lines.append(f'  "{e.source}" -- "{e.target}"{style};')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def join_spec(request: membership_pb2.JoinRequest) -> JoinSpec:
+    return JoinSpec(
+        node_id=request.id,
+        public_key=request.public_key,
+        endpoints=tuple(request.wireguard_endpoints),
+        as_voter=request.as_voter,
+        as_observer=request.as_observer,
+        raft_port=request.raft_port,
+        api_port=request.api_port,
+        want_ipv6=request.want_ipv6,
+        routes=tuple(request.routes),
+        raft_address=request.raft_address,
+        api_address=request.api_address,
+    )
+
+
+def join_response(result: JoinResult) -> membership_pb2.JoinResponse:
+    return membership_pb2.JoinResponse(
+        mesh_domain=result.networks.domain,
+        network_ipv4=result.networks.ipv4,
+        network_ipv6=result.networks.ipv6,
+        address_ipv4=result.node.ipv4,
+        address_ipv6=result.node.ipv6,
+        peers=[_peer_message(p) for p in result.peers],
+        raft_voters=list(result.voters),
+        raft_secret=result.raft_secret,
+        leader_id=result.leader_id,
+        role=ROLES[result.node.role],
+        node=node_to_proto(result.node, leader_id=result.leader_id),
+    )
+
+
+def _peer_message(peer: Peer) -> types_pb2.WireGuardPeer:
+    return types_pb2.WireGuardPeer(
+        id=peer.node_id,
+        public_key=peer.public_key,
+        endpoint=peer.endpoint,
+        allowed_ips=list(peer.allowed_ips),
+        relayed=list(peer.relayed),
+    )
+
+
+def status_to_proto(status: NodeStatus) -> node_pb2.Status:
+    raft = status.raft
+    device = status.interface.device
+    message = node_pb2.Status(
+        id=status.node_id,
+        version=status.version,
+        started_at=timestamp(status.started_at),
+        role=ROLES[status.role],
+        node_count=status.node_count,
+        is_leader=bool(status.leader_id) and status.leader_id == status.node_id,
+        interface=node_pb2.InterfaceStatus(
+            name=status.interface.name, addresses=list(status.interface.addresses)
+        ),
+    )
+    if raft is not None:
+        message.raft.CopyFrom(_raft_to_proto(raft, status.leader_id))
+    if device is not None:
+        _device_into(message.interface, device, status.peer_names)
+    return message
+
+
+def _raft_to_proto(raft: RaftStatus, leader_id: str) -> node_pb2.RaftStatus:
+    return node_pb2.RaftStatus(
+        state=raft.role.value,
+        leader_id=leader_id,
+        leader_address=raft.leader,
+        term=raft.term,
+        commit_index=raft.commit_index,
+        applied_index=raft.applied_index,
+        has_quorum=raft.has_quorum,
+        voters=list(raft.voters),
+        address=raft.self_address,
+    )
+
+
+def _device_into(
+    message: node_pb2.InterfaceStatus, device: DeviceState, names: dict[str, str]
+) -> None:
+    message.public_key = device.public_key
+    message.listen_port = device.listen_port
+    message.total_rx_bytes = sum(p.rx_bytes for p in device.peers)
+    message.total_tx_bytes = sum(p.tx_bytes for p in device.peers)
+    for peer in device.peers:
+        message.peers.append(
+            node_pb2.PeerStatus(
+                id=names.get(peer.public_key, ""),
+                public_key=peer.public_key,
+                endpoint=peer.endpoint,
+                allowed_ips=list(peer.allowed_ips),
+                last_handshake=timestamp(peer.last_handshake),
+                rx_bytes=peer.rx_bytes,
+                tx_bytes=peer.tx_bytes,
+            )
+        )

@@ -1,0 +1,68 @@
+"""Forwarding mutations from a follower to the leader, by gRPC over the mesh.
+
+The client never needs to know who leads. A forwarded call carries a marker so that a request that
+reaches a second non-leader (the leader changed meanwhile) fails fast with UNAVAILABLE instead of
+bouncing around the mesh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+from grpc import aio
+
+from webmesh.api import status
+from webmesh.mesh import errors
+
+FORWARDED_HEADER = "x-webmesh-forwarded"
+FORWARD_TIMEOUT = 15.0
+
+T = TypeVar("T")
+ChannelFactory = Callable[[str], aio.Channel]
+
+
+def insecure_channel(address: str) -> aio.Channel:
+    return aio.insecure_channel(address)
+
+
+class LeaderForwarder:
+    """Keeps one channel per leader address and replays calls there."""
+
+    def __init__(self, channel_factory: ChannelFactory = insecure_channel) -> None:
+        self._factory = channel_factory
+        self._channels: dict[str, aio.Channel] = {}
+
+    def _channel(self, address: str) -> aio.Channel:
+        if address not in self._channels:
+            self._channels[address] = self._factory(address)
+        return self._channels[address]
+
+    async def forward(
+        self,
+        context: aio.ServicerContext[Any, Any],
+        not_leader: errors.NotLeader,
+        call: Callable[[aio.Channel, tuple[tuple[str, str], ...]], Awaitable[T]],
+    ) -> T:
+        """Replay a call on the leader, or explain why that is not possible right now."""
+        metadata = dict(context.invocation_metadata() or ())
+        if metadata.get(FORWARDED_HEADER):
+            raise errors.Unavailable("the leader changed during the request; retry") from not_leader
+        if not not_leader.leader:
+            raise errors.Unavailable(
+                "no leader is elected right now; retry shortly"
+            ) from not_leader
+        try:
+            return await call(self._channel(not_leader.leader), ((FORWARDED_HEADER, "1"),))
+        except aio.AioRpcError as exc:
+            code = exc.code()
+            detail = exc.details() or code.name
+            if code is grpc.StatusCode.UNAVAILABLE:
+                detail = f"leader {not_leader.leader} unreachable: {detail}"
+            raise status.error_for(code, detail) from exc
+
+    async def close(self) -> None:
+        for channel in self._channels.values():
+            await channel.close()
+        self._channels.clear()

@@ -1,0 +1,96 @@
+"""Server interceptors: map domain errors to status codes and count requests.
+
+``intercept_service`` sees no TLS details (FACTS.md), so everything per call happens in a wrapper
+around the handler the servicer registered.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc import aio
+
+from webmesh import metrics
+from webmesh.api import status
+from webmesh.mesh import errors
+
+log = logging.getLogger("webmesh.api")
+
+
+class ErrorsAndMetrics(aio.ServerInterceptor):  # type: ignore[misc]
+    """Turns MeshError into the table's status code; records count and latency per method."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None:
+            return handler
+        if handler.unary_unary and inspect.iscoroutinefunction(handler.unary_unary):
+            return grpc.unary_unary_rpc_method_handler(
+                _wrap_unary(method, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream and inspect.isasyncgenfunction(handler.unary_stream):
+            return grpc.unary_stream_rpc_method_handler(
+                _wrap_stream(method, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+
+def _record(method: str, code: grpc.StatusCode, started: float) -> None:
+    metrics.GRPC_REQUESTS.labels(method=method, code=code.name).inc()
+    metrics.GRPC_DURATION.labels(method=method).observe(time.perf_counter() - started)
+
+
+async def _abort(context: aio.ServicerContext[Any, Any], exc: errors.MeshError) -> None:
+    code = status.code_for(exc)
+    if code is grpc.StatusCode.INTERNAL:
+        log.error("internal error: %r", exc)
+    await context.abort(code, str(exc))
+
+
+def _wrap_unary(method: str, inner: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    async def unary(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            response = await inner(request, context)
+        except errors.MeshError as exc:
+            _record(method, status.code_for(exc), started)
+            await _abort(context, exc)
+            raise AssertionError("unreachable") from exc  # abort always raises
+        except Exception:
+            _record(method, context.code() or grpc.StatusCode.UNKNOWN, started)
+            raise
+        _record(method, context.code() or grpc.StatusCode.OK, started)
+        return response
+
+    return unary
+
+
+def _wrap_stream(
+    method: str, inner: Callable[..., AsyncIterator[Any]]
+) -> Callable[..., AsyncIterator[Any]]:
+    async def stream(request: Any, context: aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+        started = time.perf_counter()
+        try:
+            async for response in inner(request, context):
+                yield response
+        except errors.MeshError as exc:
+            _record(method, status.code_for(exc), started)
+            await _abort(context, exc)
+        else:
+            _record(method, grpc.StatusCode.OK, started)
+
+    return stream

@@ -1,0 +1,62 @@
+"""Building and starting the node's grpc.aio server (servicers, health, reflection)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from grpc import aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from webmesh.api.forward import LeaderForwarder
+from webmesh.api.interceptors import ErrorsAndMetrics
+from webmesh.api.servicers import MembershipServicer, MeshServicer, NodeServicer
+from webmesh.api.v1 import (
+    membership_pb2,
+    membership_pb2_grpc,
+    mesh_pb2,
+    mesh_pb2_grpc,
+    node_pb2,
+    node_pb2_grpc,
+)
+from webmesh.mesh import errors
+from webmesh.service.membership import MembershipService
+from webmesh.service.status import NodeStatus
+from webmesh.service.watch import StateWatch
+
+SERVICE_NAMES = (
+    membership_pb2.DESCRIPTOR.services_by_name["Membership"].full_name,
+    mesh_pb2.DESCRIPTOR.services_by_name["Mesh"].full_name,
+    node_pb2.DESCRIPTOR.services_by_name["Node"].full_name,
+)
+
+
+async def start_api_server(
+    *,
+    listen_address: str,
+    node_id: str,
+    membership: MembershipService,
+    forwarder: LeaderForwarder,
+    watch: StateWatch,
+    status: Callable[[], Awaitable[NodeStatus]],
+) -> aio.Server:
+    """Start serving; raise Unavailable with the address when the port cannot be bound."""
+    server = aio.server(interceptors=[ErrorsAndMetrics()])
+    membership_pb2_grpc.add_MembershipServicer_to_server(
+        MembershipServicer(membership, forwarder, watch), server
+    )
+    mesh_pb2_grpc.add_MeshServicer_to_server(MeshServicer(membership), server)
+    node_pb2_grpc.add_NodeServicer_to_server(NodeServicer(node_id, status), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    try:
+        server.add_insecure_port(listen_address)
+    except RuntimeError as exc:
+        raise errors.Unavailable(f"cannot listen on {listen_address}: {exc}") from exc
+    await server.start()
+    for name in ("", *SERVICE_NAMES):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return server

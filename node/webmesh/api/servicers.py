@@ -1,0 +1,132 @@
+"""The webmesh.v1 servicers: convert, call a service, convert. Nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeAlias
+
+from grpc import aio
+
+from webmesh.api import convert
+from webmesh.api.forward import FORWARD_TIMEOUT, LeaderForwarder
+from webmesh.api.v1 import (
+    membership_pb2,
+    membership_pb2_grpc,
+    mesh_pb2,
+    mesh_pb2_grpc,
+    node_pb2,
+    node_pb2_grpc,
+    types_pb2,
+)
+from webmesh.mesh import errors, peers
+from webmesh.service.membership import MembershipService
+from webmesh.service.status import NodeStatus
+from webmesh.service.watch import StateWatch
+
+Context: TypeAlias = aio.ServicerContext[Any, Any]
+
+# How often a peer stream re-checks the state even without a wake-up (belt and braces).
+RESYNC_INTERVAL = 30.0
+
+
+class MembershipServicer(membership_pb2_grpc.MembershipServicer):  # type: ignore[misc]
+    def __init__(
+        self, membership: MembershipService, forwarder: LeaderForwarder, watch: StateWatch
+    ) -> None:
+        self._membership = membership
+        self._forwarder = forwarder
+        self._watch = watch
+
+    async def Join(
+        self, request: membership_pb2.JoinRequest, context: Context
+    ) -> membership_pb2.JoinResponse:
+        try:
+            result = await self._membership.join(convert.join_spec(request))
+        except errors.NotLeader as exc:
+            return await self._forwarder.forward(
+                context,
+                exc,
+                lambda ch, md: membership_pb2_grpc.MembershipStub(ch).Join(
+                    request, metadata=md, timeout=FORWARD_TIMEOUT
+                ),
+            )
+        return convert.join_response(result)
+
+    async def Leave(
+        self, request: membership_pb2.LeaveRequest, context: Context
+    ) -> membership_pb2.LeaveResponse:
+        try:
+            await self._membership.leave(request.id)
+        except errors.NotLeader as exc:
+            return await self._forwarder.forward(
+                context,
+                exc,
+                lambda ch, md: membership_pb2_grpc.MembershipStub(ch).Leave(
+                    request, metadata=md, timeout=FORWARD_TIMEOUT
+                ),
+            )
+        return membership_pb2.LeaveResponse()
+
+    async def SubscribePeers(
+        self, request: membership_pb2.SubscribePeersRequest, context: Context
+    ) -> AsyncIterator[membership_pb2.PeerList]:
+        """The caller's peers now, then again after every change that alters them."""
+        last: tuple[peers.Peer, ...] | None = None
+        while True:
+            state = self._membership.state
+            if request.id not in state.nodes:
+                raise errors.NotFound(f"node {request.id!r} is not in the mesh")
+            current = peers.peers_of(state, request.id)
+            if current != last:
+                yield membership_pb2.PeerList(
+                    peers=[convert.peer_to_proto(p, state) for p in current], index=state.index
+                )
+                last = current
+            await self._watch.wait(RESYNC_INTERVAL)
+
+
+class MeshServicer(mesh_pb2_grpc.MeshServicer):  # type: ignore[misc]
+    """Reads, answered from this server's own replica."""
+
+    def __init__(self, membership: MembershipService) -> None:
+        self._membership = membership
+
+    def _leader_id(self) -> str:
+        leader = self._membership.leader_node()
+        return leader.id if leader else ""
+
+    async def GetNode(
+        self, request: mesh_pb2.GetNodeRequest, context: Context
+    ) -> types_pb2.MeshNode:
+        node = self._membership.state.node(request.id)
+        return convert.node_to_proto(node, leader_id=self._leader_id())
+
+    async def ListNodes(
+        self, request: mesh_pb2.ListNodesRequest, context: Context
+    ) -> mesh_pb2.NodeList:
+        leader_id = self._leader_id()
+        nodes = sorted(self._membership.state.nodes.values(), key=lambda n: n.id)
+        return mesh_pb2.NodeList(
+            nodes=[convert.node_to_proto(n, leader_id=leader_id) for n in nodes]
+        )
+
+    async def GetMeshGraph(
+        self, request: mesh_pb2.GetMeshGraphRequest, context: Context
+    ) -> mesh_pb2.MeshGraph:
+        state = self._membership.state
+        return convert.graph_to_proto(sorted(state.nodes), peers.mesh_graph(state))
+
+
+class NodeServicer(node_pb2_grpc.NodeServicer):  # type: ignore[misc]
+    def __init__(self, node_id: str, status: Callable[[], Awaitable[NodeStatus]]) -> None:
+        self._node_id = node_id
+        self._status = status
+
+    async def GetStatus(
+        self, request: node_pb2.GetStatusRequest, context: Context
+    ) -> node_pb2.Status:
+        if request.id and request.id != self._node_id:
+            raise errors.NotFound(
+                f"this is node {self._node_id!r}; ask node {request.id!r} at its own API address"
+            )
+        return convert.status_to_proto(await self._status())

@@ -1,0 +1,84 @@
+from webmesh.api.v1 import types_pb2 as _types_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class JoinRequest(_message.Message):
+    __slots__ = ("id", "public_key", "wireguard_endpoints", "as_voter", "as_observer", "raft_port", "api_port", "want_ipv6", "routes", "raft_address", "api_address")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    WIREGUARD_ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    AS_VOTER_FIELD_NUMBER: _ClassVar[int]
+    AS_OBSERVER_FIELD_NUMBER: _ClassVar[int]
+    RAFT_PORT_FIELD_NUMBER: _ClassVar[int]
+    API_PORT_FIELD_NUMBER: _ClassVar[int]
+    WANT_IPV6_FIELD_NUMBER: _ClassVar[int]
+    ROUTES_FIELD_NUMBER: _ClassVar[int]
+    RAFT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    API_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    public_key: str
+    wireguard_endpoints: _containers.RepeatedScalarFieldContainer[str]
+    as_voter: bool
+    as_observer: bool
+    raft_port: int
+    api_port: int
+    want_ipv6: bool
+    routes: _containers.RepeatedScalarFieldContainer[str]
+    raft_address: str
+    api_address: str
+    def __init__(self, id: _Optional[str] = ..., public_key: _Optional[str] = ..., wireguard_endpoints: _Optional[_Iterable[str]] = ..., as_voter: _Optional[bool] = ..., as_observer: _Optional[bool] = ..., raft_port: _Optional[int] = ..., api_port: _Optional[int] = ..., want_ipv6: _Optional[bool] = ..., routes: _Optional[_Iterable[str]] = ..., raft_address: _Optional[str] = ..., api_address: _Optional[str] = ...) -> None: ...
+
+class JoinResponse(_message.Message):
+    __slots__ = ("mesh_domain", "network_ipv4", "network_ipv6", "address_ipv4", "address_ipv6", "peers", "raft_voters", "raft_secret", "leader_id", "role", "node")
+    MESH_DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_IPV4_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_IPV6_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_IPV4_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_IPV6_FIELD_NUMBER: _ClassVar[int]
+    PEERS_FIELD_NUMBER: _ClassVar[int]
+    RAFT_VOTERS_FIELD_NUMBER: _ClassVar[int]
+    RAFT_SECRET_FIELD_NUMBER: _ClassVar[int]
+    LEADER_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    mesh_domain: str
+    network_ipv4: str
+    network_ipv6: str
+    address_ipv4: str
+    address_ipv6: str
+    peers: _containers.RepeatedCompositeFieldContainer[_types_pb2.WireGuardPeer]
+    raft_voters: _containers.RepeatedScalarFieldContainer[str]
+    raft_secret: str
+    leader_id: str
+    role: _types_pb2.NodeRole
+    node: _types_pb2.MeshNode
+    def __init__(self, mesh_domain: _Optional[str] = ..., network_ipv4: _Optional[str] = ..., network_ipv6: _Optional[str] = ..., address_ipv4: _Optional[str] = ..., address_ipv6: _Optional[str] = ..., peers: _Optional[_Iterable[_Union[_types_pb2.WireGuardPeer, _Mapping]]] = ..., raft_voters: _Optional[_Iterable[str]] = ..., raft_secret: _Optional[str] = ..., leader_id: _Optional[str] = ..., role: _Optional[_Union[_types_pb2.NodeRole, str]] = ..., node: _Optional[_Union[_types_pb2.MeshNode, _Mapping]] = ...) -> None: ...
+
+class LeaveRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class LeaveResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SubscribePeersRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class PeerList(_message.Message):
+    __slots__ = ("peers", "index")
+    PEERS_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    peers: _containers.RepeatedCompositeFieldContainer[_types_pb2.WireGuardPeer]
+    index: int
+    def __init__(self, peers: _Optional[_Iterable[_Union[_types_pb2.WireGuardPeer, _Mapping]]] = ..., index: _Optional[int] = ...) -> None: ...

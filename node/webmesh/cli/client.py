@@ -1,0 +1,108 @@
+"""A small typed client over the webmesh.v1 API, raising domain errors instead of gRPC ones.
+
+Used by wmctl, by joining nodes and (later) by the operator. Keeps one channel per server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import grpc
+from grpc import aio
+
+from webmesh.api import status
+from webmesh.api.v1 import (
+    membership_pb2,
+    membership_pb2_grpc,
+    mesh_pb2,
+    mesh_pb2_grpc,
+    node_pb2,
+    node_pb2_grpc,
+    types_pb2,
+)
+from webmesh.mesh import errors
+
+T = TypeVar("T")
+DEFAULT_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOptions:
+    insecure: bool = True
+    timeout: float = DEFAULT_TIMEOUT
+
+
+def _describe(server: str, exc: aio.AioRpcError) -> str:
+    code = exc.code()
+    details = exc.details() or ""
+    if code is grpc.StatusCode.UNAVAILABLE and (
+        "connect" in details.lower() or "dns" in details.lower()
+    ):
+        return f"cannot reach {server}: {details}"
+    if code is grpc.StatusCode.DEADLINE_EXCEEDED:
+        return f"{server} did not answer in time"
+    return f"{server}: {details or code.name}"
+
+
+class MeshClient:
+    """One server's API. Use as ``async with MeshClient(addr) as client``."""
+
+    def __init__(self, server: str, options: ClientOptions | None = None) -> None:
+        self.server = server
+        self._options = options or ClientOptions()
+        self._channel = aio.insecure_channel(server)
+        self.membership = membership_pb2_grpc.MembershipStub(self._channel)
+        self.mesh = mesh_pb2_grpc.MeshStub(self._channel)
+        self.node = node_pb2_grpc.NodeStub(self._channel)
+
+    async def __aenter__(self) -> MeshClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def _call(self, call: Callable[[float], Awaitable[T]]) -> T:
+        try:
+            return await call(self._options.timeout)
+        except aio.AioRpcError as exc:
+            raise status.error_for(exc.code(), _describe(self.server, exc)) from exc
+
+    async def join(self, request: membership_pb2.JoinRequest) -> membership_pb2.JoinResponse:
+        return await self._call(lambda t: self.membership.Join(request, timeout=t))
+
+    async def leave(self, node_id: str) -> None:
+        request = membership_pb2.LeaveRequest(id=node_id)
+        await self._call(lambda t: self.membership.Leave(request, timeout=t))
+
+    async def subscribe_peers(self, node_id: str) -> AsyncIterator[membership_pb2.PeerList]:
+        request = membership_pb2.SubscribePeersRequest(id=node_id)
+        try:
+            async for peers in self.membership.SubscribePeers(request):
+                yield peers
+        except aio.AioRpcError as exc:
+            raise status.error_for(exc.code(), _describe(self.server, exc)) from exc
+
+    async def status(self, node_id: str = "") -> node_pb2.Status:
+        request = node_pb2.GetStatusRequest(id=node_id)
+        return await self._call(lambda t: self.node.GetStatus(request, timeout=t))
+
+    async def get_node(self, node_id: str) -> types_pb2.MeshNode:
+        request = mesh_pb2.GetNodeRequest(id=node_id)
+        return await self._call(lambda t: self.mesh.GetNode(request, timeout=t))
+
+    async def list_nodes(self) -> list[types_pb2.MeshNode]:
+        request = mesh_pb2.ListNodesRequest()
+        result = await self._call(lambda t: self.mesh.ListNodes(request, timeout=t))
+        return list(result.nodes)
+
+    async def graph(self) -> mesh_pb2.MeshGraph:
+        request = mesh_pb2.GetMeshGraphRequest()
+        return await self._call(lambda t: self.mesh.GetMeshGraph(request, timeout=t))
+
+
+__all__ = ["ClientOptions", "MeshClient", "errors"]

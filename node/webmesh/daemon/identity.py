@@ -1,0 +1,65 @@
+"""The node's own persisted identity: id, WireGuard key, mesh membership and the Raft secret.
+
+Kept in ``<data-dir>/node.json`` (mode 0600: it holds the private key and the Raft secret), so a
+node restarted on the same data resumes with the same id, key and addresses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+IDENTITY_FILE = "node.json"
+IDENTITY_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    node_id: str
+    private_key: str
+    # Filled once the node is in a mesh (bootstrapped or joined):
+    role: str = ""  # voter | observer | client
+    network_ipv4: str = ""
+    network_ipv6: str = ""
+    domain: str = ""
+    ipv4: str = ""
+    ipv6: str = ""
+    raft_secret: str = ""
+    voters: tuple[str, ...] = field(default=())
+    bootstrapped_here: bool = False
+
+    @property
+    def in_mesh(self) -> bool:
+        return bool(self.network_ipv4 and self.ipv4)
+
+    def with_membership(self, **changes: Any) -> Identity:
+        return replace(self, **changes)
+
+
+def load(data_dir: Path) -> Identity | None:
+    path = data_dir / IDENTITY_FILE
+    if not path.exists():
+        return None
+    raw = json.loads(path.read_text())
+    if raw.pop("v", None) != IDENTITY_VERSION:
+        raise ValueError(f"{path}: unsupported identity file version")
+    raw["voters"] = tuple(raw.get("voters", ()))
+    return Identity(**raw)
+
+
+def save(data_dir: Path, identity: Identity) -> None:
+    """Write atomically with owner-only permissions."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / IDENTITY_FILE
+    tmp = path.with_suffix(".tmp")
+    payload = {"v": IDENTITY_VERSION, **asdict(identity)}
+    payload["voters"] = list(identity.voters)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(payload, handle, indent=2, sort_keys=True)
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)

@@ -1,0 +1,55 @@
+"""``webmesh-node``: parse the settings, run the node until SIGTERM or SIGINT, exit cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from webmesh.daemon import logs
+from webmesh.daemon.node import NodeDaemon
+from webmesh.daemon.settings import Settings, parse_or_exit
+from webmesh.mesh import errors
+from webmesh.wg.driver import open_driver
+from webmesh.wg.errors import WireGuardError
+from webmesh.wg.netlink import NetlinkLinks
+
+log = logging.getLogger("webmesh.node")
+
+EXIT_FAILURE = 1
+
+
+async def serve(settings: Settings) -> None:
+    driver = open_driver(settings.wireguard.backend)
+    daemon = NodeDaemon(settings, driver=driver, links=NetlinkLinks())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await daemon.run(stop)
+    finally:
+        await driver.close()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    settings = parse_or_exit(sys.argv[1:] if argv is None else argv, os.environ)
+    logs.configure(settings.global_.log_level, settings.global_.log_format)
+    try:
+        asyncio.run(serve(settings))
+    except (errors.MeshError, WireGuardError, OSError) as exc:
+        log.error("node stopped: %s", exc)
+        print(f"webmesh-node: error: {exc}", file=sys.stderr)
+        sys.exit(EXIT_FAILURE)
+    except KeyboardInterrupt:
+        pass
+    except Exception:
+        log.exception("node crashed: this is a bug, please report it with the log above")
+        sys.exit(EXIT_FAILURE)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,454 @@
+"""The composition root of webmesh-node: wire settings, identity, data plane, Raft and the API.
+
+Start-up order matters and is the same for every node:
+1. identity (load, or create a key) and membership (bootstrap, join, or resume from the data dir);
+2. the WireGuard interface with its mesh addresses and the peers known so far, because Raft runs
+   over the mesh: a joiner reaches the voters only through the tunnel;
+3. the Raft store (voter or read-only observer), then, on a new mesh, the bootstrap commands;
+4. the reconcile loop, the gRPC API and the metrics endpoint.
+Shutdown runs it backwards and removes the interface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from grpc import aio
+from prometheus_client import REGISTRY, start_http_server
+
+from webmesh import __version__, metrics
+from webmesh.api import convert
+from webmesh.api.forward import LeaderForwarder
+from webmesh.api.server import start_api_server
+from webmesh.api.v1 import membership_pb2
+from webmesh.daemon import identity as identity_store
+from webmesh.daemon import join as joiner
+from webmesh.daemon.identity import Identity
+from webmesh.daemon.settings import Settings
+from webmesh.daemon.values import split_host_port
+from webmesh.mesh import endpoints, errors, ipam, peers
+from webmesh.mesh.machine import MeshMachine
+from webmesh.mesh.model import Networks, Node, NodeRole
+from webmesh.mesh.state import MeshState
+from webmesh.raft.store import ConsensusStore
+from webmesh.raft.syncobj import SyncObjStore
+from webmesh.reconcile.desired import LocalInterface, interface_addresses
+from webmesh.reconcile.loop import PassResult, Reconciler
+from webmesh.service.membership import DEFAULT_RAFT_PORT, MembershipService
+from webmesh.service.status import InterfaceInfo, NodeStatus
+from webmesh.service.watch import StateWatch
+from webmesh.wg import keys
+from webmesh.wg.config import DeviceState
+from webmesh.wg.driver import WireGuardDriver
+from webmesh.wg.netlink import Links
+
+log = logging.getLogger("webmesh.node")
+
+READY_TIMEOUT = 30.0
+WILDCARDS = ("", "0.0.0.0", "::")
+DEVICE_REFRESH = 5.0
+
+
+@dataclass
+class Plan:
+    """What this start of the node will do, decided from settings and the data dir."""
+
+    identity: Identity
+    bootstrap: bool  # create the mesh now
+    initial_peers: tuple[peers.Peer, ...] = ()
+
+
+class NodeDaemon:
+    """One webmesh node. ``await run(stop)`` returns the process exit code."""
+
+    def __init__(self, settings: Settings, *, driver: WireGuardDriver, links: Links) -> None:
+        self.settings = settings
+        self.driver = driver
+        self.links = links
+        self.machine = MeshMachine()
+        self.watch = StateWatch()
+        self.forwarder = LeaderForwarder()
+        self.started_at = time.time()
+        self.store: ConsensusStore | None = None
+        self.reconciler: Reconciler | None = None
+        self.server: aio.Server | None = None
+        self.device: DeviceState | None = None
+        self._identity: Identity | None = None
+        self._initial_peers: tuple[peers.Peer, ...] = ()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ---- identity and membership -------------------------------------------------------------
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.settings.raft.data_dir)
+
+    @property
+    def identity(self) -> Identity:
+        assert self._identity is not None, "identity is loaded first"
+        return self._identity
+
+    def _load_identity(self) -> Identity:
+        existing = identity_store.load(self.data_dir)
+        wanted = self.settings.mesh.node_id
+        if existing is None:
+            created = Identity(node_id=wanted, private_key=keys.generate_private_key())
+            identity_store.save(self.data_dir, created)
+            log.info("new node identity node=%s data_dir=%s", wanted, self.data_dir)
+            return created
+        if existing.node_id != wanted:
+            log.warning(
+                "keeping the node id stored in the data dir node=%s configured=%s",
+                existing.node_id,
+                wanted,
+            )
+        return existing
+
+    async def _endpoints(self, exclude_networks: tuple[str, ...]) -> tuple[str, ...]:
+        g = self.settings.global_
+        port = self.settings.wireguard.listen_port
+        detected: tuple[str, ...] = ()
+        if g.detect_endpoints:
+            detected = endpoints.detect_endpoints(
+                await self.links.interface_addresses(),
+                port=port,
+                include_private=g.detect_private_endpoints,
+                include_ipv6=not g.no_ipv6,
+                exclude_interfaces=(self.settings.wireguard.interface_name,),
+                exclude_networks=exclude_networks,
+            )
+        return endpoints.advertised_endpoints(
+            primary=g.primary_endpoint, extra=g.endpoints, detected=detected, port=port
+        )
+
+    def _raft_port(self) -> int:
+        address = self.settings.raft.listen_address
+        return split_host_port(address, allow_zero_port=True)[1] if address else DEFAULT_RAFT_PORT
+
+    def _api_port(self) -> int:
+        if self.settings.services.api.disabled:
+            return 0
+        return split_host_port(self.settings.services.api.listen_address, allow_zero_port=True)[1]
+
+    def _explicit_api_address(self) -> str:
+        """The API address to advertise when it is not the mesh address (a non-wildcard bind)."""
+        if self.settings.services.api.disabled:
+            return ""
+        address = self.settings.services.api.listen_address
+        host, _ = split_host_port(address, allow_zero_port=True)
+        return "" if host in WILDCARDS else address
+
+    def _new_mesh(self, ident: Identity) -> Identity:
+        b = self.settings.bootstrap
+        ipv6_network = ""
+        if not self.settings.global_.no_ipv6:
+            ipv6_network = b.ipv6_network or ipam.random_ula48(secrets.token_bytes(5))
+        ipv4 = ipam.allocate_ipv4(b.ipv4_network, set(), 0)
+        ipv6 = ipam.allocate_ipv6(ipv6_network, set(), 0) if ipv6_network else ""
+        host = ipam.interface_address(ipv4)
+        return ident.with_membership(
+            role=NodeRole.VOTER.value,
+            network_ipv4=b.ipv4_network,
+            network_ipv6=ipv6_network,
+            domain=b.mesh_domain,
+            ipv4=ipv4,
+            ipv6=ipv6,
+            raft_secret=secrets.token_urlsafe(32),
+            voters=(self.settings.raft.listen_address or f"{host}:{self._raft_port()}",),
+            bootstrapped_here=True,
+        )
+
+    async def _join(self, ident: Identity) -> Plan:
+        s = self.settings
+        request = membership_pb2.JoinRequest(
+            id=ident.node_id,
+            public_key=keys.public_key(ident.private_key),
+            wireguard_endpoints=list(await self._endpoints(())),
+            as_voter=s.mesh.join_as_voter,
+            as_observer=True,
+            raft_port=self._raft_port(),
+            api_port=self._api_port(),
+            want_ipv6=not s.global_.no_ipv6,
+            routes=list(s.mesh.routes),
+            raft_address=s.raft.listen_address,
+            api_address=self._explicit_api_address(),
+        )
+        server, response = await joiner.join(
+            [s.mesh.join_address], request, max_retries=s.mesh.max_join_retries
+        )
+        log.info(
+            "joined the mesh via=%s ipv4=%s ipv6=%s peers=%d leader=%s",
+            server,
+            response.address_ipv4,
+            response.address_ipv6 or "-",
+            len(response.peers),
+            response.leader_id,
+        )
+        joined = ident.with_membership(
+            role=convert.ROLE_NAMES.get(response.role, NodeRole.OBSERVER.value),
+            network_ipv4=response.network_ipv4,
+            network_ipv6=response.network_ipv6,
+            domain=response.mesh_domain,
+            ipv4=response.address_ipv4,
+            ipv6=response.address_ipv6,
+            raft_secret=response.raft_secret,
+            voters=tuple(response.raft_voters),
+        )
+        initial = tuple(convert.peer_from_proto(p) for p in response.peers)
+        return Plan(identity=joined, bootstrap=False, initial_peers=initial)
+
+    async def _plan(self) -> Plan:
+        ident = self._load_identity()
+        s = self.settings
+        if s.mesh.join_address and not ident.bootstrapped_here:
+            return await self._join(ident)
+        if ident.in_mesh:
+            log.info("resuming from the data dir node=%s ipv4=%s", ident.node_id, ident.ipv4)
+            return Plan(identity=ident, bootstrap=ident.bootstrapped_here)
+        if s.bootstrap.enabled:
+            return Plan(identity=self._new_mesh(ident), bootstrap=True)
+        raise errors.FailedPrecondition(
+            "nothing to do: start a new mesh with --bootstrap.enabled, "
+            "or join one with --mesh.join-address=HOST:8443"
+        )
+
+    # ---- building blocks ---------------------------------------------------------------------
+
+    def _networks(self) -> Networks:
+        i = self.identity
+        return Networks(ipv4=i.network_ipv4, ipv6=i.network_ipv6, domain=i.domain)
+
+    def _self_node(self, advertised: tuple[str, ...]) -> Node:
+        i = self.identity
+        host = ipam.interface_address(i.ipv4)
+        api_port = self._api_port()
+        return Node(
+            id=i.node_id,
+            public_key=keys.public_key(i.private_key),
+            ipv4=i.ipv4,
+            ipv6=i.ipv6,
+            endpoints=advertised,
+            role=NodeRole(i.role),
+            api_address=self._explicit_api_address() or (f"{host}:{api_port}" if api_port else ""),
+            raft_address=self._raft_address(),
+            routes=tuple(self.settings.mesh.routes),
+        )
+
+    def _raft_address(self) -> str:
+        host = ipam.interface_address(self.identity.ipv4)
+        return self.settings.raft.listen_address or f"{host}:{self._raft_port()}"
+
+    def _local_interface(self, has_endpoint: bool) -> LocalInterface:
+        w = self.settings.wireguard
+        nets = self._networks()
+        me = Node(
+            id=self.identity.node_id,
+            public_key="",
+            ipv4=self.identity.ipv4,
+            ipv6=self.identity.ipv6,
+        )
+        return LocalInterface(
+            name=w.interface_name,
+            private_key=self.identity.private_key,
+            listen_port=w.listen_port,
+            mtu=w.mtu,
+            addresses=interface_addresses(me, nets),
+            networks=tuple(n for n in (nets.ipv4, nets.ipv6) if n),
+            keepalive=w.persistent_keepalive,
+            has_endpoint=has_endpoint,
+        )
+
+    def current_peers(self) -> tuple[peers.Peer, ...]:
+        """Peers from the replica once it knows this node; until then, those the join returned."""
+        state = self.machine.state
+        if self.identity.node_id in state.nodes:
+            return peers.peers_of(state, self.identity.node_id)
+        return self._initial_peers
+
+    def _relays(self) -> bool:
+        return peers.relays_traffic(self.machine.state, self.identity.node_id)
+
+    def _on_state(self, loop: asyncio.AbstractEventLoop) -> None:
+        def observer(_state: MeshState, _effects: object) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                loop.call_soon_threadsafe(self._state_changed)
+
+        self.machine.subscribe(observer)
+
+    def _state_changed(self) -> None:
+        if self.reconciler is not None:
+            self.reconciler.wake()
+        self.watch.notify()
+
+    def _record_pass(self, result: PassResult) -> None:
+        if result.error:
+            metrics.RECONCILE_ERRORS.inc()
+        else:
+            metrics.RECONCILE_DURATION.observe(result.duration)
+
+    def _make_store(self) -> SyncObjStore:
+        i = self.identity
+        observer = i.role != NodeRole.VOTER.value
+        self_address = None if observer else self._raft_address()
+        voters = [v for v in i.voters if v != self_address]
+        return SyncObjStore(
+            self.machine,
+            self_address=self_address,
+            voters=voters,
+            password=i.raft_secret,
+            data_dir=None if self.settings.raft.in_memory else self.data_dir / "raft",
+            observer=observer,
+        )
+
+    async def status(self) -> NodeStatus:
+        """This node's status for Node.GetStatus."""
+        state = self.machine.state
+        leader = self._leader_id()
+        with contextlib.suppress(Exception):
+            self.device = await self.driver.show(self.settings.wireguard.interface_name)
+        assert self.reconciler is not None
+        return NodeStatus(
+            node_id=self.identity.node_id,
+            version=__version__,
+            started_at=self.started_at,
+            role=NodeRole(self.identity.role),
+            raft=self.store.status() if self.store else None,
+            interface=_interface_info(self.reconciler.local, self.device),
+            node_count=len(state.nodes),
+            leader_id=leader,
+            peer_names=self.peer_names(),
+        )
+
+    def peer_names(self) -> dict[str, str]:
+        return {n.public_key: n.id for n in self.machine.state.nodes.values()}
+
+    # ---- life cycle --------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Start everything, serve until ``stop`` is set, then shut down cleanly."""
+        try:
+            await self.start()
+            log.info("node ready node=%s", self.identity.node_id)
+            await stop.wait()
+        finally:
+            await self.shutdown()
+
+    async def start(self) -> None:
+        plan = await self._plan()
+        self._identity = plan.identity
+        identity_store.save(self.data_dir, plan.identity)
+        self._initial_peers = plan.initial_peers
+        advertised = await self._endpoints(
+            tuple(n for n in (plan.identity.network_ipv4, plan.identity.network_ipv6) if n)
+        )
+        await self._start_data_plane(advertised)
+        await self._start_raft()
+        if plan.bootstrap:
+            await self._membership().bootstrap(self._networks(), self._self_node(advertised))
+        await self._start_services()
+
+    async def _start_data_plane(self, advertised: tuple[str, ...]) -> None:
+        self._on_state(asyncio.get_running_loop())
+        self.reconciler = Reconciler(
+            driver=self.driver,
+            links=self.links,
+            local=self._local_interface(has_endpoint=bool(advertised)),
+            peers=self.current_peers,
+            forwarding=self._relays,
+            on_pass=self._record_pass,
+        )
+        await self.reconciler.bring_up()
+        self._tasks.append(asyncio.create_task(self.reconciler.run(), name="reconcile"))
+        log.info(
+            "interface up iface=%s addresses=%s endpoints=%s",
+            self.reconciler.local.name,
+            ",".join(self.reconciler.local.addresses),
+            ",".join(advertised) or "-",
+        )
+
+    async def _start_raft(self) -> None:
+        self.store = self._make_store()
+        await self.store.start()
+        await self.store.wait_ready(READY_TIMEOUT)
+        self._state_changed()
+
+    def _membership(self) -> MembershipService:
+        assert self.store is not None
+        secret = self.identity.raft_secret
+        return MembershipService(store=self.store, machine=self.machine, raft_secret=lambda: secret)
+
+    async def _start_services(self) -> None:
+        s = self.settings.services
+        if not s.api.disabled:
+            self.server = await start_api_server(
+                listen_address=s.api.listen_address,
+                node_id=self.identity.node_id,
+                membership=self._membership(),
+                forwarder=self.forwarder,
+                watch=self.watch,
+                status=self.status,
+            )
+            log.info("api listening address=%s", s.api.listen_address)
+        if not s.metrics.disabled:
+            self._start_metrics(s.metrics.listen_address)
+        self._tasks.append(asyncio.create_task(self._refresh_device(), name="device-stats"))
+
+    def _start_metrics(self, address: str) -> None:
+        host, port = split_host_port(address, allow_zero_port=True)
+        collector = metrics.NodeCollector(
+            raft=lambda: self.store.status() if self.store else None,
+            state=lambda: self.machine.state,
+            device=lambda: self.device,
+            peer_names=self.peer_names,
+        )
+        with contextlib.suppress(ValueError):  # already registered (several nodes in one process)
+            REGISTRY.register(collector)
+        start_http_server(port, addr=host or "::")
+        log.info("metrics listening address=%s path=/metrics", address)
+
+    async def _refresh_device(self) -> None:
+        """Keep a recent DeviceState for the metrics endpoint (scrapes must not block on I/O)."""
+        while True:
+            with contextlib.suppress(Exception):
+                self.device = await self.driver.show(self.settings.wireguard.interface_name)
+            await asyncio.sleep(DEVICE_REFRESH)
+
+    async def shutdown(self) -> None:
+        """Stop serving, stop replicating, remove the interface. Safe to call more than once."""
+        if self.server is not None:
+            await self.server.stop(grace=1.0)
+            self.server = None
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.forwarder.close()
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
+        if self.reconciler is not None:
+            with contextlib.suppress(Exception):
+                await self.reconciler.tear_down()
+                log.info("interface removed iface=%s", self.reconciler.local.name)
+            self.reconciler = None
+
+    def _leader_id(self) -> str:
+        if self.store is None:
+            return ""
+        leader = self.store.status().leader
+        found = next(
+            (n for n in self.machine.state.nodes.values() if n.raft_address == leader), None
+        )
+        return found.id if found else ""
+
+
+def _interface_info(local: LocalInterface, device: DeviceState | None) -> InterfaceInfo:
+    return InterfaceInfo(name=local.name, addresses=local.addresses, device=device)

@@ -1,0 +1,119 @@
+"""Replicated commands and their versioned JSON envelope.
+
+Every change to the mesh is one of these, proposed by the leader with every id, timestamp and
+address already decided, so that applying it is deterministic on every node. On the wire a command
+is ``{"type": ..., "v": ..., "payload": ...}``; a type or version this build does not know is
+rejected by ``apply`` with an error result (it never crashes a replica).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from webmesh.mesh import errors
+from webmesh.mesh.model import Networks, Node
+
+ENVELOPE_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Bootstrap:
+    """Create the mesh: its networks. Rejected once the mesh exists."""
+
+    networks: Networks
+
+    def payload(self) -> dict[str, Any]:
+        return {"networks": self.networks.to_dict()}
+
+    @classmethod
+    def from_payload(cls, raw: Mapping[str, Any]) -> Bootstrap:
+        return cls(networks=Networks.from_dict(raw["networks"]))
+
+
+@dataclass(frozen=True, slots=True)
+class PutNode:
+    """Add a node, or update one whose id and public key match."""
+
+    node: Node
+
+    def payload(self) -> dict[str, Any]:
+        return {"node": self.node.to_dict()}
+
+    @classmethod
+    def from_payload(cls, raw: Mapping[str, Any]) -> PutNode:
+        return cls(node=Node.from_dict(raw["node"]))
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveNode:
+    """Remove a node (it left, or an administrator removed it)."""
+
+    node_id: str
+
+    def payload(self) -> dict[str, Any]:
+        return {"node_id": self.node_id}
+
+    @classmethod
+    def from_payload(cls, raw: Mapping[str, Any]) -> RemoveNode:
+        return cls(node_id=str(raw["node_id"]))
+
+
+Command = Bootstrap | PutNode | RemoveNode
+
+COMMAND_TYPES: dict[str, type[Bootstrap] | type[PutNode] | type[RemoveNode]] = {
+    "Bootstrap": Bootstrap,
+    "PutNode": PutNode,
+    "RemoveNode": RemoveNode,
+}
+
+
+def encode(command: Command) -> bytes:
+    envelope = {"type": type(command).__name__, "v": ENVELOPE_VERSION, "payload": command.payload()}
+    return json.dumps(envelope, separators=(",", ":"), sort_keys=True).encode()
+
+
+def decode(data: bytes) -> Command:
+    """Parse an envelope; anything malformed is an InvalidArgument, never another exception."""
+    try:
+        envelope = json.loads(data)
+        kind = COMMAND_TYPES[envelope["type"]]
+        if envelope["v"] != ENVELOPE_VERSION:
+            raise errors.InvalidArgument(f"unsupported command version {envelope['v']!r}")
+        return kind.from_payload(envelope["payload"])
+    except errors.MeshError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise errors.InvalidArgument(f"malformed command: {exc!r}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What applying a command returned to its proposer (JSON on the wire)."""
+
+    ok: bool = True
+    error_kind: str = ""
+    error_message: str = ""
+    value: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def failure(cls, error: errors.MeshError) -> Result:
+        return cls(ok=False, error_kind=error.kind, error_message=str(error))
+
+    def encode(self) -> bytes:
+        return json.dumps(
+            {"ok": self.ok, "kind": self.error_kind, "msg": self.error_message, "v": self.value},
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> Result:
+        raw = json.loads(data)
+        return cls(ok=raw["ok"], error_kind=raw["kind"], error_message=raw["msg"], value=raw["v"])
+
+    def raise_for_error(self) -> Result:
+        if not self.ok:
+            raise errors.error_from_kind(self.error_kind, self.error_message)
+        return self

@@ -1,0 +1,155 @@
+"""Immutable records of the mesh: what is stored in the replicated state.
+
+Names by role: these are *stored* records. Desired specs and observed statuses live elsewhere.
+Every record converts to and from plain JSON-able dicts, because snapshots and commands are JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from webmesh.mesh import errors
+
+NODE_ID_PATTERN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
+
+
+class NodeRole(enum.StrEnum):
+    """How a node takes part in consensus."""
+
+    VOTER = "voter"  # votes in Raft, serves the API
+    OBSERVER = "observer"  # a full read-only replica of the state (non-voting)
+    CLIENT = "client"  # no replica: follows its peers through SubscribePeers (wmctl connect)
+
+
+@dataclass(frozen=True, slots=True)
+class Networks:
+    """The mesh's address space and DNS domain, fixed at bootstrap."""
+
+    ipv4: str
+    ipv6: str  # "" when the mesh runs without IPv6
+    domain: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ipv4": self.ipv4, "ipv6": self.ipv6, "domain": self.domain}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Networks:
+        return cls(ipv4=str(raw["ipv4"]), ipv6=str(raw.get("ipv6", "")), domain=str(raw["domain"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A member of the mesh as the replicated state knows it."""
+
+    id: str
+    public_key: str  # WireGuard public key, base64 (as `wg` shows it)
+    ipv4: str = ""  # "172.16.0.1/32", or "" when the node has none
+    ipv6: str = ""  # the node's /64 from the mesh's ULA /48, or ""
+    endpoints: tuple[str, ...] = ()  # WireGuard endpoints "host:port"; the primary first
+    role: NodeRole = NodeRole.OBSERVER
+    api_address: str = ""  # "mesh-ip:port" of its gRPC API; "" for clients
+    raft_address: str = ""  # "mesh-ip:port" of its Raft transport; "" for clients
+    routes: tuple[str, ...] = ()  # extra CIDRs reachable through this node
+    joined_at: float = 0.0  # unix seconds, decided by the proposer
+    features: tuple[str, ...] = field(default=())
+
+    @property
+    def primary_endpoint(self) -> str:
+        return self.endpoints[0] if self.endpoints else ""
+
+    @property
+    def is_server(self) -> bool:
+        return bool(self.api_address)
+
+    def addresses(self) -> tuple[str, ...]:
+        """The prefixes that belong to the node itself (what a peer's AllowedIPs must carry)."""
+        return tuple(a for a in (self.ipv4, self.ipv6) if a)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "public_key": self.public_key,
+            "ipv4": self.ipv4,
+            "ipv6": self.ipv6,
+            "endpoints": list(self.endpoints),
+            "role": self.role.value,
+            "api_address": self.api_address,
+            "raft_address": self.raft_address,
+            "routes": list(self.routes),
+            "joined_at": self.joined_at,
+            "features": list(self.features),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Node:
+        return cls(
+            id=str(raw["id"]),
+            public_key=str(raw["public_key"]),
+            ipv4=str(raw.get("ipv4", "")),
+            ipv6=str(raw.get("ipv6", "")),
+            endpoints=tuple(str(e) for e in raw.get("endpoints", ())),
+            role=NodeRole(raw.get("role", NodeRole.OBSERVER.value)),
+            api_address=str(raw.get("api_address", "")),
+            raft_address=str(raw.get("raft_address", "")),
+            routes=tuple(str(r) for r in raw.get("routes", ())),
+            joined_at=float(raw.get("joined_at", 0.0)),
+            features=tuple(str(f) for f in raw.get("features", ())),
+        )
+
+
+def validate_node_id(node_id: str) -> str:
+    """Node ids become DNS labels and interface-visible names: keep them boring."""
+    if not NODE_ID_PATTERN.match(node_id):
+        raise errors.InvalidArgument(
+            f"invalid node id {node_id!r}: use letters, digits, '.', '_' or '-' "
+            "(at most 253 characters, starting and ending with a letter or digit)"
+        )
+    return node_id
+
+
+def validate_public_key(key: str) -> str:
+    """A WireGuard public key is 32 bytes in standard base64 (44 characters)."""
+    try:
+        raw = base64.b64decode(key, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise errors.InvalidArgument(f"invalid WireGuard public key {key!r}: not base64") from exc
+    if len(raw) != 32:
+        raise errors.InvalidArgument(
+            f"invalid WireGuard public key {key!r}: {len(raw)} bytes, expected 32"
+        )
+    if raw == bytes(32):
+        raise errors.InvalidArgument("invalid WireGuard public key: all zeros")
+    return key
+
+
+def validate_endpoint(endpoint: str) -> str:
+    """Endpoints are "ipv4:port" or "[ipv6]:port" (or a resolvable "host:port")."""
+    host, sep, port = endpoint.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise errors.InvalidArgument(f"invalid endpoint {endpoint!r}: expected host:port")
+    return endpoint
+
+
+def validate_cidr(cidr: str) -> str:
+    try:
+        return str(ipaddress.ip_network(cidr, strict=False))
+    except ValueError as exc:
+        raise errors.InvalidArgument(f"invalid CIDR {cidr!r}: {exc}") from exc
+
+
+def validate_node(node: Node) -> Node:
+    """Check a node record before it enters the log."""
+    validate_node_id(node.id)
+    validate_public_key(node.public_key)
+    for endpoint in node.endpoints:
+        validate_endpoint(endpoint)
+    for prefix in (*node.addresses(), *node.routes):
+        validate_cidr(prefix)
+    return node

@@ -1,0 +1,177 @@
+"""The mesh state machine: an immutable ``MeshState`` and the deterministic ``apply``.
+
+``apply(state, command)`` returns a new state, a result for the proposer and the effects (what
+changed), and never mutates its input. Each apply copies only the top-level maps it touches, so a
+change costs the same in a 10-node and a 10,000-node mesh (up to a dict copy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+from webmesh.mesh import commands, errors, ipam
+from webmesh.mesh.model import Networks, Node, validate_node
+
+SNAPSHOT_VERSION = 1
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class NodeAdded:
+    node: Node
+
+
+@dataclass(frozen=True, slots=True)
+class NodeUpdated:
+    before: Node
+    after: Node
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRemoved:
+    node: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Bootstrapped:
+    networks: Networks
+
+
+Effect = NodeAdded | NodeUpdated | NodeRemoved | Bootstrapped
+
+
+@dataclass(frozen=True, slots=True)
+class MeshState:
+    """One whole, consistent view of the mesh. Never mutated: apply makes a new one."""
+
+    index: int = 0  # how many commands have been applied (successfully or not)
+    networks: Networks | None = None
+    nodes: Mapping[str, Node] = field(default_factory=lambda: _EMPTY)
+    address_owners: Mapping[str, str] = field(default_factory=lambda: _EMPTY)  # prefix -> node id
+
+    @property
+    def bootstrapped(self) -> bool:
+        return self.networks is not None
+
+    def node(self, node_id: str) -> Node:
+        try:
+            return self.nodes[node_id]
+        except KeyError:
+            raise errors.NotFound(f"node {node_id!r} not found") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    state: MeshState
+    result: commands.Result
+    effects: tuple[Effect, ...] = ()
+
+
+def apply(state: MeshState, command: commands.Command) -> Transition:
+    """Apply one command. Rejections leave the state unchanged except for its index."""
+    advanced = replace(state, index=state.index + 1)
+    try:
+        match command:
+            case commands.Bootstrap():
+                return _bootstrap(advanced, command)
+            case commands.PutNode():
+                return _put_node(advanced, command.node)
+            case commands.RemoveNode():
+                return _remove_node(advanced, command.node_id)
+    except errors.MeshError as exc:
+        return Transition(advanced, commands.Result.failure(exc))
+    raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
+
+
+def apply_encoded(state: MeshState, data: bytes) -> Transition:
+    """Apply a command as it came out of the log; a malformed entry is a rejected no-op."""
+    try:
+        command = commands.decode(data)
+    except errors.MeshError as exc:
+        return Transition(replace(state, index=state.index + 1), commands.Result.failure(exc))
+    return apply(state, command)
+
+
+def _bootstrap(state: MeshState, command: commands.Bootstrap) -> Transition:
+    if state.networks is not None:
+        raise errors.AlreadyExists("the mesh is already bootstrapped")
+    ipam.parse_ipv4_network(command.networks.ipv4)
+    if command.networks.ipv6:
+        ipam.parse_ipv6_network(command.networks.ipv6)
+    new = replace(state, networks=command.networks)
+    return Transition(new, commands.Result(), (Bootstrapped(command.networks),))
+
+
+def _put_node(state: MeshState, node: Node) -> Transition:
+    if state.networks is None:
+        raise errors.FailedPrecondition("the mesh is not bootstrapped yet")
+    validate_node(node)
+    _check_addresses(state, state.networks, node)
+    before = state.nodes.get(node.id)
+    if before is not None and before.public_key != node.public_key:
+        raise errors.AlreadyExists(
+            f"node {node.id!r} already exists with a different public key; "
+            "remove it first or pick another node id"
+        )
+    owners = dict(state.address_owners)
+    if before is not None:
+        for prefix in before.addresses():
+            owners.pop(prefix, None)
+    owners.update(dict.fromkeys(node.addresses(), node.id))
+    nodes = dict(state.nodes)
+    nodes[node.id] = node
+    new = replace(state, nodes=MappingProxyType(nodes), address_owners=MappingProxyType(owners))
+    effect: Effect = NodeAdded(node) if before is None else NodeUpdated(before, node)
+    if before == node:
+        return Transition(new, commands.Result(value={"changed": False}))
+    return Transition(new, commands.Result(value={"changed": True}), (effect,))
+
+
+def _check_addresses(state: MeshState, networks: Networks, node: Node) -> None:
+    if node.ipv4 and not ipam.contains(networks.ipv4, node.ipv4):
+        raise errors.InvalidArgument(f"{node.ipv4} is outside the mesh network {networks.ipv4}")
+    if node.ipv6 and not (networks.ipv6 and ipam.contains(networks.ipv6, node.ipv6)):
+        raise errors.InvalidArgument(f"{node.ipv6} is outside the mesh network {networks.ipv6!r}")
+    for prefix in node.addresses():
+        owner = state.address_owners.get(prefix)
+        if owner is not None and owner != node.id:
+            raise errors.AlreadyExists(f"address {prefix} is already assigned to node {owner!r}")
+
+
+def _remove_node(state: MeshState, node_id: str) -> Transition:
+    node = state.node(node_id)
+    nodes = dict(state.nodes)
+    del nodes[node_id]
+    owners = dict(state.address_owners)
+    for prefix in node.addresses():
+        owners.pop(prefix, None)
+    new = replace(state, nodes=MappingProxyType(nodes), address_owners=MappingProxyType(owners))
+    return Transition(new, commands.Result(), (NodeRemoved(node),))
+
+
+def to_snapshot(state: MeshState) -> dict[str, Any]:
+    """A versioned, JSON-able snapshot (never pickle)."""
+    return {
+        "v": SNAPSHOT_VERSION,
+        "index": state.index,
+        "networks": state.networks.to_dict() if state.networks else None,
+        "nodes": [node.to_dict() for node in sorted(state.nodes.values(), key=lambda n: n.id)],
+    }
+
+
+def from_snapshot(raw: Mapping[str, Any]) -> MeshState:
+    if raw.get("v") != SNAPSHOT_VERSION:
+        raise errors.InvalidArgument(f"unsupported snapshot version {raw.get('v')!r}")
+    nodes = {n.id: n for n in (Node.from_dict(item) for item in raw["nodes"])}
+    owners = {prefix: node.id for node in nodes.values() for prefix in node.addresses()}
+    networks = Networks.from_dict(raw["networks"]) if raw.get("networks") else None
+    return MeshState(
+        index=int(raw["index"]),
+        networks=networks,
+        nodes=MappingProxyType(nodes),
+        address_owners=MappingProxyType(owners),
+    )

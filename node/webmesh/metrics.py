@@ -1,0 +1,102 @@
+"""Prometheus metrics of a node.
+
+Counters and histograms are module-level (one process, one node). Gauges that mirror state (Raft,
+mesh size, WireGuard peers) are read at scrape time by ``NodeCollector`` from providers the daemon
+passes in, so they are never stale and cost nothing between scrapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from webmesh.mesh.state import MeshState
+from webmesh.raft.store import RaftRole, RaftStatus
+from webmesh.wg.config import DeviceState
+
+GRPC_REQUESTS = Counter(
+    "webmesh_grpc_requests_total",
+    "gRPC requests served, by method and status code",
+    ["method", "code"],
+)
+GRPC_DURATION = Histogram(
+    "webmesh_grpc_request_duration_seconds", "gRPC request handling time", ["method"]
+)
+RECONCILE_DURATION = Histogram(
+    "webmesh_reconcile_duration_seconds", "Time of one WireGuard reconcile pass"
+)
+RECONCILE_ERRORS = Counter("webmesh_reconcile_errors_total", "Failed WireGuard reconcile passes")
+
+
+class NodeCollector(Collector):
+    """Mirrors the node's Raft state, mesh size and WireGuard peers at scrape time."""
+
+    def __init__(
+        self,
+        *,
+        raft: Callable[[], RaftStatus | None],
+        state: Callable[[], MeshState],
+        device: Callable[[], DeviceState | None],
+        peer_names: Callable[[], dict[str, str]],
+    ) -> None:
+        self._raft = raft
+        self._state = state
+        self._device = device
+        self._peer_names = peer_names
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        yield from self._raft_metrics()
+        nodes = GaugeMetricFamily("webmesh_mesh_nodes", "Nodes in the replicated mesh state")
+        nodes.add_metric([], len(self._state().nodes))
+        yield nodes
+        yield from self._wireguard_metrics()
+
+    def _raft_metrics(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        status = self._raft()
+        if status is None:
+            return
+        role = GaugeMetricFamily(
+            "webmesh_raft_state", "1 for this node's Raft role", labels=["state"]
+        )
+        for candidate in RaftRole:
+            role.add_metric([candidate.value], 1.0 if status.role is candidate else 0.0)
+        yield role
+        for name, doc, value in (
+            ("webmesh_raft_term", "Current Raft term", status.term),
+            ("webmesh_raft_commit_index", "Raft commit index", status.commit_index),
+            ("webmesh_raft_applied_index", "Last applied Raft index", status.applied_index),
+            ("webmesh_raft_voters", "Raft voting members", len(status.voters)),
+            ("webmesh_raft_has_quorum", "1 when this node sees a quorum", int(status.has_quorum)),
+        ):
+            gauge = GaugeMetricFamily(name, doc)
+            gauge.add_metric([], float(value))
+            yield gauge
+        changes = CounterMetricFamily("webmesh_raft_leader_changes", "Leader changes seen")
+        changes.add_metric([], float(status.leader_changes))
+        yield changes
+
+    def _wireguard_metrics(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        device = self._device()
+        peers = GaugeMetricFamily("webmesh_wireguard_peers", "WireGuard peers configured")
+        peers.add_metric([], len(device.peers) if device else 0)
+        yield peers
+        if device is None:
+            return
+        names = self._peer_names()
+        labels = ["peer", "public_key"]
+        rx = CounterMetricFamily("webmesh_wireguard_peer_rx_bytes", "Bytes received", labels=labels)
+        tx = CounterMetricFamily("webmesh_wireguard_peer_tx_bytes", "Bytes sent", labels=labels)
+        handshake = GaugeMetricFamily(
+            "webmesh_wireguard_peer_last_handshake_seconds",
+            "Unix time of the last handshake",
+            labels=labels,
+        )
+        for peer in device.peers:
+            key = [names.get(peer.public_key, ""), peer.public_key]
+            rx.add_metric(key, float(peer.rx_bytes))
+            tx.add_metric(key, float(peer.tx_bytes))
+            handshake.add_metric(key, peer.last_handshake)
+        yield from (rx, tx, handshake)

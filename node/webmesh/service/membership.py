@@ -1,0 +1,223 @@
+"""Joining, leaving and bootstrapping: the mutations of membership.
+
+Every mutation runs on the leader (``NotLeader`` otherwise; the API forwards it there). The leader
+decides addresses and timestamps, then proposes a command; apply re-checks everything, so a proposal
+built on a stale view is rejected rather than applied wrongly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from webmesh.mesh import commands, errors, ipam, peers
+from webmesh.mesh.machine import MeshMachine
+from webmesh.mesh.model import (
+    Networks,
+    Node,
+    NodeRole,
+    validate_cidr,
+    validate_endpoint,
+    validate_node_id,
+    validate_public_key,
+)
+from webmesh.mesh.state import MeshState
+from webmesh.raft.store import ConsensusStore
+
+log = logging.getLogger("webmesh.service")
+
+DEFAULT_RAFT_PORT = 9443
+PROPOSE_TIMEOUT = 5.0
+ADDRESS_RACE_RETRIES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class JoinSpec:
+    """What a joining node asks for."""
+
+    node_id: str
+    public_key: str
+    endpoints: tuple[str, ...] = ()
+    as_voter: bool = False
+    as_observer: bool = False
+    raft_port: int = 0
+    api_port: int = 0
+    want_ipv6: bool = False
+    routes: tuple[str, ...] = ()
+    raft_address: str = ""  # explicit, when not the mesh address
+    api_address: str = ""  # explicit, when not the mesh address
+
+    @property
+    def role(self) -> NodeRole:
+        if self.as_voter:
+            return NodeRole.VOTER
+        return NodeRole.OBSERVER if self.as_observer else NodeRole.CLIENT
+
+
+@dataclass(frozen=True, slots=True)
+class JoinResult:
+    """What a joiner needs to come up: its record, the networks, its peers and the Raft members."""
+
+    node: Node
+    networks: Networks
+    peers: tuple[peers.Peer, ...]
+    voters: tuple[str, ...]
+    raft_secret: str
+    leader_id: str
+
+
+class MembershipService:
+    """Join, leave and bootstrap over a consensus store."""
+
+    def __init__(
+        self,
+        *,
+        store: ConsensusStore,
+        machine: MeshMachine,
+        raft_secret: Callable[[], str],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._machine = machine
+        self._raft_secret = raft_secret
+        self._clock = clock
+        self._lock = asyncio.Lock()  # one membership change at a time on this leader
+
+    @property
+    def state(self) -> MeshState:
+        return self._machine.state
+
+    async def propose(self, command: commands.Command) -> commands.Result:
+        """Commit one command and raise the domain error it was rejected with, if any."""
+        raw = await self._store.propose(commands.encode(command), timeout=PROPOSE_TIMEOUT)
+        return commands.Result.decode(raw).raise_for_error()
+
+    def leader_node(self) -> Node | None:
+        """The node record of the current Raft leader, if it is known and in the state."""
+        leader = self._store.status().leader
+        if not leader:
+            return None
+        return next((n for n in self.state.nodes.values() if n.raft_address == leader), None)
+
+    def _require_leader(self) -> None:
+        if not self._store.is_leader():
+            leader = self.leader_node()
+            raise errors.NotLeader(
+                "this node is not the leader", leader=leader.api_address if leader else ""
+            )
+
+    async def bootstrap(self, networks: Networks, self_node: Node) -> None:
+        """Create the mesh with this node as its first voter (a no-op when the state exists)."""
+        if not self.state.bootstrapped:
+            await self.propose(commands.Bootstrap(networks))
+            log.info("mesh bootstrapped ipv4=%s ipv6=%s", networks.ipv4, networks.ipv6 or "-")
+        current = self.state.nodes.get(self_node.id)
+        if current is None or replace(current, joined_at=0) != replace(self_node, joined_at=0):
+            joined_at = current.joined_at if current else self._clock()
+            await self.propose(commands.PutNode(replace(self_node, joined_at=joined_at)))
+
+    async def join(self, spec: JoinSpec) -> JoinResult:
+        """Admit (or re-admit) a node; on the leader only."""
+        _validate_spec(spec)
+        async with self._lock:
+            self._require_leader()
+            node = await self._put_joiner(spec)
+            if node.role is NodeRole.VOTER and node.raft_address not in self._voters():
+                await self._store.add_voter(node.raft_address)
+                log.info("voter added node=%s raft=%s", node.id, node.raft_address)
+        return self._join_result(node)
+
+    async def _put_joiner(self, spec: JoinSpec) -> Node:
+        for attempt in range(ADDRESS_RACE_RETRIES):
+            node = self._joiner_record(self.state, spec)
+            try:
+                await self.propose(commands.PutNode(node))
+            except errors.AlreadyExists as exc:
+                if "address" not in str(exc) or attempt == ADDRESS_RACE_RETRIES - 1:
+                    raise
+                continue
+            log.info("node joined node=%s ipv4=%s role=%s", node.id, node.ipv4, node.role)
+            return node
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _joiner_record(self, state: MeshState, spec: JoinSpec) -> Node:
+        networks = state.networks
+        if networks is None:
+            raise errors.FailedPrecondition("the mesh is not bootstrapped yet")
+        existing = state.nodes.get(spec.node_id)
+        if existing is not None and existing.public_key != spec.public_key:
+            raise errors.AlreadyExists(
+                f"node id {spec.node_id!r} is taken by a node with another public key; "
+                "choose another --mesh.node-id, or remove the old node first"
+            )
+        ipv4 = existing.ipv4 if existing else ""
+        if not ipv4:
+            ipv4 = ipam.allocate_ipv4(networks.ipv4, state.address_owners, len(state.nodes))
+        ipv6 = existing.ipv6 if existing else ""
+        if spec.want_ipv6 and networks.ipv6 and not ipv6:
+            ipv6 = ipam.allocate_ipv6(networks.ipv6, state.address_owners, len(state.nodes))
+        host = ipam.interface_address(ipv4)
+        role = spec.role
+        raft_address = spec.raft_address or f"{host}:{spec.raft_port or DEFAULT_RAFT_PORT}"
+        api_address = spec.api_address or (f"{host}:{spec.api_port}" if spec.api_port else "")
+        return Node(
+            id=spec.node_id,
+            public_key=spec.public_key,
+            ipv4=ipv4,
+            ipv6=ipv6 if spec.want_ipv6 else "",
+            endpoints=spec.endpoints,
+            role=role,
+            api_address=api_address,
+            raft_address=raft_address if role is not NodeRole.CLIENT else "",
+            routes=spec.routes,
+            joined_at=existing.joined_at if existing else self._clock(),
+        )
+
+    def _voters(self) -> tuple[str, ...]:
+        return self._store.status().voters
+
+    def _join_result(self, node: Node) -> JoinResult:
+        state = self.state
+        assert state.networks is not None
+        leader = self.leader_node()
+        keeps_replica = node.role is not NodeRole.CLIENT
+        return JoinResult(
+            node=state.nodes.get(node.id, node),
+            networks=state.networks,
+            peers=peers.peers_of(state, node.id),
+            voters=self._voters(),
+            raft_secret=self._raft_secret() if keeps_replica else "",
+            leader_id=leader.id if leader else "",
+        )
+
+    async def leave(self, node_id: str) -> None:
+        """Remove a node from the mesh (and from the Raft voters when it votes)."""
+        async with self._lock:
+            self._require_leader()
+            node = self.state.node(node_id)
+            if node.raft_address and node.raft_address in self._voters():
+                if node.raft_address == self._store.status().self_address:
+                    raise errors.FailedPrecondition(
+                        "the leader cannot remove itself; transfer leadership first"
+                    )
+                await self._store.remove_voter(node.raft_address)
+            await self.propose(commands.RemoveNode(node_id))
+            log.info("node left node=%s", node_id)
+
+
+def _validate_spec(spec: JoinSpec) -> None:
+    validate_node_id(spec.node_id)
+    validate_public_key(spec.public_key)
+    for endpoint in spec.endpoints:
+        validate_endpoint(endpoint)
+    for route in spec.routes:
+        validate_cidr(route)
+    for address in (spec.raft_address, spec.api_address):
+        if address:
+            validate_endpoint(address)
+    for port in (spec.raft_port, spec.api_port):
+        if not 0 <= port < 65536:
+            raise errors.InvalidArgument(f"invalid port {port}")

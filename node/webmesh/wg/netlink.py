@@ -1,0 +1,159 @@
+"""Addresses, routes and links of the WireGuard interface, through pyroute2's ``AsyncIPRoute``.
+
+``Links`` is the protocol the reconciler uses; ``NetlinkLinks`` is the real one and
+``webmesh.wg.fake.FakeLinks`` the in-memory one. Every setter is level-triggered: it compares
+what is there with what is wanted and changes only the difference, so calling it again is free.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyroute2
+
+from webmesh.wg.errors import WireGuardError
+from webmesh.wg.plan import routes_to_install
+
+log = logging.getLogger(__name__)
+
+RT_TABLE_MAIN = 254
+RTPROT_KERNEL = 2  # connected routes the kernel adds for addresses: never ours to remove
+FORWARDING = {
+    4: Path("/proc/sys/net/ipv4/ip_forward"),
+    6: Path("/proc/sys/net/ipv6/conf/all/forwarding"),
+}
+Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Links(Protocol):
+    """What the node needs from the host's network stack besides WireGuard itself."""
+
+    async def link_exists(self, iface: str) -> bool:
+        """True if a link named ``iface`` exists in this namespace."""
+
+    async def set_addresses(self, iface: str, prefixes: Sequence[str]) -> None:
+        """Make the addresses of ``iface`` exactly ``prefixes`` (e.g. ``["172.16.0.1/12"]``)."""
+
+    async def set_routes(self, iface: str, cidrs: Sequence[str]) -> None:
+        """Make the routes via ``iface`` exactly ``cidrs`` (minus those its addresses cover)."""
+
+    async def enable_forwarding(self, *, ipv4: bool, ipv6: bool) -> None:
+        """Turn on IP forwarding; warn (do not fail) where /proc/sys is read-only."""
+
+    async def interface_addresses(self) -> list[tuple[str, str]]:
+        """Every ``(iface_name, ip)`` on the host, for endpoint detection."""
+
+
+def _link_local(iface: Interface) -> bool:
+    return iface.version == 6 and iface.ip.is_link_local
+
+
+class NetlinkLinks:
+    """``Links`` over rtnetlink; ``netns`` targets another network namespace (tests, tools)."""
+
+    def __init__(self, *, netns: str | None = None) -> None:
+        self._kwargs: dict[str, Any] = {"netns": netns} if netns else {}
+
+    def _ipr(self) -> pyroute2.AsyncIPRoute:
+        return pyroute2.AsyncIPRoute(**self._kwargs)
+
+    async def _index(self, ipr: pyroute2.AsyncIPRoute, iface: str) -> int:
+        indices = await ipr.link_lookup(ifname=iface)
+        if not indices:
+            raise WireGuardError(f"no network interface named {iface!r} in this namespace")
+        return int(indices[0])
+
+    async def link_exists(self, iface: str) -> bool:
+        async with self._ipr() as ipr:
+            return bool(await ipr.link_lookup(ifname=iface))
+
+    async def set_link_up(self, iface: str, *, mtu: int) -> None:
+        """Set the MTU and bring the link up (used by the drivers after creating a device)."""
+        async with self._ipr() as ipr:
+            await ipr.link("set", index=await self._index(ipr, iface), mtu=mtu, state="up")
+
+    async def delete_link(self, iface: str) -> None:
+        """Remove the link if it exists (idempotent)."""
+        async with self._ipr() as ipr:
+            for index in await ipr.link_lookup(ifname=iface):
+                await ipr.link("del", index=index)
+
+    async def _addresses(self, ipr: pyroute2.AsyncIPRoute, index: int) -> set[Interface]:
+        found = set()
+        async for msg in await ipr.addr("dump", match={"index": index}):
+            ip = msg.get("local") or msg.get("address")
+            found.add(ipaddress.ip_interface(f"{ip}/{msg['prefixlen']}"))
+        return found
+
+    async def set_addresses(self, iface: str, prefixes: Sequence[str]) -> None:
+        wanted = {ipaddress.ip_interface(p) for p in prefixes}
+        async with self._ipr() as ipr:
+            index = await self._index(ipr, iface)
+            have = await self._addresses(ipr, index)
+            for addr in sorted(have - wanted, key=str):
+                if not _link_local(addr):  # the kernel's fe80:: address is not ours
+                    await ipr.addr(
+                        "del", index=index, address=str(addr.ip), prefixlen=addr.network.prefixlen
+                    )
+            for addr in sorted(wanted - have, key=str):
+                await ipr.addr(
+                    "add", index=index, address=str(addr.ip), prefixlen=addr.network.prefixlen
+                )
+            if have != wanted:
+                log.info("addresses of %s: %s", iface, sorted(map(str, wanted)))
+
+    async def _routes(self, ipr: pyroute2.AsyncIPRoute, index: int) -> set[Network]:
+        found = set()
+        async for msg in await ipr.route("dump"):
+            if msg.get("oif") != index or msg.get("proto") == RTPROT_KERNEL:
+                continue
+            if msg.get("table") != RT_TABLE_MAIN:
+                continue
+            default = "0.0.0.0" if msg["family"] == 2 else "::"
+            found.add(ipaddress.ip_network(f"{msg.get('dst') or default}/{msg['dst_len']}"))
+        return found
+
+    async def set_routes(self, iface: str, cidrs: Sequence[str]) -> None:
+        async with self._ipr() as ipr:
+            index = await self._index(ipr, iface)
+            addresses = [str(a) for a in await self._addresses(ipr, index)]
+            wanted = routes_to_install(cidrs, addresses)
+            have = await self._routes(ipr, index)
+            for net in sorted(have - wanted, key=str):
+                await ipr.route("del", dst=str(net), oif=index)
+            for net in sorted(wanted - have, key=str):
+                await ipr.route("replace", dst=str(net), oif=index)
+            if have != wanted:
+                log.info("routes via %s: %s", iface, sorted(map(str, wanted)))
+
+    async def enable_forwarding(self, *, ipv4: bool, ipv6: bool) -> None:
+        for version, on in ((4, ipv4), (6, ipv6)):
+            if on:
+                write_sysctl(FORWARDING[version], "1")
+
+    async def interface_addresses(self) -> list[tuple[str, str]]:
+        async with self._ipr() as ipr:
+            names = {m["index"]: m.get("ifname") async for m in await ipr.link("dump")}
+            return [
+                (names.get(m["index"], ""), str(m.get("local") or m.get("address")))
+                async for m in await ipr.addr("dump")
+            ]
+
+
+def write_sysctl(path: Path, value: str) -> bool:
+    """Write a sysctl unless it already has ``value``; warn and return False if we cannot."""
+    try:
+        if path.read_text().strip() == value:
+            return True
+        path.write_text(value + "\n")
+    except OSError as exc:
+        log.warning(
+            "cannot set %s=%s (%s): set it on the host or in the pod's sysctls", path, value, exc
+        )
+        return False
+    return True

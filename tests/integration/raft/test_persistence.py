@@ -1,0 +1,116 @@
+"""A voter killed with SIGKILL gets its state back alone from its data directory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import json
+import pickletools
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from webmesh.raft.store import RaftRole
+
+RUNNER = Path(__file__).with_name("runner.py")
+
+
+async def spawn(address: str, data_dir: Path, *put: str) -> asyncio.subprocess.Process:
+    args = ["--address", address, "--data-dir", str(data_dir), "--password", "pw"]
+    if put:
+        args += ["--put", *put]
+    return await asyncio.create_subprocess_exec(
+        sys.executable, str(RUNNER), *args, stdout=asyncio.subprocess.PIPE
+    )
+
+
+async def next_event(process: asyncio.subprocess.Process, timeout: float = 20) -> dict[str, Any]:
+    assert process.stdout is not None
+    line = await asyncio.wait_for(process.stdout.readline(), timeout)
+    assert line, f"runner exited with {await process.wait()}"
+    event: dict[str, Any] = json.loads(line)
+    return event
+
+
+async def kill(process: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signal.SIGKILL)
+    await asyncio.wait_for(process.wait(), 10)
+
+
+async def test_sigkilled_voter_restores_its_state_from_data_dir(
+    tmp_path: Path, helpers: Any
+) -> None:
+    address = f"127.0.0.1:{helpers.free_port()}"
+    first = await spawn(address, tmp_path, "alpha", "beta")
+    try:
+        assert (await next_event(first))["nodes"] == []
+        assert (await next_event(first))["node"] == "alpha"
+        assert (await next_event(first))["node"] == "beta"
+    finally:
+        await kill(first)
+    assert first.returncode == -signal.SIGKILL
+
+    second = await spawn(address, tmp_path)
+    try:
+        ready = await next_event(second)
+        assert ready == {"event": "ready", "nodes": ["alpha", "beta"], "bootstrapped": True}
+    finally:
+        await kill(second)
+
+
+async def test_in_process_restart_reads_snapshot_and_journal(
+    tmp_path: Path, start_store: Any, helpers: Any
+) -> None:
+    address = f"127.0.0.1:{helpers.free_port()}"
+    first = await start_store(voters=[], address=address, data_dir=tmp_path)
+    await first.store.wait_ready(10)
+    await first.store.propose(helpers.bootstrap_entry())
+    await first.store.propose(helpers.put_node_entry("in-snapshot"))
+    first.store._syncobj.forceLogCompaction()
+    await helpers.eventually((tmp_path / "raft.dump").exists, 5, "a dump file")
+    await first.store.propose(helpers.put_node_entry("in-journal"))
+    await first.store.close()
+    # The dump is pysyncobj's pickle envelope; ours inside it is JSON bytes, no webmesh object.
+    with gzip.open(tmp_path / "raft.dump") as dump:
+        globals_used = {
+            str(arg) for op, arg, _ in pickletools.genops(dump.read()) if "GLOBAL" in op.name
+        }
+    assert not any("webmesh" in name for name in globals_used), globals_used
+
+    again = await start_store(voters=[], address=address, data_dir=tmp_path, start=False)
+    assert again.node_ids() == set()  # nothing until started and replayed
+    await again.store.start()
+    await again.store.wait_ready(10)
+    assert again.node_ids() == {"in-snapshot", "in-journal"}
+    assert again.store.status().role is RaftRole.LEADER
+
+
+async def test_restarted_voter_rejoins_with_remembered_voters(
+    tmp_path: Path, start_store: Any, helpers: Any
+) -> None:
+    """Restarted with voters=[], a member of a static cluster must not elect itself alone."""
+    addresses = [f"127.0.0.1:{helpers.free_port()}" for _ in range(3)]
+    dirs = [tmp_path / str(i) for i in range(3)]
+    members = [
+        await start_store(voters=addresses, address=a, data_dir=d)
+        for a, d in zip(addresses, dirs, strict=True)
+    ]
+    await helpers.eventually(lambda: helpers.leader_of(members) is not None, 10, "a leader")
+    leader = helpers.leader_of(members)
+    await leader.store.propose(helpers.bootstrap_entry())
+    await leader.store.propose(helpers.put_node_entry("before-restart"))
+    index = members.index(next(m for m in members if m is not leader))
+    await members[index].store.close()
+
+    again = await start_store(voters=[], address=addresses[index], data_dir=dirs[index])
+    await again.store.wait_ready(10)
+    assert not again.store.is_leader()
+    assert again.store.status().voters == tuple(sorted(addresses))
+    assert again.store.status().leader == leader.address
+    await leader.store.propose(helpers.put_node_entry("after-restart"))
+    await helpers.eventually(
+        lambda: again.node_ids() == {"before-restart", "after-restart"}, 5, "caught up"
+    )

@@ -1,0 +1,47 @@
+"""The quick start exactly as a new user runs it: bootstrap, join, ping over WireGuard."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from support.netlab import Lab
+from support.wait import eventually
+
+pytestmark = pytest.mark.netns
+
+BOOTSTRAP = (
+    "--global.insecure",
+    "--global.no-ipv6",
+    "--global.detect-endpoints",
+    "--global.detect-private-endpoints",
+    "--bootstrap.enabled",
+)
+
+
+def test_quick_start_bootstrap_join_ping() -> None:
+    with Lab() as lab:
+        boot = lab.add_host("bootstrap-node")
+        joiner = lab.add_host("node-b")
+        boot.node(*BOOTSTRAP)
+        boot.wait_port(8443)
+        joiner.node(
+            "--global.insecure", "--global.no-ipv6", "--mesh.join-address=bootstrap-node:8443"
+        )
+        boot_ip, joiner_ip = boot.wait_mesh_ip(), joiner.wait_mesh_ip()
+        eventually(
+            lambda: joiner.ping(boot_ip), timeout=20, what=f"joiner -> {boot_ip}\n{lab_logs(lab)}"
+        )
+        eventually(lambda: boot.ping(joiner_ip), timeout=10, what=f"bootstrap -> {joiner_ip}")
+
+        listed = json.loads(boot.wmctl("--insecure", "get", "nodes", "-o", "json").stdout)
+        assert {n["id"] for n in listed} == {"bootstrap-node", "node-b"}
+        assert {n["privateIpv4"] for n in listed} == {f"{boot_ip}/32", f"{joiner_ip}/32"}
+        # the joiner keeps a replica: it answers reads with the same view
+        replica = json.loads(joiner.wmctl("--insecure", "get", "nodes", "-o", "json").stdout)
+        assert [n["id"] for n in replica] == [n["id"] for n in listed]
+
+
+def lab_logs(lab: Lab) -> str:
+    return "\n".join(host.logs() for host in lab.hosts)

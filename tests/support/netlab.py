@@ -1,0 +1,241 @@
+"""A lab of container-like hosts on one machine, for real-network tests.
+
+Each host is a network namespace attached to a private LAN (a bridge in a namespace of its own).
+A node runs there the way a container would: its own hostname (UTS namespace), its own
+``/run/wireguard`` (a tmpfs, so every node may call its interface ``webmesh0``), its own
+``/var/lib/webmesh`` and ``/etc/hosts``. Everything has unique names, so labs run in parallel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from support.wait import eventually
+
+BIN = Path(sys.executable).parent  # the venv that runs the tests has the console scripts
+_counter = itertools.count()
+
+
+def run(*cmd: str, check: bool = True, timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=timeout)
+
+
+def can_run() -> str:
+    """'' when this machine can run network tests, else why not."""
+    if os.geteuid() != 0:
+        return "network tests need root"
+    for tool in ("wireguard-go", "ip", "ping", "unshare"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed"
+    return ""
+
+
+@dataclass
+class Process:
+    host: Host
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def signal(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signum)
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM, wait (bounded), then SIGKILL. Returns the exit code."""
+        self.signal(signal.SIGTERM)
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
+            return self.popen.wait(5)
+
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(5)
+
+    def tail(self, lines: int = 30) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+
+@dataclass
+class Host:
+    lab: Lab
+    name: str  # the hostname, as a container would have it
+    netns: str
+    lan_ip: str
+    data: Path
+    processes: list[Process] = field(default_factory=list)
+
+    def exec(
+        self, *cmd: str, check: bool = True, timeout: float = 20.0
+    ) -> subprocess.CompletedProcess[str]:
+        return run("ip", "netns", "exec", self.netns, *cmd, check=check, timeout=timeout)
+
+    def spawn(self, program: str, *args: str, name: str = "") -> Process:
+        """Start a program as in a container: own hostname, /run/wireguard, data dir, /etc/hosts."""
+        label = name or program
+        log = self.lab.dir / f"{self.name}-{label}-{len(self.processes)}.log"
+        inner = "; ".join(
+            [
+                f"hostname {shlex.quote(self.name)}",
+                "mkdir -p /run/wireguard /var/lib/webmesh",
+                "mount -t tmpfs tmpfs /run/wireguard",
+                f"mount --bind {shlex.quote(str(self.data))} /var/lib/webmesh",
+                f"mount --bind {shlex.quote(str(self.lab.hosts_file))} /etc/hosts",
+                f"export PATH={shlex.quote(str(BIN))}:$PATH",
+                "exec " + " ".join(shlex.quote(a) for a in (program, *args)),
+            ]
+        )
+        cmd = [
+            "ip",
+            "netns",
+            "exec",
+            self.netns,
+            "unshare",
+            "--uts",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            inner,
+        ]
+        with log.open("wb") as out:
+            popen = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        process = Process(self, label, popen, log)
+        self.processes.append(process)
+        self.lab.processes.append(process)
+        return process
+
+    def node(self, *args: str) -> Process:
+        return self.spawn("webmesh-node", *args, name="node")
+
+    def wmctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.exec(str(BIN / "wmctl"), *args, check=check)
+
+    def mesh_ip(self, iface: str = "webmesh0", version: int = 4) -> str:
+        """The node's mesh address on its interface, or ''."""
+        out = self.exec("ip", "-j", f"-{version}", "addr", "show", "dev", iface, check=False)
+        if out.returncode != 0 or not out.stdout.strip():
+            return ""
+        for link in json.loads(out.stdout):
+            for info in link.get("addr_info", []):
+                if info.get("scope") == "global":
+                    return str(info["local"])
+        return ""
+
+    def wait_mesh_ip(self, timeout: float = 30.0, version: int = 4) -> str:
+        return eventually(
+            lambda: self.mesh_ip(version=version),
+            timeout=timeout,
+            what=f"a mesh address on {self.name}\n{self.logs()}",
+        )
+
+    def ping(self, address: str, count: int = 1, wait: int = 1) -> bool:
+        flag = "-6" if ":" in address else "-4"
+        result = self.exec(
+            "ping",
+            flag,
+            "-c",
+            str(count),
+            "-W",
+            str(wait),
+            address,
+            check=False,
+            timeout=count * wait + 5,
+        )
+        return result.returncode == 0
+
+    def wait_port(self, port: int, timeout: float = 30.0) -> None:
+        probe = f"exec 3<>/dev/tcp/127.0.0.1/{port}"
+        eventually(
+            lambda: self.exec("bash", "-c", probe, check=False).returncode == 0,
+            timeout=timeout,
+            what=f"port {port} on {self.name}\n{self.logs()}",
+        )
+
+    def wg_peers(self, iface: str = "webmesh0") -> set[str]:
+        out = self.exec("wg", "show", iface, "peers", check=False)
+        return set(out.stdout.split()) if out.returncode == 0 else set()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name} on {self.name}\n{p.tail()}" for p in self.processes)
+
+
+class Lab:
+    """Create hosts with ``add_host``; ``close()`` (or the context manager) removes everything."""
+
+    def __init__(self, subnet: str = "10.213.0") -> None:
+        self.tag = f"wm{os.getpid() % 100000}x{next(_counter)}"
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{self.tag}-"))
+        self.subnet = subnet
+        self.hosts: list[Host] = []
+        self.processes: list[Process] = []
+        self.lan = f"{self.tag}lan"
+        self.hosts_file = self.dir / "hosts"
+        self.hosts_file.write_text("127.0.0.1 localhost\n::1 localhost\n")
+        run("ip", "netns", "add", self.lan)
+        run("ip", "-n", self.lan, "link", "add", "br0", "type", "bridge")
+        run("ip", "-n", self.lan, "link", "set", "br0", "up")
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def add_host(self, name: str) -> Host:
+        index = len(self.hosts) + 1
+        netns = f"{self.tag}h{index}"
+        outside, inside = f"{self.tag}a{index}", f"{self.tag}b{index}"
+        lan_ip = f"{self.subnet}.{index}"
+        run("ip", "netns", "add", netns)
+        run("ip", "link", "add", inside, "type", "veth", "peer", "name", outside)
+        run("ip", "link", "set", inside, "netns", netns)
+        run("ip", "link", "set", outside, "netns", self.lan)
+        run("ip", "-n", self.lan, "link", "set", outside, "master", "br0", "up")
+        run("ip", "-n", netns, "link", "set", "lo", "up")
+        run("ip", "-n", netns, "addr", "add", f"{lan_ip}/24", "dev", inside)
+        run("ip", "-n", netns, "link", "set", inside, "up")
+        data = self.dir / f"data-{name}"
+        data.mkdir()
+        host = Host(self, name, netns, lan_ip, data)
+        self.hosts.append(host)
+        with self.hosts_file.open("a") as out:
+            out.write(f"{lan_ip} {name}\n")
+        return host
+
+    def close(self) -> None:
+        for process in self.processes:
+            process.signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for process in self.processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.popen.wait(max(0.1, deadline - time.monotonic()))
+            process.kill()
+        for host in self.hosts:
+            run("ip", "netns", "del", host.netns, check=False)
+        run("ip", "netns", "del", self.lan, check=False)
+        if not os.environ.get("WEBMESH_KEEP_LAB"):
+            shutil.rmtree(self.dir, ignore_errors=True)

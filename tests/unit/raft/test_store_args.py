@@ -1,0 +1,35 @@
+"""SyncObjStore refuses unsafe or impossible configurations before touching the network."""
+
+from __future__ import annotations
+
+import pytest
+
+from webmesh.mesh import errors
+from webmesh.mesh.machine import MeshMachine
+from webmesh.raft.store import RaftRole
+from webmesh.raft.syncobj import SyncObjStore
+
+
+def test_empty_password_is_refused() -> None:
+    with pytest.raises(errors.InvalidArgument, match="password"):
+        SyncObjStore(MeshMachine(), self_address="127.0.0.1:1", voters=[], password="")
+
+
+def test_voter_needs_an_address_and_observer_needs_voters() -> None:
+    with pytest.raises(errors.InvalidArgument, match="own raft address"):
+        SyncObjStore(MeshMachine(), self_address=None, voters=["127.0.0.1:1"], password="p")
+    with pytest.raises(errors.InvalidArgument, match="voters"):
+        SyncObjStore(MeshMachine(), self_address=None, voters=[], password="p", observer=True)
+
+
+async def test_not_started_store_reports_and_refuses() -> None:
+    store = SyncObjStore(
+        MeshMachine(), self_address="127.0.0.1:1", voters=["127.0.0.1:2"], password="p"
+    )
+    assert store.status().role is RaftRole.FOLLOWER
+    assert store.status().voters == ("127.0.0.1:1", "127.0.0.1:2")
+    assert not store.is_leader()
+    with pytest.raises(errors.Unavailable, match="not been started"):
+        await store.propose(b"{}")
+    await store.close()
+    assert store.status().role is RaftRole.SHUTDOWN
