@@ -59,7 +59,7 @@ def peer_from_proto(message: types_pb2.WireGuardPeer) -> Peer:
         public_key=message.public_key,
         endpoint=message.endpoint,
         allowed_ips=tuple(message.allowed_ips),
-        relayed=tuple(message.relayed),
+        relay=message.relay,
     )
 
 
@@ -123,7 +123,7 @@ def _peer_message(peer: Peer) -> types_pb2.WireGuardPeer:
         public_key=peer.public_key,
         endpoint=peer.endpoint,
         allowed_ips=list(peer.allowed_ips),
-        relayed=list(peer.relayed),
+        relay=peer.relay,
     )
 
 

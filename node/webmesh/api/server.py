@@ -20,6 +20,7 @@ from webmesh.api.v1 import (
     node_pb2_grpc,
 )
 from webmesh.mesh import errors
+from webmesh.mesh.changelog import ChangeLog
 from webmesh.service.membership import MembershipService
 from webmesh.service.status import NodeStatus
 from webmesh.service.watch import StateWatch
@@ -38,12 +39,13 @@ async def start_api_server(
     membership: MembershipService,
     forwarder: LeaderForwarder,
     watch: StateWatch,
+    changes: ChangeLog,
     status: Callable[[], Awaitable[NodeStatus]],
 ) -> aio.Server:
     """Start serving; raise Unavailable with the address when the port cannot be bound."""
     server = aio.server(interceptors=[ErrorsAndMetrics()])
     membership_pb2_grpc.add_MembershipServicer_to_server(
-        MembershipServicer(membership, forwarder, watch), server
+        MembershipServicer(membership, forwarder, watch, changes), server
     )
     mesh_pb2_grpc.add_MeshServicer_to_server(MeshServicer(membership), server)
     node_pb2_grpc.add_NodeServicer_to_server(NodeServicer(node_id, status), server)

@@ -19,6 +19,8 @@ from webmesh.api.v1 import (
     types_pb2,
 )
 from webmesh.mesh import errors, peers
+from webmesh.mesh.changelog import ChangeLog
+from webmesh.mesh.feed import ReplicaFeed
 from webmesh.service.membership import MembershipService
 from webmesh.service.status import NodeStatus
 from webmesh.service.watch import StateWatch
@@ -31,11 +33,16 @@ RESYNC_INTERVAL = 30.0
 
 class MembershipServicer(membership_pb2_grpc.MembershipServicer):  # type: ignore[misc]
     def __init__(
-        self, membership: MembershipService, forwarder: LeaderForwarder, watch: StateWatch
+        self,
+        membership: MembershipService,
+        forwarder: LeaderForwarder,
+        watch: StateWatch,
+        changes: ChangeLog,
     ) -> None:
         self._membership = membership
         self._forwarder = forwarder
         self._watch = watch
+        self._changes = changes
 
     async def Join(
         self, request: membership_pb2.JoinRequest, context: Context
@@ -70,18 +77,31 @@ class MembershipServicer(membership_pb2_grpc.MembershipServicer):  # type: ignor
     async def SubscribePeers(
         self, request: membership_pb2.SubscribePeersRequest, context: Context
     ) -> AsyncIterator[membership_pb2.PeerList]:
-        """The caller's peers now, then again after every change that alters them."""
-        last: tuple[peers.Peer, ...] | None = None
+        """The caller's peers now, then again after every change that alters them.
+
+        Each wake-up costs O(changed nodes) per stream (``ReplicaFeed``), not O(mesh size).
+        """
+        feed = ReplicaFeed(self._changes, request.id)
+        current: dict[str, peers.Peer] = {}
+        first = True
         while True:
-            state = self._membership.state
+            state = self._changes.latest
             if request.id not in state.nodes:
                 raise errors.NotFound(f"node {request.id!r} is not in the mesh")
-            current = peers.peers_of(state, request.id)
-            if current != last:
+            delta = feed.poll()
+            if delta.full is not None:
+                current = {p.node_id: p for p in delta.full}
+            for node_id, entry in delta.changes.items():
+                if entry is None:
+                    current.pop(node_id, None)
+                else:
+                    current[node_id] = entry
+            if first or delta.full is not None or delta.changes:
+                first = False
+                listed = sorted(current.values(), key=lambda p: p.node_id)
                 yield membership_pb2.PeerList(
-                    peers=[convert.peer_to_proto(p, state) for p in current], index=state.index
+                    peers=[convert.peer_to_proto(p, state) for p in listed], index=state.index
                 )
-                last = current
             await self._watch.wait(RESYNC_INTERVAL)
 
 

@@ -33,9 +33,11 @@ from webmesh.daemon.identity import Identity
 from webmesh.daemon.settings import Settings
 from webmesh.daemon.values import split_host_port
 from webmesh.mesh import endpoints, errors, ipam, peers
+from webmesh.mesh.changelog import ChangeLog
+from webmesh.mesh.feed import ReplicaFeed
 from webmesh.mesh.machine import MeshMachine
 from webmesh.mesh.model import Networks, Node, NodeRole
-from webmesh.mesh.state import MeshState
+from webmesh.mesh.state import Effect, MeshState, changed_node_ids
 from webmesh.raft.store import ConsensusStore
 from webmesh.raft.syncobj import SyncObjStore
 from webmesh.reconcile.desired import LocalInterface, interface_addresses
@@ -72,6 +74,7 @@ class NodeDaemon:
         self.driver = driver
         self.links = links
         self.machine = MeshMachine()
+        self.changes = ChangeLog(self.machine.state)
         self.watch = StateWatch()
         self.forwarder = LeaderForwarder()
         self.started_at = time.time()
@@ -264,24 +267,21 @@ class NodeDaemon:
             has_endpoint=has_endpoint,
         )
 
-    def current_peers(self) -> tuple[peers.Peer, ...]:
-        """Peers from the replica once it knows this node; until then, those the join returned."""
-        state = self.machine.state
-        if self.identity.node_id in state.nodes:
-            return peers.peers_of(state, self.identity.node_id)
-        return self._initial_peers
-
     def _relays(self) -> bool:
-        return peers.relays_traffic(self.machine.state, self.identity.node_id)
+        return peers.forwards_traffic(self.machine.state, self.identity.node_id)
 
     def _on_state(self, loop: asyncio.AbstractEventLoop) -> None:
-        def observer(_state: MeshState, _effects: object) -> None:
+        """Hand every new state over to the event loop, in order (called on Raft's thread)."""
+
+        def observer(state: MeshState, effects: tuple[Effect, ...]) -> None:
+            changed = changed_node_ids(effects)
             with contextlib.suppress(RuntimeError):  # the loop is closing
-                loop.call_soon_threadsafe(self._state_changed)
+                loop.call_soon_threadsafe(self._state_changed, state, changed)
 
         self.machine.subscribe(observer)
 
-    def _state_changed(self) -> None:
+    def _state_changed(self, state: MeshState, changed: frozenset[str] | None) -> None:
+        self.changes.record(state, changed)
         if self.reconciler is not None:
             self.reconciler.wake()
         self.watch.notify()
@@ -359,7 +359,7 @@ class NodeDaemon:
             driver=self.driver,
             links=self.links,
             local=self._local_interface(has_endpoint=bool(advertised)),
-            peers=self.current_peers,
+            feed=ReplicaFeed(self.changes, self.identity.node_id, self._initial_peers),
             forwarding=self._relays,
             on_pass=self._record_pass,
         )
@@ -376,7 +376,6 @@ class NodeDaemon:
         self.store = self._make_store()
         await self.store.start()
         await self.store.wait_ready(READY_TIMEOUT)
-        self._state_changed()
 
     def _membership(self) -> MembershipService:
         assert self.store is not None
@@ -392,6 +391,7 @@ class NodeDaemon:
                 membership=self._membership(),
                 forwarder=self.forwarder,
                 watch=self.watch,
+                changes=self.changes,
                 status=self.status,
             )
             log.info("api listening address=%s", s.api.listen_address)

@@ -43,7 +43,7 @@ class MeshMachine:
 
     def restore(self, data: bytes) -> None:
         self._state = mesh_state.from_snapshot(json.loads(data)) if data else MeshState()
-        self._notify(())
+        self._notify((mesh_state.Reset(),))
 
     def _notify(self, effects: tuple[Effect, ...]) -> None:
         for observer in self._observers:

@@ -1,11 +1,17 @@
 """Who peers with whom: the WireGuard topology derived from the mesh state.
 
-Rules (the upstream webmesh design):
+Rules (after upstream webmesh):
 - Two nodes peer directly when at least one of them has an endpoint: the one without an endpoint
-  dials the other (and keeps the NAT mapping alive), the other learns its address by roaming.
-- Two nodes that both lack an endpoint reach each other through a *relay*: the oldest node that has
-  an endpoint. Each side's peer entry for the relay carries the other's addresses in AllowedIPs, and
-  the relay forwards between them (it needs IP forwarding on).
+  dials the other (and keeps the NAT mapping alive); the other learns its address by roaming.
+- Two nodes that both lack an endpoint reach each other through the *relay*: the oldest node that
+  has an endpoint (``MeshState.relay_id``). A node without an endpoint gives its relay's peer
+  entry the whole mesh networks as AllowedIPs; WireGuard routes by longest prefix, so direct peers
+  (their /32 and /64) still win and everything else in the mesh goes through the relay, which
+  forwards it. Adding or removing a node without an endpoint therefore changes nothing on the
+  other nodes without one: the cost of a change does not grow with the mesh.
+
+``peers_of`` computes a node's whole peer list (O(n)); ``peer_changes`` computes only what one
+batch of changes does to it (O(changed nodes)), for the reconciler's and the streams' fast path.
 """
 
 from __future__ import annotations
@@ -24,13 +30,39 @@ class Peer:
     node_id: str
     public_key: str
     endpoint: str  # "" when the peer has no endpoint (it dials us)
-    allowed_ips: tuple[str, ...]  # sorted: its own prefixes, its routes, and whom it relays for us
-    relayed: tuple[str, ...] = ()  # ids of the nodes reached through this peer
+    allowed_ips: tuple[str, ...]  # sorted: its own prefixes, its routes (and the mesh if relay)
+    relay: bool = False  # this peer carries the mesh networks for us (we have no endpoint)
 
 
-def relay_candidates(nodes: Iterable[Node]) -> list[Node]:
-    """Nodes that can relay, best first: those with an endpoint, oldest first (stable)."""
-    return sorted((n for n in nodes if n.endpoints), key=lambda n: (n.joined_at, n.id))
+def peer_entry(state: MeshState, local: Node, node: Node) -> Peer | None:
+    """``local``'s peer entry for ``node``; None when they reach each other through the relay."""
+    if not (node.endpoints or local.endpoints):
+        return None
+    allowed = {*node.addresses(), *node.routes}
+    relay = not local.endpoints and node.id == state.relay_id
+    if relay:
+        allowed.update(_relayed_prefixes(state, local))
+    return Peer(
+        node_id=node.id,
+        public_key=node.public_key,
+        endpoint=node.primary_endpoint,
+        allowed_ips=tuple(sorted(allowed)),
+        relay=relay,
+    )
+
+
+def _relayed_prefixes(state: MeshState, local: Node) -> set[str]:
+    """The mesh networks, plus the routes of other nodes without an endpoint."""
+    prefixes = set()
+    if state.networks is not None:
+        prefixes.add(state.networks.ipv4)
+        if state.networks.ipv6 and local.ipv6:
+            prefixes.add(state.networks.ipv6)
+    for node_id in state.routing_nodes:
+        node = state.nodes[node_id]
+        if not node.endpoints and node.id != local.id:
+            prefixes.update(node.routes)
+    return prefixes
 
 
 def peers_of(state: MeshState, local_id: str) -> tuple[Peer, ...]:
@@ -38,44 +70,54 @@ def peers_of(state: MeshState, local_id: str) -> tuple[Peer, ...]:
     local = state.nodes.get(local_id)
     if local is None:
         return ()
-    relays = relay_candidates(state.nodes.values())
-    relay = relays[0] if relays else None  # never one of a pair that both lack an endpoint
-    direct: dict[str, Node] = {}
-    relayed: dict[str, list[Node]] = {}
-    for node in state.nodes.values():
-        if node.id == local_id:
-            continue
-        if node.endpoints or local.endpoints:
-            direct[node.id] = node
-            continue
-        if relay is not None:
-            relayed.setdefault(relay.id, []).append(node)
-    return tuple(_peer(direct[i], relayed.get(i, [])) for i in sorted(direct))
+    entries = (peer_entry(state, local, n) for n in state.nodes.values() if n.id != local_id)
+    return tuple(sorted((p for p in entries if p is not None), key=lambda p: p.node_id))
 
 
-def _peer(node: Node, relayed: list[Node]) -> Peer:
-    allowed = {*node.addresses(), *node.routes}
-    for other in relayed:
-        allowed.update(other.addresses())
-        allowed.update(other.routes)
-    return Peer(
-        node_id=node.id,
-        public_key=node.public_key,
-        endpoint=node.primary_endpoint,
-        allowed_ips=tuple(sorted(allowed)),
-        relayed=tuple(sorted(n.id for n in relayed)),
+def peer_changes(
+    before: MeshState, after: MeshState, local_id: str, changed: Iterable[str]
+) -> dict[str, Peer | None] | None:
+    """What changed in ``local_id``'s peers between two states, given the ids of changed nodes.
+
+    Returns ``{node_id: new entry, or None when the peer goes away}``, or None when the change is
+    too broad to compute incrementally (this node itself, the networks or the relay changed):
+    then the caller recomputes the whole list with ``peers_of``.
+    """
+    local_before, local = before.nodes.get(local_id), after.nodes.get(local_id)
+    if local_before != local or before.networks != after.networks:
+        return None
+    if local is None:
+        return {}
+    affected = set(changed) - {local_id}
+    if not local.endpoints and _relay_affected(before, after, affected):
+        affected |= {before.relay_id, after.relay_id} - {""}
+    result: dict[str, Peer | None] = {}
+    for node_id in affected:
+        old = _entry_in(before, local, node_id)
+        new = _entry_in(after, local, node_id)
+        if new != old:
+            result[node_id] = new
+    return result
+
+
+def _entry_in(state: MeshState, local: Node, node_id: str) -> Peer | None:
+    node = state.nodes.get(node_id)
+    return peer_entry(state, local, node) if node is not None else None
+
+
+def _relay_affected(before: MeshState, after: MeshState, changed: set[str]) -> bool:
+    """Whether the relay's entry may have changed: another relay, or relayed routes changed."""
+    if before.relay_id != after.relay_id:
+        return True
+    return any(
+        node_id in before.routing_nodes or node_id in after.routing_nodes for node_id in changed
     )
 
 
-def relays_traffic(state: MeshState, local_id: str) -> bool:
-    """Whether other nodes route through ``local_id`` (so it must forward IP packets)."""
+def forwards_traffic(state: MeshState, local_id: str) -> bool:
+    """Whether packets for other nodes pass through ``local_id`` (so it must forward IP)."""
     local = state.nodes.get(local_id)
-    if local is None or not local.endpoints:
-        return False
-    without_endpoint = sum(1 for n in state.nodes.values() if not n.endpoints)
-    if without_endpoint < 2:
-        return False
-    return relay_candidates(state.nodes.values())[0].id == local_id
+    return local is not None and (local_id == state.relay_id or bool(local.routes))
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +128,13 @@ class Edge:
 
 
 def mesh_graph(state: MeshState) -> tuple[Edge, ...]:
-    """Every node-to-node connection (undirected, each once). O(n²): for display, not hot paths."""
+    """Every node-to-node connection, each pair once. O(n²): for display, not for hot paths."""
     edges: list[Edge] = []
     ids = sorted(state.nodes)
     for i, a in enumerate(ids):
-        reached = {p.node_id: p for p in peers_of(state, a)}
         for b in ids[i + 1 :]:
-            if b in reached:
+            if state.nodes[a].endpoints or state.nodes[b].endpoints:
                 edges.append(Edge(a, b))
-                continue
-            via = next((p.node_id for p in reached.values() if b in p.relayed), "")
-            if via:
-                edges.append(Edge(a, b, relayed_by=via))
+            elif state.relay_id:
+                edges.append(Edge(a, b, relayed_by=state.relay_id))
     return tuple(edges)

@@ -7,7 +7,7 @@ change costs the same in a 10-node and a 10,000-node mesh (up to a dict copy).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
@@ -41,7 +41,26 @@ class Bootstrapped:
     networks: Networks
 
 
-Effect = NodeAdded | NodeUpdated | NodeRemoved | Bootstrapped
+@dataclass(frozen=True, slots=True)
+class Reset:
+    """The whole state was replaced (a snapshot was installed): anything may have changed."""
+
+
+Effect = NodeAdded | NodeUpdated | NodeRemoved | Bootstrapped | Reset
+
+
+def changed_node_ids(effects: tuple[Effect, ...]) -> frozenset[str] | None:
+    """The ids of the nodes the effects touch; None when everything may have changed."""
+    ids: set[str] = set()
+    for effect in effects:
+        match effect:
+            case NodeAdded(node) | NodeRemoved(node):
+                ids.add(node.id)
+            case NodeUpdated(before, _):
+                ids.add(before.id)
+            case Bootstrapped() | Reset():
+                return None
+    return frozenset(ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +71,10 @@ class MeshState:
     networks: Networks | None = None
     nodes: Mapping[str, Node] = field(default_factory=lambda: _EMPTY)
     address_owners: Mapping[str, str] = field(default_factory=lambda: _EMPTY)  # prefix -> node id
+    # Derived indexes (rebuilt from nodes on restore, never snapshotted), so that computing one
+    # node's peer changes costs O(1) however large the mesh is:
+    relay_id: str = ""  # the oldest node with an endpoint: relays for nodes without one
+    routing_nodes: frozenset[str] = frozenset()  # ids of the nodes that advertise routes
 
     @property
     def bootstrapped(self) -> bool:
@@ -124,7 +147,13 @@ def _put_node(state: MeshState, node: Node) -> Transition:
     owners.update(dict.fromkeys(node.addresses(), node.id))
     nodes = dict(state.nodes)
     nodes[node.id] = node
-    new = replace(state, nodes=MappingProxyType(nodes), address_owners=MappingProxyType(owners))
+    new = replace(
+        state,
+        nodes=MappingProxyType(nodes),
+        address_owners=MappingProxyType(owners),
+        relay_id=_relay_after_put(state, nodes, node),
+        routing_nodes=_routing_after(state.routing_nodes, node.id, bool(node.routes)),
+    )
     effect: Effect = NodeAdded(node) if before is None else NodeUpdated(before, node)
     if before == node:
         return Transition(new, commands.Result(value={"changed": False}))
@@ -149,8 +178,41 @@ def _remove_node(state: MeshState, node_id: str) -> Transition:
     owners = dict(state.address_owners)
     for prefix in node.addresses():
         owners.pop(prefix, None)
-    new = replace(state, nodes=MappingProxyType(nodes), address_owners=MappingProxyType(owners))
+    new = replace(
+        state,
+        nodes=MappingProxyType(nodes),
+        address_owners=MappingProxyType(owners),
+        relay_id=elect_relay(nodes.values()) if state.relay_id == node_id else state.relay_id,
+        routing_nodes=_routing_after(state.routing_nodes, node_id, False),
+    )
     return Transition(new, commands.Result(), (NodeRemoved(node),))
+
+
+def _relay_rank(node: Node) -> tuple[float, str]:
+    return (node.joined_at, node.id)
+
+
+def elect_relay(nodes: Iterable[Node]) -> str:
+    """The oldest node that has an endpoint ("" when none has). O(n): only on rare changes."""
+    candidates = [n for n in nodes if n.endpoints]
+    return min(candidates, key=_relay_rank).id if candidates else ""
+
+
+def _relay_after_put(state: MeshState, nodes: Mapping[str, Node], node: Node) -> str:
+    current = state.relay_id
+    if current == node.id:
+        return current if node.endpoints else elect_relay(nodes.values())
+    if not node.endpoints:
+        return current
+    if not current or _relay_rank(node) < _relay_rank(nodes[current]):
+        return node.id
+    return current
+
+
+def _routing_after(routing: frozenset[str], node_id: str, has_routes: bool) -> frozenset[str]:
+    if has_routes == (node_id in routing):
+        return routing
+    return routing | {node_id} if has_routes else routing - {node_id}
 
 
 def to_snapshot(state: MeshState) -> dict[str, Any]:
@@ -174,4 +236,6 @@ def from_snapshot(raw: Mapping[str, Any]) -> MeshState:
         networks=networks,
         nodes=MappingProxyType(nodes),
         address_owners=MappingProxyType(owners),
+        relay_id=elect_relay(nodes.values()),
+        routing_nodes=frozenset(n.id for n in nodes.values() if n.routes),
     )

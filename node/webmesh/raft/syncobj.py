@@ -48,9 +48,11 @@ Callback = Callable[[Any, int], None]
 class SyncObjStore:
     """A replica of the Raft log driving ``machine``; a voter, or a non-voting observer.
 
-    ``voters`` are the raft addresses of the *current* voting members; this node's own address is
-    dropped from it (pysyncobj's ``otherNodes`` convention). Empty ``voters`` on a voter means a
-    cluster of one: use it only to bootstrap (or to restart a single-voter cluster).
+    ``voters``: raft addresses of the *current* voting members; this node's own address is
+    dropped (pysyncobj's ``otherNodes`` convention). Empty on a voter means a cluster of one:
+    only to bootstrap. With ``data_dir``, the voter set last seen is kept there and wins over
+    ``voters`` on restart. ``observer=True``: a read-only, non-voting replica that never listens
+    (``self_address`` is ignored). ``password`` encrypts the wire and must match on every node.
     """
 
     def __init__(

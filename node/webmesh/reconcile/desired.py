@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from webmesh.mesh import ipam
 from webmesh.mesh.model import Networks, Node
 from webmesh.mesh.peers import Peer
 from webmesh.wg.config import DeviceConfig, PeerConfig
+from webmesh.wg.plan import PeerUpdate, Plan
 
 DEFAULT_KEEPALIVE = 25
 
@@ -80,3 +81,46 @@ def _extra_routes(local: LocalInterface, peers: Sequence[Peer]) -> tuple[str, ..
             ):
                 extra.add(str(prefix))
     return tuple(sorted(extra))
+
+
+def incremental_plan(
+    local: LocalInterface, current: Mapping[str, Peer], changes: Mapping[str, Peer | None]
+) -> Plan:
+    """The device plan for a batch of peer changes, without reading the device (fast path)."""
+    add: list[PeerConfig] = []
+    update: list[PeerUpdate] = []
+    remove: list[str] = []
+    for node_id, new in sorted(changes.items()):
+        old = current.get(node_id)
+        if new is None or (old is not None and old.public_key != new.public_key):
+            if old is not None:
+                remove.append(old.public_key)
+            old = None
+        if new is None:
+            continue
+        want = _peer_config(local, new)
+        if old is None:
+            add.append(want)
+            continue
+        change = _peer_update(_peer_config(local, old), want)
+        if change.changed():
+            update.append(change)
+    return Plan(add=tuple(add), update=tuple(update), remove=tuple(remove))
+
+
+def _peer_update(have: PeerConfig, want: PeerConfig) -> PeerUpdate:
+    return PeerUpdate(
+        public_key=want.public_key,
+        endpoint=want.endpoint if want.endpoint and want.endpoint != have.endpoint else None,
+        allowed_ips=want.allowed_ips if want.allowed_ips != have.allowed_ips else None,
+        persistent_keepalive=(
+            want.persistent_keepalive
+            if want.persistent_keepalive != have.persistent_keepalive
+            else None
+        ),
+    )
+
+
+def extra_routes(local: LocalInterface, peers: Iterable[Peer]) -> tuple[str, ...]:
+    """Routes the interface needs beyond the mesh networks' connected routes."""
+    return _extra_routes(local, list(peers))

@@ -1,7 +1,14 @@
 """The reconcile loop: make the interface match the newest desired state, with backoff.
 
-Level-triggered: ``wake()`` only sets an event; each pass reads the *latest* peers through the
-provider, so any number of wake-ups while a pass runs coalesce into one more pass.
+Level-triggered: ``wake()`` only sets an event, and each pass asks the feed for everything that
+changed since the previous pass, so any number of wake-ups coalesce into one pass.
+
+Two paths:
+- fast: the feed gives the peers that changed; the plan for just those is sent to the device
+  without reading it, so a change costs the same with 10 or 10,000 peers;
+- full: the feed gives the whole list; the device is read and diffed (``driver.configure``). It
+  runs at start, when the feed cannot say what changed, after any failure, and every
+  ``resync_interval`` seconds to repair drift (someone ran ``wg set`` by hand).
 """
 
 from __future__ import annotations
@@ -9,17 +16,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from webmesh.mesh.feed import PeerDelta, PeerFeed
 from webmesh.mesh.peers import Peer
-from webmesh.reconcile.desired import Desired, LocalInterface, desired
+from webmesh.reconcile.desired import (
+    LocalInterface,
+    desired,
+    extra_routes,
+    incremental_plan,
+)
 from webmesh.wg.driver import WireGuardDriver
 from webmesh.wg.netlink import Links
+from webmesh.wg.plan import Plan
 
 log = logging.getLogger("webmesh.reconcile")
 
 MAX_BACKOFF = 10.0
+RESYNC_INTERVAL = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +43,7 @@ class PassResult:
 
     duration: float
     changes: str  # the plan, described; "" when nothing changed
+    full: bool = False
     error: str = ""
 
 
@@ -40,18 +56,23 @@ class Reconciler:
         driver: WireGuardDriver,
         links: Links,
         local: LocalInterface,
-        peers: Callable[[], Sequence[Peer]],
+        feed: PeerFeed,
         forwarding: Callable[[], bool] = lambda: False,
         on_pass: Callable[[PassResult], None] = lambda _: None,
+        resync_interval: float = RESYNC_INTERVAL,
     ) -> None:
         self._driver = driver
         self._links = links
         self._local = local
-        self._peers = peers
+        self._feed = feed
         self._forwarding = forwarding
         self._on_pass = on_pass
+        self._resync_interval = resync_interval
         self._wake = asyncio.Event()
-        self._applied_routes: tuple[str, ...] | None = None
+        self._peers: dict[str, Peer] = {}  # what the device was last made to carry
+        self._routes: tuple[str, ...] | None = None
+        self._needs_full = True
+        self._last_full = 0.0
         self._forwarding_on = False
         self.passes = 0
 
@@ -59,21 +80,29 @@ class Reconciler:
     def local(self) -> LocalInterface:
         return self._local
 
+    @property
+    def peers(self) -> Mapping[str, Peer]:
+        return self._peers
+
     def wake(self) -> None:
         """Ask for a pass (call on the event loop's thread)."""
         self._wake.set()
 
     async def bring_up(self) -> None:
-        """Create the interface with its addresses (before any peer is known)."""
+        """Create the interface with its addresses and the peers known so far."""
         await self._driver.create(self._local.name, mtu=self._local.mtu)
         await self._links.set_addresses(self._local.name, list(self._local.addresses))
         await self.reconcile_once()
 
     async def run(self) -> None:
-        """Reconcile on every wake-up until cancelled; back off (bounded) after failures."""
+        """Reconcile on every wake-up (and periodically) until cancelled; back off on failure."""
         backoff = 0.2
         while True:
-            await self._wake.wait()
+            timeout = max(0.0, self._last_full + self._resync_interval - time.monotonic())
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                self._needs_full = True
             self._wake.clear()
             try:
                 await self.reconcile_once()
@@ -86,20 +115,58 @@ class Reconciler:
                 self._wake.set()
 
     async def reconcile_once(self) -> PassResult:
+        """One pass; on failure the next pass is a full one."""
         started = time.perf_counter()
-        want: Desired = desired(self._local, self._peers())
-        plan = await self._driver.configure(self._local.name, want.device)
-        if want.routes != self._applied_routes:
-            await self._links.set_routes(self._local.name, list(want.routes))
-            self._applied_routes = want.routes
+        full = self._needs_full
+        self._needs_full = True
+        delta = self._feed.poll(full=full)
+        plan = await (self._full(delta) if delta.full is not None else self._fast(delta))
         await self._ensure_forwarding()
+        self._needs_full = False
         changes = "" if plan.empty else plan.describe()
         if changes:
-            log.info("wireguard reconciled iface=%s %s", self._local.name, changes)
-        result = PassResult(time.perf_counter() - started, changes)
+            log.info("wireguard reconciled iface=%s full=%s %s", self._local.name, full, changes)
+        result = PassResult(time.perf_counter() - started, changes, full=delta.full is not None)
         self.passes += 1
         self._on_pass(result)
         return result
+
+    async def _full(self, delta: PeerDelta) -> Plan:
+        assert delta.full is not None
+        want = desired(self._local, delta.full)
+        plan = await self._driver.configure(self._local.name, want.device)
+        self._peers = {p.node_id: p for p in delta.full}
+        await self._set_routes(want.routes)
+        self._last_full = time.monotonic()
+        return plan
+
+    async def _fast(self, delta: PeerDelta) -> Plan:
+        if not delta.changes:
+            return Plan()
+        plan = incremental_plan(self._local, self._peers, delta.changes)
+        await self._driver.apply(self._local.name, plan)
+        reroute = any(
+            self._has_extra_routes(peer)
+            for node_id, new in delta.changes.items()
+            for peer in (self._peers.get(node_id), new)
+            if peer is not None
+        )
+        for node_id, new in delta.changes.items():
+            if new is None:
+                self._peers.pop(node_id, None)
+            else:
+                self._peers[node_id] = new
+        if reroute:
+            await self._set_routes(extra_routes(self._local, self._peers.values()))
+        return plan
+
+    def _has_extra_routes(self, peer: Peer) -> bool:
+        return bool(extra_routes(self._local, (peer,)))
+
+    async def _set_routes(self, routes: tuple[str, ...]) -> None:
+        if routes != self._routes:
+            await self._links.set_routes(self._local.name, list(routes))
+            self._routes = routes
 
     async def _ensure_forwarding(self) -> None:
         if self._forwarding_on or not self._forwarding():

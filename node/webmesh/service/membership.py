@@ -126,7 +126,8 @@ class MembershipService:
             self._require_leader()
             node = await self._put_joiner(spec)
             if node.role is NodeRole.VOTER and node.raft_address not in self._voters():
-                await self._store.add_voter(node.raft_address)
+                # Do not wait for the commit: with one voter it needs the new voter running.
+                await self._store.add_voter(node.raft_address, wait_for_commit=False)
                 log.info("voter added node=%s raft=%s", node.id, node.raft_address)
         return self._join_result(node)
 

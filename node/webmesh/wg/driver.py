@@ -30,6 +30,10 @@ class WireGuardDriver(Protocol):
     async def configure(self, iface: str, desired: DeviceConfig) -> Plan:
         """Make ``iface`` match ``desired`` with the minimal change; return what was changed."""
 
+    async def apply(self, iface: str, plan: Plan) -> None:
+        """Send a plan as it is, without reading the device first (the reconciler's fast path:
+        a change costs the same however many peers the device has)."""
+
     async def show(self, iface: str) -> DeviceState:
         """Read the device as it is now (keys, peers, handshakes, counters)."""
 

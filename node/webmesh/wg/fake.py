@@ -102,12 +102,15 @@ class FakeDriver:
         return self._device(iface).state
 
     async def configure(self, iface: str, desired: DeviceConfig) -> Plan:
-        device = self._device(iface)
-        p = plan(desired, device.state)
-        if not p.empty:
-            device.state = apply_plan(device.state, p)
-            self.applied.append((iface, p))
+        p = plan(desired, self._device(iface).state)
+        await self.apply(iface, p)
         return p
+
+    async def apply(self, iface: str, plan: Plan) -> None:
+        device = self._device(iface)
+        if not plan.empty:
+            device.state = apply_plan(device.state, plan)
+            self.applied.append((iface, plan))
 
     async def delete(self, iface: str) -> None:
         self._check()

@@ -139,9 +139,12 @@ class KernelDriver:
 
     async def configure(self, iface: str, desired: DeviceConfig) -> Plan:
         p = plan(desired, await self.show(iface))
-        if not p.empty:
-            await _call(self._apply, iface, p)
+        await self.apply(iface, p)
         return p
+
+    async def apply(self, iface: str, plan: Plan) -> None:
+        if not plan.empty:
+            await _call(self._apply, iface, plan)
 
     async def delete(self, iface: str) -> None:
         await _call(self._delete, iface)

@@ -198,9 +198,12 @@ class UserspaceDriver:
 
     async def configure(self, iface: str, desired: DeviceConfig) -> Plan:
         p = plan(desired, await self.show(iface))
-        if not p.empty:
-            uapi.check_errno(await self.request(iface, uapi.encode_set(p)))
+        await self.apply(iface, p)
         return p
+
+    async def apply(self, iface: str, plan: Plan) -> None:
+        if not plan.empty:
+            uapi.check_errno(await self.request(iface, uapi.encode_set(plan)))
 
     async def delete(self, iface: str) -> None:
         child = self._children.pop(iface, None)

@@ -1,21 +1,33 @@
-"""Peer computation: direct peers, relays for nodes that both lack an endpoint, the graph."""
+"""Peer computation: direct peers, the relay for nodes without endpoints, incremental changes."""
 
 from __future__ import annotations
 
 import base64
+import random
+
+import pytest
 
 from webmesh.mesh import commands
 from webmesh.mesh.model import Networks, Node
-from webmesh.mesh.peers import Edge, mesh_graph, peers_of, relays_traffic
-from webmesh.mesh.state import MeshState, apply
+from webmesh.mesh.peers import (
+    Edge,
+    Peer,
+    forwards_traffic,
+    mesh_graph,
+    peer_changes,
+    peers_of,
+)
+from webmesh.mesh.state import MeshState, apply, changed_node_ids
+
+NETWORKS = Networks("172.16.0.0/12", "fd00:1:2::/48", "x")
 
 
 def key(n: int) -> str:
-    return base64.b64encode(bytes([n]) * 32).decode()
+    return base64.b64encode(bytes([n % 256, n // 256 + 1]) * 16).decode()
 
 
 def mesh(*nodes: Node) -> MeshState:
-    state = apply(MeshState(), commands.Bootstrap(Networks("172.16.0.0/12", "", "x"))).state
+    state = apply(MeshState(), commands.Bootstrap(NETWORKS)).state
     for n in nodes:
         t = apply(state, commands.PutNode(n))
         assert t.result.ok, t.result
@@ -29,7 +41,7 @@ def make(
     return Node(
         id=node_id,
         public_key=key(n),
-        ipv4=f"172.16.0.{n}/32",
+        ipv4=f"172.16.{n // 250}.{n % 250 + 1}/32",
         endpoints=(endpoint,) if endpoint else (),
         joined_at=joined or float(n),
         routes=routes,
@@ -37,47 +49,53 @@ def make(
 
 
 def test_quick_start_pair() -> None:
-    boot = make("boot", 1, "10.0.0.1:51820")
-    joiner = make("joiner", 2)
+    boot = make("boot", 0, "10.0.0.1:51820")
+    joiner = make("joiner", 1)
     state = mesh(boot, joiner)
-    (to_boot,) = peers_of(state, "joiner")
-    assert (to_boot.node_id, to_boot.endpoint, to_boot.allowed_ips) == (
-        "boot",
-        "10.0.0.1:51820",
-        ("172.16.0.1/32",),
+    assert peers_of(state, "joiner") == (
+        Peer("boot", key(0), "10.0.0.1:51820", ("172.16.0.0/12", "172.16.0.1/32"), relay=True),
     )
-    (to_joiner,) = peers_of(state, "boot")
-    assert (to_joiner.node_id, to_joiner.endpoint, to_joiner.allowed_ips) == (
-        "joiner",
-        "",
-        ("172.16.0.2/32",),
-    )
-    assert not relays_traffic(state, "boot")
+    assert peers_of(state, "boot") == (Peer("joiner", key(1), "", ("172.16.0.2/32",)),)
+    assert forwards_traffic(state, "boot") and not forwards_traffic(state, "joiner")
 
 
-def test_nodes_without_endpoints_go_through_the_oldest_relay() -> None:
+def test_nodes_without_endpoints_reach_each_other_through_the_oldest_relay() -> None:
     state = mesh(
         make("r1", 1, "10.0.0.1:1"), make("r2", 2, "10.0.0.2:1"), make("a", 3), make("b", 4)
     )
     by_id = {p.node_id: p for p in peers_of(state, "a")}
-    assert set(by_id) == {"r1", "r2"}  # no direct peer b
-    assert by_id["r1"].allowed_ips == ("172.16.0.1/32", "172.16.0.4/32")
-    assert by_id["r1"].relayed == ("b",)
-    assert by_id["r2"].allowed_ips == ("172.16.0.2/32",)
-    assert relays_traffic(state, "r1") and not relays_traffic(state, "r2")
-    # the relay itself peers with everyone directly
+    assert set(by_id) == {"r1", "r2"}  # b is reached through r1's mesh-wide AllowedIPs
+    assert by_id["r1"].relay and "172.16.0.0/12" in by_id["r1"].allowed_ips
+    assert not by_id["r2"].relay and by_id["r2"].allowed_ips == ("172.16.0.3/32",)
+    assert state.relay_id == "r1"
+    assert forwards_traffic(state, "r1") and not forwards_traffic(state, "r2")
     assert {p.node_id for p in peers_of(state, "r1")} == {"r2", "a", "b"}
+
+
+def test_relay_moves_when_the_oldest_leaves() -> None:
+    state = mesh(make("r1", 1, "10.0.0.1:1"), make("r2", 2, "10.0.0.2:1"), make("a", 3))
+    state = apply(state, commands.RemoveNode("r1")).state
+    assert state.relay_id == "r2"
+    assert peers_of(state, "a")[0].relay
 
 
 def test_no_relay_means_unreachable_not_crash() -> None:
     state = mesh(make("a", 1), make("b", 2))
+    assert state.relay_id == ""
     assert peers_of(state, "a") == ()
 
 
 def test_routes_are_carried_in_allowed_ips() -> None:
     state = mesh(make("gw", 1, "10.0.0.1:1", routes=("192.168.50.0/24",)), make("a", 2))
     (peer,) = peers_of(state, "a")
-    assert peer.allowed_ips == ("172.16.0.1/32", "192.168.50.0/24")
+    assert "192.168.50.0/24" in peer.allowed_ips
+    assert forwards_traffic(state, "gw")
+
+
+def test_routes_of_nodes_without_endpoint_go_to_the_relay() -> None:
+    state = mesh(make("r", 1, "10.0.0.1:1"), make("a", 2), make("b", 3, routes=("10.9.0.0/16",)))
+    (peer,) = peers_of(state, "a")
+    assert "10.9.0.0/16" in peer.allowed_ips
 
 
 def test_unknown_local_node_has_no_peers() -> None:
@@ -87,3 +105,48 @@ def test_unknown_local_node_has_no_peers() -> None:
 def test_graph() -> None:
     state = mesh(make("r", 1, "10.0.0.1:1"), make("a", 2), make("b", 3))
     assert mesh_graph(state) == (Edge("a", "b", relayed_by="r"), Edge("a", "r"), Edge("b", "r"))
+
+
+def _diff(before: tuple[Peer, ...], after: tuple[Peer, ...]) -> dict[str, Peer | None]:
+    old = {p.node_id: p for p in before}
+    new = {p.node_id: p for p in after}
+    result: dict[str, Peer | None] = dict.fromkeys(old.keys() - new.keys())
+    result.update({i: p for i, p in new.items() if old.get(i) != p})
+    return result
+
+
+def _random_command(rng: random.Random, state: MeshState, counter: int) -> commands.Command:
+    ids = sorted(state.nodes)
+    if ids and rng.random() < 0.3:
+        return commands.RemoveNode(rng.choice(ids))
+    if ids and rng.random() < 0.4:
+        node = state.nodes[rng.choice(ids)]
+        endpoints = () if node.endpoints else (f"10.1.0.{counter % 250}:51820",)
+        routes = () if node.routes or rng.random() < 0.5 else (f"10.{counter % 200}.0.0/16",)
+        return commands.PutNode(
+            Node(**{**node.to_dict(), "endpoints": endpoints, "routes": routes, "role": node.role})
+        )
+    endpoint = f"10.2.0.{counter % 250}:51820" if rng.random() < 0.4 else ""
+    routes = (f"10.{100 + counter % 100}.0.0/16",) if rng.random() < 0.2 else ()
+    return commands.PutNode(make(f"n{counter}", counter, endpoint, routes=routes))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_incremental_changes_equal_the_full_diff(seed: int) -> None:
+    """peer_changes must agree with recomputing everything, for every node, after every change."""
+    rng = random.Random(seed)
+    state = mesh(make("seed", 0, "10.0.0.1:1"))
+    incremental = total = 0
+    for counter in range(1, 120):
+        transition = apply(state, _random_command(rng, state, counter))
+        ids = changed_node_ids(transition.effects)
+        assert ids is not None
+        for local_id in transition.state.nodes:
+            got = peer_changes(state, transition.state, local_id, ids)
+            want = _diff(peers_of(state, local_id), peers_of(transition.state, local_id))
+            total += 1
+            if got is not None:
+                incremental += 1
+                assert got == want, (seed, counter, local_id)
+        state = transition.state
+    assert incremental > 0.8 * total  # the fast path is the common path

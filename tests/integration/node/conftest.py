@@ -1,0 +1,36 @@
+"""Fixtures for the loopback node tests: real NodeDaemons, real Raft and gRPC, fake WireGuard.
+
+``cluster`` is module-scoped (one 3-node mesh per test module and xdist worker; its tests run in
+the module's event loop and leave it as they found it). ``lab`` starts nodes for one test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from integration.node.meshlab import Cluster, Lab
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cluster]:
+    lab = Lab(tmp_path_factory.mktemp("cluster"))
+    try:
+        bootstrap = await lab.start("n1")
+        voter = await lab.start("n2", join=bootstrap, voter=True)
+        observer = await lab.start("n3", join=bootstrap)
+        yield Cluster(lab, bootstrap, voter, observer)
+    finally:
+        await lab.close()
+
+
+@pytest.fixture
+async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
+    started = Lab(tmp_path)
+    try:
+        yield started
+    finally:
+        await started.close()
