@@ -175,9 +175,21 @@ class Host:
             what=f"port {port} on {self.name}\n{self.logs()}",
         )
 
+    def in_container(self, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run a command inside the running node's own mount namespace (its /run/wireguard)."""
+        alive = [p for p in self.processes if p.alive()]
+        if not alive:
+            raise AssertionError(f"no process runs on {self.name}")
+        pid = str(alive[-1].popen.pid)
+        return run("nsenter", "-t", pid, "-m", "-n", *cmd, check=check)
+
+    def wg(self, *args: str, iface: str = "webmesh0") -> str:
+        """``wg show IFACE ARGS`` inside the node's container ('' if it fails)."""
+        out = self.in_container("wg", "show", iface, *args, check=False)
+        return out.stdout.strip() if out.returncode == 0 else ""
+
     def wg_peers(self, iface: str = "webmesh0") -> set[str]:
-        out = self.exec("wg", "show", iface, "peers", check=False)
-        return set(out.stdout.split()) if out.returncode == 0 else set()
+        return set(self.wg("peers", iface=iface).split())
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name} on {self.name}\n{p.tail()}" for p in self.processes)

@@ -37,6 +37,7 @@ examples:
   wmctl get nodes
   wmctl get nodes -o wide
   wmctl get node bootstrap-node -o json
+  wmctl leave node-b
 
 exit codes:
   0 success, 1 unexpected error, 2 usage error, 3 server unreachable or no leader,
@@ -93,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     get_sub.add_parser("nodes", parents=common, help="list every node of the mesh")
     node = get_sub.add_parser("node", parents=common, help="show one node")
     node.add_argument("id", help="the node id")
+    leave = sub.add_parser(
+        "leave", parents=common, help="remove a node from the mesh (it disappears from every peer)"
+    )
+    leave.add_argument("id", help="the node id")
     return parser
 
 
@@ -115,9 +120,15 @@ async def _get(client: MeshClient, args: argparse.Namespace) -> str:
     return output.nodes_table([node], wide=args.output == "wide")
 
 
+async def _leave(client: MeshClient, args: argparse.Namespace) -> str:
+    await client.leave(args.id)
+    return f"node {args.id} removed from the mesh\n"
+
+
 COMMANDS: dict[str, Callable[[MeshClient, argparse.Namespace], Awaitable[str]]] = {
     "status": _status,
     "get": _get,
+    "leave": _leave,
 }
 
 

@@ -40,6 +40,7 @@ class ReplicaFeed:
         self._local_id = local_id
         self._fallback = tuple(fallback)
         self._seen: MeshState | None = None
+        self._known = False  # the replica has listed this node at least once
 
     def poll(self, *, full: bool = False) -> PeerDelta:
         state = self._log.latest
@@ -53,7 +54,10 @@ class ReplicaFeed:
                 if delta is not None:
                     return PeerDelta(changes=delta)
         if self._local_id not in state.nodes:
-            return PeerDelta(full=self._fallback)
+            # Until the replica catches up, use the peers the join returned; once this node has
+            # been listed, its absence means it was removed: no peers at all.
+            return PeerDelta(full=() if self._known else self._fallback)
+        self._known = True
         return PeerDelta(full=peers_of(state, self._local_id))
 
 
