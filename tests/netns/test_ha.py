@@ -12,8 +12,12 @@ from support.wait import eventually
 
 pytestmark = pytest.mark.netns
 
-FLAGS = ("--global.insecure", "--global.no-ipv6", "--global.detect-endpoints",
-         "--global.detect-private-endpoints")
+FLAGS = (
+    "--global.insecure",
+    "--global.no-ipv6",
+    "--global.detect-endpoints",
+    "--global.detect-private-endpoints",
+)
 
 
 def status(host: Host) -> dict[str, object]:
@@ -49,17 +53,26 @@ def test_losing_the_leader_loses_nothing() -> None:
         observer.node(*FLAGS, "--mesh.join-address=voter-1:8443")  # through a follower
         everyone = {h.name for h in (*voters, observer)}
         for host in (*voters, observer):
-            eventually(lambda h=host: node_ids(h) == everyone, timeout=30,
-                       what=f"{host.name} sees {everyone}\n{logs(lab)}")
-        eventually(lambda: len(status(voters[1]).get("raft", {}).get("voters", [])) == 3,
-                   timeout=20, what="three voters")
+            eventually(
+                lambda h=host: node_ids(h) == everyone,
+                timeout=30,
+                what=f"{host.name} sees {everyone}\n{logs(lab)}",
+            )
+        eventually(
+            lambda: len(status(voters[1]).get("raft", {}).get("voters", [])) == 3,
+            timeout=20,
+            what="three voters",
+        )
 
         leader = eventually(lambda: leader_of(voters), timeout=20, what="a leader")
         leader_ip = leader.wait_mesh_ip()
         leader.processes[-1].kill()
         survivors = [h for h in voters if h is not leader]
-        new_leader = eventually(lambda: leader_of(survivors), timeout=30,
-                                what=f"a new leader among survivors\n{logs(lab)}")
+        new_leader = eventually(
+            lambda: leader_of(survivors),
+            timeout=30,
+            what=f"a new leader among survivors\n{logs(lab)}",
+        )
         assert new_leader is not leader
 
         # joins still work, through any surviving server
@@ -68,18 +81,27 @@ def test_losing_the_leader_loses_nothing() -> None:
         late.node(*FLAGS, f"--mesh.join-address={via.name}:8443")
         everyone |= {"late"}
         for host in (*survivors, observer, late):
-            eventually(lambda h=host: node_ids(h) == everyone, timeout=30,
-                       what=f"{host.name} sees {everyone}\n{logs(lab)}")
+            eventually(
+                lambda h=host: node_ids(h) == everyone,
+                timeout=30,
+                what=f"{host.name} sees {everyone}\n{logs(lab)}",
+            )
         late_ip = late.wait_mesh_ip()
         eventually(lambda: observer.ping(late_ip), timeout=20, what="observer -> late")
 
         # the killed node comes back on its data with the same flags and catches up
-        flags = ("--bootstrap.enabled",) if leader is voters[0] else (
-            f"--mesh.join-address={via.name}:8443", "--mesh.join-as-voter")
+        flags = (
+            ("--bootstrap.enabled",)
+            if leader is voters[0]
+            else (f"--mesh.join-address={via.name}:8443", "--mesh.join-as-voter")
+        )
         leader.node(*FLAGS, *flags)
         leader.wait_port(8443)
-        eventually(lambda: node_ids(leader) == everyone, timeout=40,
-                   what=f"{leader.name} catches up\n{logs(lab)}")
+        eventually(
+            lambda: node_ids(leader) == everyone,
+            timeout=40,
+            what=f"{leader.name} catches up\n{logs(lab)}",
+        )
         assert leader.wait_mesh_ip() == leader_ip  # same identity, same address
         eventually(lambda: leader.ping(late_ip), timeout=20, what=f"{leader.name} -> late")
         assert len(status(leader).get("raft", {}).get("voters", [])) == 3

@@ -74,10 +74,16 @@ def test_a_node_that_leaves_disappears_from_every_peer() -> None:
         # an administrator removes it through a follower: forwarded to the leader
         hosts[1].wmctl("--insecure", "leave", leaver.name)
         for host in hosts[:3]:
-            eventually(lambda h=host: key not in h.wg_peers(), timeout=5,
-                       what=f"{leaver.name}'s key gone from {host.name}")
-            eventually(lambda h=host: leaver.name not in node_ids(h), timeout=5,
-                       what=f"{leaver.name} gone from {host.name}'s replica")
+            eventually(
+                lambda h=host: key not in h.wg_peers(),
+                timeout=5,
+                what=f"{leaver.name}'s key gone from {host.name}",
+            )
+            eventually(
+                lambda h=host: leaver.name not in node_ids(h),
+                timeout=5,
+                what=f"{leaver.name} gone from {host.name}'s replica",
+            )
         assert not leaver.ping(hosts[0].mesh_ip())
 
 
@@ -97,7 +103,10 @@ def test_the_data_plane_outlives_every_server() -> None:
         newcomer = lab.add_host("node-new")
         newcomer.node(*INSECURE, "--global.no-ipv6", "--mesh.join-address=node-0:8443")
         for host in (hosts[0], a, b):
-            eventually(lambda h=host: "node-new" in node_ids(h), timeout=20,
-                       what=f"node-new in {host.name}'s replica\n{logs(lab)}")
+            eventually(
+                lambda h=host: "node-new" in node_ids(h),
+                timeout=20,
+                what=f"node-new in {host.name}'s replica\n{logs(lab)}",
+            )
         new_ip = newcomer.wait_mesh_ip()
         eventually(lambda: a.ping(new_ip), timeout=15, what=f"a -> node-new\n{logs(lab)}")

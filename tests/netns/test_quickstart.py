@@ -42,6 +42,33 @@ def test_quick_start_bootstrap_join_ping() -> None:
         replica = json.loads(joiner.wmctl("--insecure", "get", "nodes", "-o", "json").stdout)
         assert [n["id"] for n in replica] == [n["id"] for n in listed]
 
+        metrics = boot.exec("python3", "-c", FETCH_METRICS).stdout
+        assert "webmesh_mesh_nodes 2.0" in metrics
+        assert 'webmesh_raft_state{state="leader"} 1.0' in metrics
+        assert "webmesh_wireguard_peers 1.0" in metrics
+        assert (
+            'webmesh_grpc_requests_total{code="OK",method="/webmesh.v1.Membership/Join"}' in metrics
+        )
+
+
+def test_join_to_an_address_where_nothing_listens_fails_clearly() -> None:
+    with Lab() as lab:
+        lonely = lab.add_host("lonely")
+        process = lonely.node(
+            "--global.insecure", "--mesh.join-address=10.213.0.77:8443", "--mesh.max-join-retries=1"
+        )
+        assert process.popen.wait(30) == 1
+        last = process.tail(3)
+        assert "could not join the mesh after 2 attempts" in last
+        assert "10.213.0.77:8443" in last
+        assert lonely.mesh_ip() == ""  # nothing was brought up
+
+
+FETCH_METRICS = (
+    "import urllib.request;"
+    "print(urllib.request.urlopen('http://127.0.0.1:8080/metrics', timeout=5).read().decode())"
+)
+
 
 def lab_logs(lab: Lab) -> str:
     return "\n".join(host.logs() for host in lab.hosts)

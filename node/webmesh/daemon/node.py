@@ -82,6 +82,7 @@ class NodeDaemon:
         self.reconciler: Reconciler | None = None
         self.server: aio.Server | None = None
         self.device: DeviceState | None = None
+        self._device_stale = asyncio.Event()
         self._identity: Identity | None = None
         self._initial_peers: tuple[peers.Peer, ...] = ()
         self._tasks: list[asyncio.Task[None]] = []
@@ -291,6 +292,8 @@ class NodeDaemon:
             metrics.RECONCILE_ERRORS.inc()
         else:
             metrics.RECONCILE_DURATION.observe(result.duration)
+        if result.changes:
+            self._device_stale.set()
 
     def _make_store(self) -> SyncObjStore:
         i = self.identity
@@ -413,11 +416,14 @@ class NodeDaemon:
         log.info("metrics listening address=%s path=/metrics", address)
 
     async def _refresh_device(self) -> None:
-        """Keep a recent DeviceState for the metrics endpoint (scrapes must not block on I/O)."""
+        """Keep a recent DeviceState for the metrics endpoint (scrapes must not block on I/O):
+        every few seconds, and right after a reconcile pass changed the device."""
         while True:
+            self._device_stale.clear()
             with contextlib.suppress(Exception):
                 self.device = await self.driver.show(self.settings.wireguard.interface_name)
-            await asyncio.sleep(DEVICE_REFRESH)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._device_stale.wait(), DEVICE_REFRESH)
 
     async def shutdown(self) -> None:
         """Stop serving, stop replicating, remove the interface. Safe to call more than once."""

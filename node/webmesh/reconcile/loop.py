@@ -172,7 +172,7 @@ class Reconciler:
         if self._forwarding_on or not self._forwarding():
             return
         ipv6 = any(":" in address for address in self._local.addresses)
-        await self._links.enable_forwarding(ipv4=True, ipv6=ipv6)
+        await self._links.enable_forwarding(ipv4=True, ipv6=ipv6, iface=self._local.name)
         self._forwarding_on = True
 
     async def tear_down(self) -> None:

@@ -156,7 +156,7 @@ class FakeLinks:
         wanted = routes_to_install(cidrs, self.addresses.get(iface, ()))
         self.routes[iface] = tuple(sorted(map(str, wanted)))
 
-    async def enable_forwarding(self, *, ipv4: bool, ipv6: bool) -> None:
+    async def enable_forwarding(self, *, ipv4: bool, ipv6: bool, iface: str = "") -> None:
         self.forwarding[4] |= ipv4
         self.forwarding[6] |= ipv6
 

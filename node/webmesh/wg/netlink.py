@@ -42,8 +42,10 @@ class Links(Protocol):
     async def set_routes(self, iface: str, cidrs: Sequence[str]) -> None:
         """Make the routes via ``iface`` exactly ``cidrs`` (minus those its addresses cover)."""
 
-    async def enable_forwarding(self, *, ipv4: bool, ipv6: bool) -> None:
-        """Turn on IP forwarding; warn (do not fail) where /proc/sys is read-only."""
+    async def enable_forwarding(self, *, ipv4: bool, ipv6: bool, iface: str = "") -> None:
+        """Turn on IP forwarding (and off ICMP redirects out of ``iface``, which would tell
+        relayed peers to talk directly, which WireGuard cannot); warn where /proc/sys is
+        read-only."""
 
     async def interface_addresses(self) -> list[tuple[str, str]]:
         """Every ``(iface_name, ip)`` on the host, for endpoint detection."""
@@ -131,10 +133,15 @@ class NetlinkLinks:
             if have != wanted:
                 log.info("routes via %s: %s", iface, sorted(map(str, wanted)))
 
-    async def enable_forwarding(self, *, ipv4: bool, ipv6: bool) -> None:
+    async def enable_forwarding(self, *, ipv4: bool, ipv6: bool, iface: str = "") -> None:
         for version, on in ((4, ipv4), (6, ipv6)):
             if on:
                 write_sysctl(FORWARDING[version], "1")
+        if ipv4:
+            # The effective value is "all OR iface": both must be off.
+            for scope in ("all", iface):
+                if scope:
+                    write_sysctl(Path(f"/proc/sys/net/ipv4/conf/{scope}/send_redirects"), "0")
 
     async def interface_addresses(self) -> list[tuple[str, str]]:
         async with self._ipr() as ipr:

@@ -114,4 +114,4 @@ async def test_a_joined_voter_restarted_on_its_data_comes_back(lab: Lab) -> None
     assert (voter.public_key, voter.ipv4) == (key, ipv4)
     async with first.client() as client:  # the quorum is back: a new join commits
         await client.join(join_request("later", new_public_key(), "127.0.0.1:4"))
-    await peers_become(voter, {first.public_key: (first.endpoint, ("172.16.0.1/32",))} | {})
+    await peers_become(voter, {first.public_key: (first.endpoint, ("172.16.0.1/32",))})
