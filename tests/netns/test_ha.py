@@ -56,7 +56,7 @@ def test_losing_the_leader_loses_nothing() -> None:
             eventually(
                 lambda h=host: node_ids(h) == everyone,
                 timeout=30,
-                what=f"{host.name} sees {everyone}\n{logs(lab)}",
+                what=lambda h=host: f"{h.name} sees {everyone}\n{logs(lab)}",
             )
         eventually(
             lambda: len(status(voters[1]).get("raft", {}).get("voters", [])) == 3,
@@ -71,7 +71,7 @@ def test_losing_the_leader_loses_nothing() -> None:
         new_leader = eventually(
             lambda: leader_of(survivors),
             timeout=30,
-            what=f"a new leader among survivors\n{logs(lab)}",
+            what=lambda: f"a new leader among survivors\n{logs(lab)}",
         )
         assert new_leader is not leader
 
@@ -84,7 +84,7 @@ def test_losing_the_leader_loses_nothing() -> None:
             eventually(
                 lambda h=host: node_ids(h) == everyone,
                 timeout=30,
-                what=f"{host.name} sees {everyone}\n{logs(lab)}",
+                what=lambda h=host: f"{h.name} sees {everyone}\n{logs(lab)}",
             )
         late_ip = late.wait_mesh_ip()
         eventually(lambda: observer.ping(late_ip), timeout=20, what="observer -> late")
@@ -100,7 +100,7 @@ def test_losing_the_leader_loses_nothing() -> None:
         eventually(
             lambda: node_ids(leader) == everyone,
             timeout=40,
-            what=f"{leader.name} catches up\n{logs(lab)}",
+            what=lambda: f"{leader.name} catches up\n{logs(lab)}",
         )
         assert leader.wait_mesh_ip() == leader_ip  # same identity, same address
         eventually(lambda: leader.ping(late_ip), timeout=20, what=f"{leader.name} -> late")

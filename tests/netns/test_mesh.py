@@ -40,7 +40,7 @@ def assert_all_pairs_ping(lab: Lab, hosts: list[Host], version: int) -> None:
         eventually(
             lambda s=src, t=target: s.ping(t),
             timeout=20,
-            what=f"{src.name} -> {dst.name} ({target})\n{logs(lab)}",
+            what=lambda s=src, d=dst, t=target: f"{s.name} -> {d.name} ({t})\n{logs(lab)}",
         )
 
 
@@ -106,7 +106,7 @@ def test_the_data_plane_outlives_every_server() -> None:
             eventually(
                 lambda h=host: "node-new" in node_ids(h),
                 timeout=20,
-                what=f"node-new in {host.name}'s replica\n{logs(lab)}",
+                what=lambda h=host: f"node-new in {h.name}'s replica\n{logs(lab)}",
             )
         new_ip = newcomer.wait_mesh_ip()
-        eventually(lambda: a.ping(new_ip), timeout=15, what=f"a -> node-new\n{logs(lab)}")
+        eventually(lambda: a.ping(new_ip), timeout=15, what=lambda: f"a -> node-new\n{logs(lab)}")

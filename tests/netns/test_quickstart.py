@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import pytest
 
@@ -31,7 +33,9 @@ def test_quick_start_bootstrap_join_ping() -> None:
         )
         boot_ip, joiner_ip = boot.wait_mesh_ip(), joiner.wait_mesh_ip()
         eventually(
-            lambda: joiner.ping(boot_ip), timeout=20, what=f"joiner -> {boot_ip}\n{lab_logs(lab)}"
+            lambda: joiner.ping(boot_ip),
+            timeout=20,
+            what=lambda: f"joiner -> {boot_ip}\n{lab_logs(lab)}",
         )
         eventually(lambda: boot.ping(joiner_ip), timeout=10, what=f"bootstrap -> {joiner_ip}")
 
@@ -72,3 +76,30 @@ FETCH_METRICS = (
 
 def lab_logs(lab: Lab) -> str:
     return "\n".join(host.logs() for host in lab.hosts)
+
+
+def test_a_killed_node_restarts_on_its_data_and_adopts_its_interface() -> None:
+    """SIGKILL only the node process: wireguard-go survives; the restarted node adopts it and
+    comes back with the same id, key and address."""
+    with Lab() as lab:
+        boot = lab.add_host("bootstrap-node")
+        joiner = lab.add_host("node-b")
+        boot.node(*BOOTSTRAP)
+        boot.wait_port(8443)
+        join = ("--global.insecure", "--global.no-ipv6", "--mesh.join-address=bootstrap-node:8443")
+        first = joiner.node(*join)
+        boot_ip, joiner_ip = boot.wait_mesh_ip(), joiner.wait_mesh_ip()
+        eventually(lambda: joiner.ping(boot_ip), timeout=20, what=f"joiner -> {boot_ip}")
+        key = joiner.wg("public-key")
+        os.kill(first.popen.pid, signal.SIGKILL)  # the node only, not its process group
+        first.popen.wait(10)
+        joiner.node(*join)
+        joiner.wait_port(8443)
+        assert joiner.wait_mesh_ip() == joiner_ip
+        assert joiner.wg("public-key") == key
+        eventually(
+            lambda: boot.ping(joiner_ip),
+            timeout=20,
+            what=lambda: f"bootstrap -> {joiner_ip}\n{lab_logs(lab)}",
+        )
+        assert "adopting the wireguard-go" in joiner.logs()

@@ -83,6 +83,7 @@ class Host:
     netns: str
     lan_ip: str
     data: Path
+    run_dir: Path  # its /run/wireguard: kept across restarts of its processes, as on a host
     processes: list[Process] = field(default_factory=list)
 
     def exec(
@@ -98,7 +99,7 @@ class Host:
             [
                 f"hostname {shlex.quote(self.name)}",
                 "mkdir -p /run/wireguard /var/lib/webmesh",
-                "mount -t tmpfs tmpfs /run/wireguard",
+                f"mount --bind {shlex.quote(str(self.run_dir))} /run/wireguard",
                 f"mount --bind {shlex.quote(str(self.data))} /var/lib/webmesh",
                 f"mount --bind {shlex.quote(str(self.lab.hosts_file))} /etc/hosts",
                 f"export PATH={shlex.quote(str(BIN))}:$PATH",
@@ -149,7 +150,7 @@ class Host:
         return eventually(
             lambda: self.mesh_ip(version=version),
             timeout=timeout,
-            what=f"a mesh address on {self.name}\n{self.logs()}",
+            what=lambda: f"a mesh address on {self.name}\n{self.logs()}",
         )
 
     def ping(self, address: str, count: int = 1, wait: int = 1) -> bool:
@@ -172,7 +173,7 @@ class Host:
         eventually(
             lambda: self.exec("bash", "-c", probe, check=False).returncode == 0,
             timeout=timeout,
-            what=f"port {port} on {self.name}\n{self.logs()}",
+            what=lambda: f"port {port} on {self.name}\n{self.logs()}",
         )
 
     def in_container(self, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -232,7 +233,9 @@ class Lab:
         run("ip", "-n", netns, "link", "set", inside, "up")
         data = self.dir / f"data-{name}"
         data.mkdir()
-        host = Host(self, name, netns, lan_ip, data)
+        run_dir = self.dir / f"run-{name}"
+        run_dir.mkdir()
+        host = Host(self, name, netns, lan_ip, data, run_dir)
         self.hosts.append(host)
         with self.hosts_file.open("a") as out:
             out.write(f"{lan_ip} {name}\n")

@@ -8,10 +8,17 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 T = TypeVar("T")
+What = str | Callable[[], str]
+
+
+def _describe(what: What, condition: object) -> str:
+    """``what`` may be a callable so that logs are read when the wait fails, not before."""
+    text = what() if callable(what) else what
+    return text or str(condition)
 
 
 def eventually(
-    condition: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.1, what: str = ""
+    condition: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.1, what: What = ""
 ) -> T:
     """Return the first truthy value of ``condition()``; fail with ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout
@@ -26,7 +33,7 @@ def eventually(
         if time.monotonic() >= deadline:
             detail = f" (last error: {last_error!r})" if last_error else ""
             raise AssertionError(
-                f"timed out after {timeout}s waiting for {what or condition}{detail}"
+                f"timed out after {timeout}s waiting for {_describe(what, condition)}{detail}"
             )
         time.sleep(interval)
 
@@ -36,7 +43,7 @@ async def async_eventually(
     *,
     timeout: float = 10.0,
     interval: float = 0.1,
-    what: str = "",
+    what: What = "",
 ) -> T:
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
@@ -50,6 +57,6 @@ async def async_eventually(
         if time.monotonic() >= deadline:
             detail = f" (last error: {last_error!r})" if last_error else ""
             raise AssertionError(
-                f"timed out after {timeout}s waiting for {what or condition}{detail}"
+                f"timed out after {timeout}s waiting for {_describe(what, condition)}{detail}"
             )
         await asyncio.sleep(interval)

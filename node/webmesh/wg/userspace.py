@@ -100,7 +100,9 @@ class UserspaceDriver:
 
     async def create(self, iface: str, *, mtu: int) -> None:
         child = self._children.get(iface)
-        if child is None or child.proc.poll() is not None:
+        if child is None and await self._adoptable(iface):
+            log.warning("adopting the wireguard-go already serving %s (left by a previous run)", iface)
+        elif child is None or child.proc.poll() is not None:
             if child is not None:
                 log.warning("wireguard-go for %s had died: %s; restarting", iface, child.release())
             await self._remove_stale_socket(iface)
@@ -125,6 +127,17 @@ class UserspaceDriver:
         self._children[iface] = child
         log.info("started wireguard-go for %s (pid %d)", iface, proc.pid)
         return child
+
+    async def _adoptable(self, iface: str) -> bool:
+        """A live wireguard-go whose interface is in *this* namespace: ours from a previous run
+        that was killed without cleaning up (its socket dir is per host, its link per netns)."""
+        if not await self._links.link_exists(iface):
+            return False
+        try:
+            await self.request(iface, uapi.GET_REQUEST)
+        except WireGuardError:
+            return False
+        return True
 
     async def _remove_stale_socket(self, iface: str) -> None:
         """A socket left by a killed wireguard-go is removed; a live one means the name is taken."""

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import socket
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from prometheus_client import REGISTRY
 
+from support.wait import async_eventually
 from webmesh.api.v1 import membership_pb2
 from webmesh.cli.client import MeshClient
 from webmesh.daemon.node import NodeDaemon
@@ -49,6 +51,7 @@ class Member:
     settings: Settings
     daemon: NodeDaemon
     driver: FakeDriver
+    links: FakeLinks
 
     @property
     def api(self) -> str:
@@ -130,8 +133,9 @@ class Lab:
     def member(self, node_id: str, argv: tuple[str, ...]) -> Member:
         settings = load_settings(argv, environ={}, hostname=node_id)
         driver = FakeDriver()
-        daemon = NodeDaemon(settings, driver=driver, links=FakeLinks(driver=driver))
-        return Member(node_id, argv, settings, daemon, driver)
+        links = FakeLinks(driver=driver)
+        daemon = NodeDaemon(settings, driver=driver, links=links)
+        return Member(node_id, argv, settings, daemon, driver, links)
 
     async def start(
         self,
@@ -183,6 +187,30 @@ class Cluster:
 def leader_of(members: list[Member]) -> Member | None:
     leaders = [m for m in members if m.is_leader()]
     return leaders[0] if len(leaders) == 1 else None
+
+
+async def wait_for_leader(members: list[Member]) -> Member:
+    """The one member that leads, once there is exactly one."""
+
+    async def one_leader() -> Member | None:
+        return leader_of(members)
+
+    leader = await async_eventually(one_leader, timeout=15, what="exactly one raft leader")
+    assert leader is not None
+    return leader
+
+
+@contextlib.asynccontextmanager
+async def peer_stream(
+    client: MeshClient, node_id: str
+) -> AsyncIterator[AsyncIterator[membership_pb2.PeerList]]:
+    """``client.subscribe_peers(node_id)``, closed (the client hangs up) on exit."""
+    stream = client.subscribe_peers(node_id)
+    try:
+        yield stream
+    finally:
+        assert isinstance(stream, AsyncGenerator)
+        await stream.aclose()
 
 
 def join_request(node_id: str, public_key: str, endpoint: str = "") -> membership_pb2.JoinRequest:

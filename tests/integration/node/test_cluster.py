@@ -14,11 +14,12 @@ from integration.node.meshlab import (
     Cluster,
     Member,
     join_request,
-    leader_of,
     leave_quietly,
     new_public_key,
+    peer_stream,
     requests_by_code,
     requests_served,
+    wait_for_leader,
 )
 from support.wait import async_eventually
 from webmesh.api.v1 import types_pb2
@@ -31,18 +32,15 @@ ROLES = {"n1": types_pb2.NODE_ROLE_VOTER, "n2": types_pb2.NODE_ROLE_VOTER}
 ROLES["n3"] = types_pb2.NODE_ROLE_OBSERVER
 
 
-async def current_leader(cluster: Cluster) -> Member:
-    async def one_leader() -> Member | None:
-        return leader_of(cluster.members)
-
-    return await async_eventually(one_leader, timeout=15, what="exactly one raft leader")
-
-
-async def replica_with(member: Member, count: int) -> list[types_pb2.MeshNode] | None:
+async def replica_with(member: Member, count: int) -> list[types_pb2.MeshNode]:
     """The nodes ``member``'s API lists, once there are ``count`` of them."""
-    async with member.client() as client:
-        nodes = await client.list_nodes()
-    return nodes if len(nodes) == count else None
+
+    async def listed() -> list[types_pb2.MeshNode]:
+        async with member.client() as client:
+            nodes = await client.list_nodes()
+        return nodes if len(nodes) == count else []
+
+    return await async_eventually(listed, timeout=10, what=f"{count} nodes on {member.node_id}")
 
 
 async def devices_converged(cluster: Cluster) -> None:
@@ -57,9 +55,7 @@ async def test_every_replica_lists_all_three_nodes_with_sequential_addresses(
 ) -> None:
     by_id = {m.node_id: m for m in cluster.members}
     for member in cluster.members:
-        nodes = await async_eventually(
-            lambda m=member: replica_with(m, 3), timeout=10, what=f"3 nodes on {member.node_id}"
-        )
+        nodes = await replica_with(member, 3)
         assert [n.id for n in nodes] == ["n1", "n2", "n3"]
         assert {n.id: n.private_ipv4 for n in nodes} == EXPECTED_IPV4
         assert {n.id: n.role for n in nodes} == ROLES
@@ -87,16 +83,14 @@ async def test_every_fake_device_has_exactly_the_other_nodes_as_peers(cluster: C
         device = member.driver.devices["webmesh0"]
         assert device.state.public_key == member.public_key
         assert device.state.listen_port == member.wg_port
-        assert member.daemon.links.addresses["webmesh0"] == (  # type: ignore[attr-defined]
-            f"{member.ipv4.removesuffix('/32')}/12",
-        )
+        assert member.links.addresses["webmesh0"] == (f"{member.ipv4.removesuffix('/32')}/12",)
 
 
 async def test_get_status_reports_raft_role_term_leader_and_interface_peers(
     cluster: Cluster,
 ) -> None:
     await devices_converged(cluster)
-    leader = await current_leader(cluster)
+    leader = await wait_for_leader(cluster.members)
     statuses = {}
     for member in cluster.members:
         async with member.client() as client:
@@ -149,8 +143,7 @@ async def test_subscribe_peers_yields_the_current_list_then_the_list_after_a_joi
     await devices_converged(cluster)
     n1, n2, n3 = cluster.members
     guest_key = new_public_key()
-    async with n2.client() as client:
-        stream = client.subscribe_peers("n3")
+    async with n2.client() as client, peer_stream(client, "n3") as stream:
         try:
             async with asyncio.timeout(10):
                 first = await anext(stream)
@@ -169,28 +162,25 @@ async def test_subscribe_peers_yields_the_current_list_then_the_list_after_a_joi
             assert guest.private_ipv4 == joined.address_ipv4
             assert second.index > first.index
         finally:
-            await stream.aclose()
             await leave_quietly(n1, "guest-sub")
     await devices_converged(cluster)
     assert n3.public_key not in n3.device_peers()
 
 
 async def test_subscribe_peers_for_an_unknown_node_is_not_found(cluster: Cluster) -> None:
-    async with cluster.voter.client() as client:
-        stream = client.subscribe_peers("nobody")
-        try:
-            with pytest.raises(errors.NotFound, match="nobody"):
-                async with asyncio.timeout(10):
-                    await anext(stream)
-        finally:
-            await stream.aclose()
+    async with cluster.voter.client() as client, peer_stream(client, "nobody") as stream:
+        with pytest.raises(errors.NotFound, match="nobody"):
+            async with asyncio.timeout(10):
+                await anext(stream)
 
 
 async def test_grpc_requests_are_counted_by_method_and_code(cluster: Cluster) -> None:
     get_node = "/webmesh.v1.Mesh/GetNode"
     list_nodes = "/webmesh.v1.Mesh/ListNodes"
     join = "/webmesh.v1.Membership/Join"
+    subscribe = "/webmesh.v1.Membership/SubscribePeers"
     before = {
+        (subscribe, "NOT_FOUND"): requests_served(subscribe, "NOT_FOUND"),
         (get_node, "OK"): requests_served(get_node, "OK"),
         (get_node, "NOT_FOUND"): requests_served(get_node, "NOT_FOUND"),
         (list_nodes, "OK"): requests_served(list_nodes, "OK"),
@@ -205,12 +195,16 @@ async def test_grpc_requests_are_counted_by_method_and_code(cluster: Cluster) ->
             await client.list_nodes()
         with pytest.raises(errors.InvalidArgument):
             await client.join(join_request("bad-key", "not-a-key"))
+        async with peer_stream(client, "missing") as stream:
+            with pytest.raises(errors.NotFound):
+                await anext(stream)
     after = {key: requests_served(*key) for key in before}
     assert {key: after[key] - before[key] for key in before} == {
         (get_node, "OK"): 1,
         (get_node, "NOT_FOUND"): 2,
         (list_nodes, "OK"): 3,
         (join, "INVALID_ARGUMENT"): 1,
+        (subscribe, "NOT_FOUND"): 1,
     }
 
 
@@ -221,11 +215,10 @@ async def test_grpc_requests_are_counted_by_method_and_code(cluster: Cluster) ->
 async def test_a_peer_stream_the_client_cancels_is_counted(cluster: Cluster) -> None:
     method = "/webmesh.v1.Membership/SubscribePeers"
     before = requests_by_code(method)
-    async with cluster.voter.client() as client:
-        stream = client.subscribe_peers("n1")
+    async with cluster.voter.client() as client, peer_stream(client, "n1") as stream:
         async with asyncio.timeout(10):
             assert len((await anext(stream)).peers) == 2
-        await stream.aclose()  # the client hangs up, as every SubscribePeers stream ends
+    # the client has hung up, which is how every SubscribePeers stream ends
 
     async def counted() -> bool:
         after = requests_by_code(method)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from collections.abc import Callable
 
 import pytest
 
@@ -20,6 +21,7 @@ from integration.node.meshlab import (
     leave_quietly,
     new_public_key,
     requests_served,
+    wait_for_leader,
 )
 from support.wait import async_eventually
 from webmesh.api.v1 import membership_pb2, types_pb2
@@ -33,11 +35,7 @@ LEAVE = "/webmesh.v1.Membership/Leave"
 
 async def roles(cluster: Cluster) -> tuple[Member, Member]:
     """(leader, the voter that is not the leader), once exactly one leader is known."""
-
-    async def one_leader() -> Member | None:
-        return leader_of(cluster.members)
-
-    leader = await async_eventually(one_leader, timeout=15, what="exactly one raft leader")
+    leader = await wait_for_leader(cluster.members)
     follower = cluster.voter if leader is cluster.bootstrap else cluster.bootstrap
     return leader, follower
 
@@ -47,13 +45,15 @@ async def listed(member: Member) -> dict[str, types_pb2.MeshNode]:
         return {n.id: n for n in await client.list_nodes()}
 
 
-async def everywhere(cluster: Cluster, what: str, check: object) -> None:
+async def everywhere(
+    cluster: Cluster, what: str, check: Callable[[set[str], PeerView], bool]
+) -> None:
     """Wait until ``check(ids listed by a replica, that node's device peers)`` holds on all."""
 
     async def holds() -> bool:
         for member in cluster.members:
             nodes = await listed(member)
-            if not check(set(nodes), member.device_peers()):  # type: ignore[operator]
+            if not check(set(nodes), member.device_peers()):
                 return False
         return True
 
@@ -145,7 +145,10 @@ async def test_concurrent_joins_through_every_server_get_distinct_sequential_add
 
     try:
         responses = await asyncio.gather(
-            *(join(member, node_id) for member, node_id in zip(cluster.members * 2, guests))
+            *(
+                join(member, node_id)
+                for member, node_id in zip(cluster.members * 2, guests, strict=True)
+            )
         )
         addresses = sorted((r.address_ipv4 for r in responses), key=ipaddress.ip_network)
         assert addresses == [f"172.16.0.{i}/32" for i in range(4, 10)]

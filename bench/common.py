@@ -1,0 +1,236 @@
+"""Shared pieces of the benchmarks: result records, statistics, paths, machine facts.
+
+Benchmarks measure and report; they never assert a goal. A benchmark that cannot run raises
+(``bench/run.py`` records the error and exits non-zero); a goal that is missed is only reported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH = REPO / "bench"
+BIN = Path(sys.executable).parent  # the venv that runs the benchmarks has the console scripts
+
+for _path in (REPO / "node", REPO / "tests", BENCH):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+
+@dataclass
+class Metric:
+    """One reported figure. ``goal`` is a predicate over the value, described by ``goal_text``."""
+
+    name: str
+    value: float
+    unit: str
+    goal_text: str = ""
+    goal: Callable[[float], bool] | None = None
+    note: str = ""
+
+    @property
+    def verdict(self) -> str:
+        if self.goal is None:
+            return ""
+        if math.isnan(self.value):
+            return "n/a"
+        return "pass" if self.goal(self.value) else "MISS"
+
+    def formatted(self) -> str:
+        return fmt(self.value, self.unit)
+
+
+@dataclass
+class BenchResult:
+    name: str
+    title: str
+    goal: str
+    method: str
+    metrics: list[Metric] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str = ""
+
+    def add(self, *metrics: Metric) -> None:
+        self.metrics.extend(metrics)
+
+    def note(self, line: str) -> None:
+        self.details.append(line)
+        progress(f"  {line}")
+
+    @property
+    def verdict(self) -> str:
+        if self.error:
+            return "ERROR"
+        verdicts = [m.verdict for m in self.metrics if m.verdict]
+        if not verdicts:
+            return ""
+        return "MISS" if "MISS" in verdicts else "pass"
+
+
+def fmt(value: float, unit: str) -> str:
+    if math.isnan(value):
+        return "n/a"
+    if unit == "ms":
+        text = f"{value:.3f}" if value < 1 else f"{value:.1f}" if value < 100 else f"{value:.0f}"
+    elif unit in ("µs", "us"):
+        text = f"{value:.1f}" if value < 100 else f"{value:.0f}"
+    elif unit == "%":
+        text = f"{value:.2f}"
+    elif unit == "s":
+        text = f"{value:.3f}"
+    elif float(value).is_integer():
+        text = f"{int(value)}"
+    else:
+        text = f"{value:.1f}"
+    return f"{text} {unit}".strip()
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100), linear interpolation between closest ranks."""
+    if not samples:
+        return math.nan
+    data = sorted(samples)
+    if len(data) == 1:
+        return data[0]
+    rank = (len(data) - 1) * q / 100.0
+    low = math.floor(rank)
+    high = min(low + 1, len(data) - 1)
+    return data[low] + (data[high] - data[low]) * (rank - low)
+
+
+def median(samples: Sequence[float]) -> float:
+    return statistics.median(samples) if samples else math.nan
+
+
+def summary(samples: Sequence[float]) -> str:
+    """'n=…, min …, p50 …, p90 …, p99 …, max …' for a details line (values in ms)."""
+    if not samples:
+        return "n=0"
+    return (
+        f"n={len(samples)}, min {min(samples):.3f}, p50 {percentile(samples, 50):.3f}, "
+        f"p90 {percentile(samples, 90):.3f}, p99 {percentile(samples, 99):.3f}, "
+        f"max {max(samples):.3f}"
+    )
+
+
+def progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def machine_info() -> dict[str, str]:
+    info = {
+        "date (UTC)": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        "cores": str(os.cpu_count()),
+        "cpu": _cpu_model(),
+        "memory": _mem_total(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "os": _os_name(),
+        "kernel": platform.release(),
+        "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+    with contextlib.suppress(Exception):
+        from importlib import metadata
+
+        versions = [
+            f"{pkg} {metadata.version(pkg)}" for pkg in ("grpcio", "pysyncobj", "protobuf")
+        ]
+        info["packages"] = ", ".join(versions)
+    return info
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def _mem_total() -> str:
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) // 1024} MB"
+    return "unknown"
+
+
+def _os_name() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip('"')
+    return platform.system()
+
+
+# ------------------------------------------------------------------------------ processes
+
+
+def read_status(pid: int) -> dict[str, str]:
+    """/proc/PID/status as a dict (empty when the process is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        out[key] = value.strip()
+    return out
+
+
+def rss_mb(pid: int) -> float:
+    raw = read_status(pid).get("VmRSS", "")
+    return int(raw.split()[0]) / 1024 if raw else math.nan
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (its own threads; not its children), in seconds."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return math.nan
+    fields = stat.rpartition(")")[2].split()
+    ticks = int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of a process (from /proc/PID/task/*/children)."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                found.extend(int(x) for x in (task / "children").read_text().split())
+    return found
+
+
+def comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+@contextlib.contextmanager
+def stopwatch() -> Iterator[Callable[[], float]]:
+    """``with stopwatch() as elapsed: ...; elapsed()`` in seconds."""
+    started = time.perf_counter()
+    yield lambda: time.perf_counter() - started
+
+
+def need_root(what: str) -> None:
+    from support.netlab import can_run
+
+    reason = can_run()
+    if reason:
+        raise RuntimeError(f"{what} cannot run: {reason}")
