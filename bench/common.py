@@ -16,10 +16,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
 BIN = Path(sys.executable).parent  # the venv that runs the benchmarks has the console scripts
+
+T = TypeVar("T")
 
 for _path in (REPO / "node", REPO / "tests", BENCH):
     if str(_path) not in sys.path:
@@ -234,3 +237,49 @@ def need_root(what: str) -> None:
     reason = can_run()
     if reason:
         raise RuntimeError(f"{what} cannot run: {reason}")
+
+
+# ------------------------------------------------------------------------------ node logs
+
+
+def log_events(path: Path) -> list[tuple[float, str]]:
+    """(wall time in s, message) of every JSON log line (``--global.log-format=json``)."""
+    import calendar
+    import json
+
+    events: list[tuple[float, str]] = []
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return events
+    for line in text.splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            entry = json.loads(line)
+            whole, _, ms = str(entry["ts"]).rstrip("Z").partition(".")
+            wall = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) + int(ms) / 1000
+        except (ValueError, KeyError):
+            continue
+        events.append((wall, str(entry.get("msg", ""))))
+    return events
+
+
+def first_event(path: Path, prefix: str = "") -> float | None:
+    """Wall time of the first JSON log line whose message starts with ``prefix``."""
+    for wall, message in log_events(path):
+        if message.startswith(prefix):
+            return wall
+    return None
+
+
+def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.01) -> T:
+    """Poll ``condition`` until truthy (return it) or raise TimeoutError after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(interval)

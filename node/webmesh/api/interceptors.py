@@ -84,13 +84,18 @@ def _wrap_stream(
 ) -> Callable[..., AsyncIterator[Any]]:
     async def stream(request: Any, context: aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
         started = time.perf_counter()
+        code = grpc.StatusCode.CANCELLED  # unless set below: the client hung up, or we stop
         try:
             async for response in inner(request, context):
                 yield response
+            code = grpc.StatusCode.OK
         except errors.MeshError as exc:
-            _record(method, status.code_for(exc), started)
+            code = status.code_for(exc)
             await _abort(context, exc)
-        else:
-            _record(method, grpc.StatusCode.OK, started)
+        except Exception:
+            code = grpc.StatusCode.UNKNOWN
+            raise
+        finally:
+            _record(method, code, started)
 
     return stream

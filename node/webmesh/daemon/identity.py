@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from webmesh.mesh.peers import Peer
+
 IDENTITY_FILE = "node.json"
 IDENTITY_VERSION = 1
 
@@ -30,6 +32,9 @@ class Identity:
     raft_secret: str = ""
     voters: tuple[str, ...] = field(default=())
     bootstrapped_here: bool = False
+    # The peers that lead to Raft (voters and the relay), so that a resumed node can reach the
+    # voters through WireGuard before its replica has caught up.
+    peers: tuple[Peer, ...] = field(default=())
 
     @property
     def in_mesh(self) -> bool:
@@ -47,6 +52,9 @@ def load(data_dir: Path) -> Identity | None:
     if raw.pop("v", None) != IDENTITY_VERSION:
         raise ValueError(f"{path}: unsupported identity file version")
     raw["voters"] = tuple(raw.get("voters", ()))
+    raw["peers"] = tuple(
+        Peer(**{**p, "allowed_ips": tuple(p["allowed_ips"])}) for p in raw.get("peers", ())
+    )
     return Identity(**raw)
 
 
@@ -57,6 +65,7 @@ def save(data_dir: Path, identity: Identity) -> None:
     tmp = path.with_suffix(".tmp")
     payload = {"v": IDENTITY_VERSION, **asdict(identity)}
     payload["voters"] = list(identity.voters)
+    payload["peers"] = [asdict(p) for p in identity.peers]
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(payload, handle, indent=2, sort_keys=True)

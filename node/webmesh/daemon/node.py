@@ -16,7 +16,7 @@ import contextlib
 import logging
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grpc import aio
@@ -27,12 +27,13 @@ from webmesh.api import convert
 from webmesh.api.forward import LeaderForwarder
 from webmesh.api.server import start_api_server
 from webmesh.api.v1 import membership_pb2
+from webmesh.cli.client import MeshClient
 from webmesh.daemon import identity as identity_store
 from webmesh.daemon import join as joiner
 from webmesh.daemon.identity import Identity
 from webmesh.daemon.settings import Settings
 from webmesh.daemon.values import split_host_port
-from webmesh.mesh import endpoints, errors, ipam, peers
+from webmesh.mesh import commands, endpoints, errors, ipam, peers
 from webmesh.mesh.changelog import ChangeLog
 from webmesh.mesh.feed import ReplicaFeed
 from webmesh.mesh.machine import MeshMachine
@@ -83,6 +84,7 @@ class NodeDaemon:
         self.server: aio.Server | None = None
         self.device: DeviceState | None = None
         self._device_stale = asyncio.Event()
+        self._remembered: tuple[tuple[str, ...], str] = ((), "")
         self._identity: Identity | None = None
         self._initial_peers: tuple[peers.Peer, ...] = ()
         self._tasks: list[asyncio.Task[None]] = []
@@ -168,13 +170,15 @@ class NodeDaemon:
             bootstrapped_here=True,
         )
 
-    async def _join(self, ident: Identity) -> Plan:
+    def _join_request(
+        self, ident: Identity, endpoints: tuple[str, ...]
+    ) -> membership_pb2.JoinRequest:
         s = self.settings
-        request = membership_pb2.JoinRequest(
+        return membership_pb2.JoinRequest(
             id=ident.node_id,
             public_key=keys.public_key(ident.private_key),
-            wireguard_endpoints=list(await self._endpoints(())),
-            as_voter=s.mesh.join_as_voter,
+            wireguard_endpoints=list(endpoints),
+            as_voter=s.mesh.join_as_voter or ident.role == NodeRole.VOTER.value,
             as_observer=True,
             raft_port=self._raft_port(),
             api_port=self._api_port(),
@@ -183,6 +187,10 @@ class NodeDaemon:
             raft_address=s.raft.listen_address,
             api_address=self._explicit_api_address(),
         )
+
+    async def _join(self, ident: Identity) -> Plan:
+        s = self.settings
+        request = self._join_request(ident, await self._endpoints(()))
         server, response = await joiner.join(
             [s.mesh.join_address], request, max_retries=s.mesh.max_join_retries
         )
@@ -203,18 +211,20 @@ class NodeDaemon:
             ipv6=response.address_ipv6,
             raft_secret=response.raft_secret,
             voters=tuple(response.raft_voters),
+            peers=tuple(convert.peer_from_proto(p) for p in response.peers),
         )
-        initial = tuple(convert.peer_from_proto(p) for p in response.peers)
-        return Plan(identity=joined, bootstrap=False, initial_peers=initial)
+        return Plan(identity=joined, bootstrap=False, initial_peers=joined.peers)
 
     async def _plan(self) -> Plan:
         ident = self._load_identity()
         s = self.settings
-        if s.mesh.join_address and not ident.bootstrapped_here:
-            return await self._join(ident)
         if ident.in_mesh:
+            # Resume before any rejoin: a rejoin must commit, and when the quorum needs this
+            # very node (a restarted voter, a whole mesh restarting) it could never commit.
             log.info("resuming from the data dir node=%s ipv4=%s", ident.node_id, ident.ipv4)
-            return Plan(identity=ident, bootstrap=ident.bootstrapped_here)
+            return Plan(identity=ident, bootstrap=False, initial_peers=ident.peers)
+        if s.mesh.join_address:
+            return await self._join(ident)
         if s.bootstrap.enabled:
             return Plan(identity=self._new_mesh(ident), bootstrap=True)
         raise errors.FailedPrecondition(
@@ -286,6 +296,22 @@ class NodeDaemon:
         if self.reconciler is not None:
             self.reconciler.wake()
         self.watch.notify()
+        self._remember_raft_peers(state)
+
+    def _remember_raft_peers(self, state: MeshState) -> None:
+        """Persist the peers that lead to the voters when they change (rarely), for resumes."""
+        if self.store is None or self._identity is None:
+            return
+        voters = self.store.status().voters
+        if (voters, state.relay_id) == self._remembered or self.identity.node_id not in state.nodes:
+            return
+        self._remembered = (voters, state.relay_id)
+        needed = {n.id for n in state.nodes.values() if n.raft_address in voters}
+        needed.add(state.relay_id)
+        kept = tuple(p for p in peers.peers_of(state, self.identity.node_id) if p.node_id in needed)
+        if kept and kept != self.identity.peers:
+            self._identity = self.identity.with_membership(peers=kept, voters=voters)
+            identity_store.save(self.data_dir, self.identity)
 
     def _record_pass(self, result: PassResult) -> None:
         if result.error:
@@ -355,6 +381,46 @@ class NodeDaemon:
         if plan.bootstrap:
             await self._membership().bootstrap(self._networks(), self._self_node(advertised))
         await self._start_services()
+        self._tasks.append(
+            asyncio.create_task(self._keep_registered(advertised), name="registration")
+        )
+
+    async def _keep_registered(self, advertised: tuple[str, ...]) -> None:
+        """Make the mesh's record of this node match what it is now (endpoints, routes, ports).
+
+        Needed after a resume from the data dir (the host's addresses may have changed, or the
+        node was removed while it was down). Retries with backoff until the record matches.
+        """
+        backoff = 0.5
+        while True:
+            try:
+                if await self._register_once(advertised):
+                    return
+            except errors.MeshError as exc:
+                log.warning(
+                    "cannot update this node's record yet error=%s retry_in=%.0fs", exc, backoff
+                )
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
+
+    async def _register_once(self, advertised: tuple[str, ...]) -> bool:
+        """True when the record matches; otherwise send the update (to the leader) once."""
+        wanted = self._self_node(advertised)
+        current = self.machine.state.nodes.get(wanted.id)
+        if current is not None and replace(current, joined_at=0) == replace(wanted, joined_at=0):
+            return True
+        membership = self._membership()
+        if self.store is not None and self.store.is_leader():
+            joined_at = current.joined_at if current else time.time()
+            await membership.propose(commands.PutNode(replace(wanted, joined_at=joined_at)))
+        else:
+            leader = membership.leader_node()
+            if leader is None or not leader.api_address:
+                raise errors.Unavailable("no leader known")
+            async with MeshClient(leader.api_address) as client:
+                await client.join(self._join_request(self.identity, advertised))
+        log.info("updated this node's record in the mesh node=%s", wanted.id)
+        return False
 
     async def _start_data_plane(self, advertised: tuple[str, ...]) -> None:
         self._on_state(asyncio.get_running_loop())

@@ -101,7 +101,9 @@ class UserspaceDriver:
     async def create(self, iface: str, *, mtu: int) -> None:
         child = self._children.get(iface)
         if child is None and await self._adoptable(iface):
-            log.warning("adopting the wireguard-go already serving %s (left by a previous run)", iface)
+            log.warning(
+                "adopting the wireguard-go already serving %s (left by a previous run)", iface
+            )
         elif child is None or child.proc.poll() is not None:
             if child is not None:
                 log.warning("wireguard-go for %s had died: %s; restarting", iface, child.release())

@@ -208,10 +208,6 @@ async def test_grpc_requests_are_counted_by_method_and_code(cluster: Cluster) ->
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: api/interceptors.py _wrap_stream records no metric when a stream is cancelled",
-)
 async def test_a_peer_stream_the_client_cancels_is_counted(cluster: Cluster) -> None:
     method = "/webmesh.v1.Membership/SubscribePeers"
     before = requests_by_code(method)

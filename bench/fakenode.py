@@ -1,0 +1,124 @@
+"""A webmesh node in a process of its own, on loopback, with the in-memory WireGuard driver.
+
+    python bench/fakenode.py NODE_ID -- <webmesh-node settings...>
+
+The same ``NodeDaemon`` that ``webmesh-node`` runs, built as the loopback integration tests build
+it (``FakeDriver``/``FakeLinks``: no interface, no root), so that several nodes and the benchmark
+client each get their own interpreter (their own GIL) as real nodes would. Logs (JSON) go to
+stderr. Control is line-based JSON: one request per stdin line, one reply per stdout line:
+
+- ``{"cmd": "status"}`` -> ``{"leader": bool, "nodes": int, "index": int}``
+- ``{"cmd": "propose", "n": N, "concurrency": C, "tag": "x", "offset": K}``: N raw
+  ``store.propose(PutNode(new node))`` calls on this node's store, C in flight; replies with every
+  latency (ms), the wall time and the errors. Node ids are ``raw-TAG-i``; addresses are taken from
+  the top of 172.16.0.0/12 downwards (``offset`` onwards), away from what IPAM hands out.
+- ``{"cmd": "stop"}``: shut down and exit.
+
+On start it prints ``{"event": "ready"}`` once the daemon has started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ipaddress
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "node"))
+
+from webmesh.daemon import logs  # noqa: E402
+from webmesh.daemon.node import NodeDaemon  # noqa: E402
+from webmesh.daemon.settings import load_settings  # noqa: E402
+from webmesh.mesh import commands  # noqa: E402
+from webmesh.mesh.model import Node, NodeRole  # noqa: E402
+from webmesh.wg.fake import FakeDriver, FakeLinks  # noqa: E402
+
+TOP = int(ipaddress.IPv4Address("172.31.255.254"))
+
+
+def reply(payload: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(payload) + "\n")
+    sys.stdout.flush()
+
+
+def raw_node(tag: str, index: int) -> Node:
+    return Node(
+        id=f"raw-{tag}-{index}",
+        public_key=base64.b64encode(os.urandom(32)).decode(),
+        ipv4=f"{ipaddress.IPv4Address(TOP - index)}/32",
+        role=NodeRole.OBSERVER,
+        joined_at=time.time(),
+    )
+
+
+async def propose_many(daemon: NodeDaemon, request: dict[str, Any]) -> dict[str, Any]:
+    store = daemon.store
+    assert store is not None
+    n, concurrency = int(request["n"]), int(request["concurrency"])
+    tag, offset = str(request["tag"]), int(request.get("offset", 0))
+    entries = [commands.encode(commands.PutNode(raw_node(tag, offset + i))) for i in range(n)]
+    pending = iter(entries)
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    async def worker() -> None:
+        for entry in pending:
+            started = time.perf_counter()
+            try:
+                raw = await store.propose(entry, timeout=10.0)
+                commands.Result.decode(raw).raise_for_error()
+            except Exception as exc:
+                errors.append(repr(exc))
+                continue
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return {"latencies_ms": latencies, "elapsed_s": elapsed, "errors": errors[:5],
+            "error_count": len(errors)}  # fmt: skip
+
+
+async def serve(node_id: str, argv: list[str]) -> None:
+    settings = load_settings(argv, environ={}, hostname=node_id)
+    logs.configure(settings.global_.log_level, "json")
+    driver = FakeDriver()
+    daemon = NodeDaemon(settings, driver=driver, links=FakeLinks(driver=driver))
+    loop = asyncio.get_running_loop()
+    try:
+        await daemon.start()
+        reply({"event": "ready"})
+        while True:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not line:
+                break
+            request = json.loads(line)
+            cmd = request.get("cmd")
+            if cmd == "stop":
+                break
+            if cmd == "status":
+                state = daemon.machine.state
+                store = daemon.store
+                leader = store is not None and store.is_leader()
+                reply({"leader": leader, "nodes": len(state.nodes), "index": state.index})
+            elif cmd == "propose":
+                reply(await propose_many(daemon, request))
+            else:
+                reply({"error": f"unknown command {cmd!r}"})
+    finally:
+        await daemon.shutdown()
+
+
+def main() -> None:
+    node_id, sep, *argv = sys.argv[1:]
+    assert sep == "--", "usage: fakenode.py NODE_ID -- SETTINGS..."
+    asyncio.run(serve(node_id, argv))
+
+
+if __name__ == "__main__":
+    main()
