@@ -20,6 +20,7 @@ from typing import Any
 from common import BENCH
 
 HOST = "127.0.0.1"
+FAKENODE = BENCH / "fakenode.py"
 
 
 def free_port() -> int:
@@ -122,7 +123,7 @@ class FakeCluster:
         log = self.dir / f"{node_id}.log"
         with log.open("w") as err:
             popen = subprocess.Popen(
-                [sys.executable, str(BENCH / "fakenode.py"), node_id, "--", *argv, *extra],
+                [sys.executable, str(FAKENODE), node_id, "--", *argv, *extra],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=err,
