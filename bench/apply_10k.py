@@ -195,6 +195,5 @@ def _contrast(result: BenchResult, state: MeshState) -> None:
             Metric(f"full peers_of, local {label} endpoint: p50", percentile(full, 50), "ms")
         )
         result.note(
-            f"full recompute peers_of (local {label} endpoint, {peers:,} peers): "
-            f"{summary(full)} ms"
+            f"full recompute peers_of (local {label} endpoint, {peers:,} peers): {summary(full)} ms"
         )

@@ -6,7 +6,9 @@ Benchmarks measure and report; they never assert a goal. A benchmark that cannot
 
 from __future__ import annotations
 
+import calendar
 import contextlib
+import json
 import math
 import os
 import platform
@@ -15,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import TypeVar
 
@@ -62,6 +65,7 @@ class BenchResult:
     details: list[str] = field(default_factory=list)
     seconds: float = 0.0
     error: str = ""
+    foreign_cpu: float = 0.0  # % of one core used by other processes while it ran
 
     def add(self, *metrics: Metric) -> None:
         self.metrics.extend(metrics)
@@ -142,11 +146,7 @@ def machine_info() -> dict[str, str]:
         "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
     with contextlib.suppress(Exception):
-        from importlib import metadata
-
-        versions = [
-            f"{pkg} {metadata.version(pkg)}" for pkg in ("grpcio", "pysyncobj", "protobuf")
-        ]
+        versions = [f"{pkg} {metadata.version(pkg)}" for pkg in ("grpcio", "pysyncobj", "protobuf")]
         info["packages"] = ", ".join(versions)
     return info
 
@@ -232,7 +232,7 @@ def stopwatch() -> Iterator[Callable[[], float]]:
 
 
 def need_root(what: str) -> None:
-    from support.netlab import can_run
+    from support.netlab import can_run  # noqa: PLC0415  # tests/ is on sys.path only from here
 
     reason = can_run()
     if reason:
@@ -244,9 +244,6 @@ def need_root(what: str) -> None:
 
 def log_events(path: Path) -> list[tuple[float, str]]:
     """(wall time in s, message) of every JSON log line (``--global.log-format=json``)."""
-    import calendar
-    import json
-
     events: list[tuple[float, str]] = []
     try:
         text = path.read_text(errors="replace")

@@ -12,6 +12,9 @@ stderr. Control is line-based JSON: one request per stdin line, one reply per st
   ``store.propose(PutNode(new node))`` calls on this node's store, C in flight; replies with every
   latency (ms), the wall time and the errors. Node ids are ``raw-TAG-i``; addresses are taken from
   the top of 172.16.0.0/12 downwards (``offset`` onwards), away from what IPAM hands out.
+- ``{"cmd": "applied_at", "id": X}`` -> ``{"at": wall seconds or null}``: when this replica applied
+  the entry that added node X, recorded by an observer on the Raft thread right after the state
+  swap (independent of how busy the event loop is).
 - ``{"cmd": "stop"}``: shut down and exit.
 
 On start it prints ``{"event": "ready"}`` once the daemon has started.
@@ -31,12 +34,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "node"))
 
-from webmesh.daemon import logs  # noqa: E402
-from webmesh.daemon.node import NodeDaemon  # noqa: E402
-from webmesh.daemon.settings import load_settings  # noqa: E402
-from webmesh.mesh import commands  # noqa: E402
-from webmesh.mesh.model import Node, NodeRole  # noqa: E402
-from webmesh.wg.fake import FakeDriver, FakeLinks  # noqa: E402
+from webmesh.daemon import logs
+from webmesh.daemon.node import NodeDaemon
+from webmesh.daemon.settings import load_settings
+from webmesh.mesh import commands
+from webmesh.mesh.model import Node, NodeRole
+from webmesh.mesh.state import Effect, MeshState, NodeAdded
+from webmesh.wg.fake import FakeDriver, FakeLinks
 
 TOP = int(ipaddress.IPv4Address("172.31.255.254"))
 
@@ -89,6 +93,15 @@ async def serve(node_id: str, argv: list[str]) -> None:
     logs.configure(settings.global_.log_level, "json")
     driver = FakeDriver()
     daemon = NodeDaemon(settings, driver=driver, links=FakeLinks(driver=driver))
+    applied: dict[str, float] = {}
+
+    def record(state: MeshState, effects: tuple[Effect, ...]) -> None:  # on the Raft thread
+        now = time.time()
+        for effect in effects:
+            if isinstance(effect, NodeAdded):
+                applied.setdefault(effect.node.id, now)
+
+    daemon.machine.subscribe(record)
     loop = asyncio.get_running_loop()
     try:
         await daemon.start()
@@ -106,6 +119,8 @@ async def serve(node_id: str, argv: list[str]) -> None:
                 store = daemon.store
                 leader = store is not None and store.is_leader()
                 reply({"leader": leader, "nodes": len(state.nodes), "index": state.index})
+            elif cmd == "applied_at":
+                reply({"at": applied.get(str(request["id"]))})
             elif cmd == "propose":
                 reply(await propose_many(daemon, request))
             else:

@@ -26,7 +26,7 @@ from common import (
 )
 from support.netlab import Host, Lab
 
-JOINERS = 5
+JOINERS = 8
 GOAL_S = 1.0
 JSON_LOGS = "--global.log-format=json"
 BOOTSTRAP = (

@@ -18,7 +18,7 @@ import time
 import grpc
 from grpc import aio
 
-from common import BenchResult, Metric, percentile, progress, summary
+from common import BenchResult, Metric, cpu_seconds, percentile, progress, summary
 from loopback import FakeCluster, FakeNode
 from webmesh.api.v1 import membership_pb2, membership_pb2_grpc
 
@@ -33,6 +33,26 @@ GOAL_P50_MS = 5.0
 GOAL_RATE = 1000.0
 
 _ids = itertools.count()
+
+
+class CpuMeter:
+    """CPU used by the node processes and by this (client) process over a phase, in % of a core."""
+
+    def __init__(self, nodes: list[FakeNode]) -> None:
+        self.nodes = nodes
+        self.wall = time.monotonic()
+        self.before = [cpu_seconds(n.popen.pid) for n in nodes]
+        self.client = time.process_time()
+
+    def report(self) -> str:
+        wall = time.monotonic() - self.wall
+        used = [cpu_seconds(n.popen.pid) - b for n, b in zip(self.nodes, self.before, strict=True)]
+        parts = [
+            f"{n.node_id} {u / wall * 100:.0f}%" for n, u in zip(self.nodes, used, strict=True)
+        ]
+        parts.append(f"client {(time.process_time() - self.client) / wall * 100:.0f}%")
+        total = (sum(used) + time.process_time() - self.client) / wall * 100
+        return f"CPU over the phase (100% = one core): {', '.join(parts)}, total {total:.0f}%"
 
 
 def join_request(tag: str) -> membership_pb2.JoinRequest:
@@ -95,24 +115,37 @@ def run() -> BenchResult:
         leader = _wait_leader(cluster)
         follower = next(n for n in (n1, n2, n3) if n is not leader)
         result.note(f"leader {leader.node_id}, follower used {follower.node_id}")
-        asyncio.run(_api_phases(result, leader, follower))
-        _raw_phases(result, leader)
+        nodes = [n1, n2, n3]
+        asyncio.run(_api_phases(result, leader, follower, nodes))
+        _raw_phases(result, leader, nodes)
+        converged = _converged(nodes)
         truncations = cluster.count_in_logs("truncating")
         criticals = cluster.count_in_logs('"level": "critical"')
         result.note(
             f"pysyncobj 'truncating already-applied log entries' lines in the logs: "
             f"{truncations}; CRITICAL lines: {criticals}"
         )
-        states = [n.request({"cmd": "status"}) for n in (n1, n2, n3)]
         result.note(
-            "replicas at the end (nodes, applied index): "
-            + ", ".join(f"{n.node_id} {s['nodes']}/{s['index']}" for n, s in zip((n1, n2, n3),
-                                                                                  states,
-                                                                                  strict=True))
-        )
+            "replicas at the end (nodes/applied index): "
+            + ", ".join(f"{n} {s['nodes']}/{s['index']}" for n, s in converged.items())
+            + (" (identical)" if len({(s["nodes"], s["index"]) for s in converged.values()}) == 1
+               else " (DIFFERENT after 10 s)")
+        )  # fmt: skip
     finally:
         cluster.close()
     return result
+
+
+def _converged(nodes: list[FakeNode], timeout: float = 10.0) -> dict[str, dict[str, int]]:
+    """Each replica's (nodes, index) once they agree, or as they are after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = {n.node_id: n.request({"cmd": "status"}) for n in nodes}
+        if len({(s["nodes"], s["index"]) for s in states.values()}) == 1:
+            return states
+        if time.monotonic() >= deadline:
+            return states
+        time.sleep(0.2)
 
 
 def _wait_leader(cluster: FakeCluster, timeout: float = 20.0) -> FakeNode:
@@ -125,7 +158,9 @@ def _wait_leader(cluster: FakeCluster, timeout: float = 20.0) -> FakeNode:
     raise RuntimeError("no single raft leader among the 3 voters")
 
 
-async def _api_phases(result: BenchResult, leader: FakeNode, follower: FakeNode) -> None:
+async def _api_phases(
+    result: BenchResult, leader: FakeNode, follower: FakeNode, nodes: list[FakeNode]
+) -> None:
     await joins(leader.api, WARMUP, 1, "warm")
     await joins(follower.api, WARMUP, 1, "warmf")
     for label, target in (("leader", leader), ("via follower", follower)):
@@ -142,6 +177,7 @@ async def _api_phases(result: BenchResult, leader: FakeNode, follower: FakeNode)
         ("via follower", follower, CONCURRENT_FOLLOWER),
     ):
         progress(f"raft_commit: {count} Joins, {IN_FLIGHT} in flight, {label}")
+        meter = CpuMeter(nodes)
         try:
             latencies, wall = await joins(target.api, count, IN_FLIGHT, f"con{label[:3]}")
         except aio.AioRpcError as exc:
@@ -157,16 +193,17 @@ async def _api_phases(result: BenchResult, leader: FakeNode, follower: FakeNode)
         )  # fmt: skip
         result.note(
             f"{IN_FLIGHT} in flight, {label}: {len(latencies)} Joins in {wall:.2f} s = "
-            f"{rate:.0f}/s; latency {summary(latencies)} ms"
+            f"{rate:.0f}/s; latency {summary(latencies)} ms; {meter.report()}"
         )
 
 
-def _raw_phases(result: BenchResult, leader: FakeNode) -> None:
+def _raw_phases(result: BenchResult, leader: FakeNode, nodes: list[FakeNode]) -> None:
     for label, count, in_flight, offset in (
         ("sequential", RAW_SEQUENTIAL, 1, 0),
         (f"{IN_FLIGHT} in flight", RAW_CONCURRENT, IN_FLIGHT, RAW_SEQUENTIAL),
     ):
         progress(f"raft_commit: raw store.propose(PutNode), {count}, {label}")
+        meter = CpuMeter(nodes)
         answer = leader.request(
             {"cmd": "propose", "n": count, "concurrency": in_flight, "tag": f"r{in_flight}",
              "offset": offset},
@@ -185,5 +222,5 @@ def _raw_phases(result: BenchResult, leader: FakeNode) -> None:
             result.add(Metric(f"raw store.propose throughput, {label}", rate, "commits/s"))
         result.note(
             f"raw propose {label}: {len(latencies)} in {answer['elapsed_s']:.2f} s = "
-            f"{rate:.0f}/s; latency {summary(latencies)} ms"
+            f"{rate:.0f}/s; latency {summary(latencies)} ms; {meter.report()}"
         )

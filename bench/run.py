@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 import traceback
@@ -18,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import REPO, BenchResult, machine_info, progress  # noqa: E402
+from common import REPO, BenchResult, machine_info, progress
 
 # In the order they run: the pure and loopback ones first, the network ones last.
 BENCHMARKS = (
@@ -41,18 +42,24 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
     info = machine_info()
-    progress(f"machine: {info['cores']} cores, {info['python']}, load {info['load average at start']}")
+    progress(
+        f"machine: {info['cores']} cores, {info['python']}, load {info['load average at start']}"
+    )
     results: list[BenchResult] = []
     started = time.monotonic()
     for name in selected:
         progress(f"=== {name}")
         results.append(run_one(name))
         last = results[-1]
-        progress(f"=== {name}: {last.verdict or 'done'} in {last.seconds:.1f} s")
+        progress(
+            f"=== {name}: {last.verdict or 'done'} in {last.seconds:.1f} s; other processes "
+            f"used {last.foreign_cpu:.0f}% of a core meanwhile"
+        )
         for metric in last.metrics:
             verdict = f"  [{metric.verdict}]" if metric.verdict else ""
             progress(f"    {metric.name}: {metric.formatted()}{verdict}")
     total = time.monotonic() - started
+    info["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     out = Path(args.out)
     out.write_text(render(results, info, total, partial=selected != list(BENCHMARKS)))
     progress(f"results written to {out} ({total:.0f} s in all)")
@@ -63,8 +70,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy (all cores), from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def own_seconds() -> float:
+    """CPU seconds of this process and of every child it has reaped (nodes, pingers, tools)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def run_one(name: str) -> BenchResult:
     started = time.monotonic()
+    busy0, own0 = busy_seconds(), own_seconds()
     try:
         module = importlib.import_module(name)
         result: BenchResult = module.run()
@@ -72,6 +93,8 @@ def run_one(name: str) -> BenchResult:
         traceback.print_exc()
         result = BenchResult(name=name, title=name, goal="", method="", error=repr(exc))
     result.seconds = time.monotonic() - started
+    foreign = (busy_seconds() - busy0) - (own_seconds() - own0)
+    result.foreign_cpu = max(0.0, foreign / result.seconds * 100)
     return result
 
 
@@ -91,12 +114,18 @@ def render(results: list[BenchResult], info: dict[str, str], total: float, parti
         "",
         "## Summary",
         "",
+        "Noise: the CPU that processes other than the benchmark's own used while it ran "
+        "(100% = one of the cores busy all the time) is given with each benchmark; figures "
+        "taken while it is high are pessimistic.",
+        "",
         "| benchmark | figure | value | goal | verdict |",
         "|---|---|---|---|---|",
     ]
     for result in results:
         if result.error:
-            lines.append(f"| {result.name} | could not run | `{result.error}` | {result.goal} | ERROR |")
+            lines.append(
+                f"| {result.name} | could not run | `{result.error}` | {result.goal} | ERROR |"
+            )
             continue
         for metric in result.metrics:
             if metric.goal is not None:
@@ -107,7 +136,8 @@ def render(results: list[BenchResult], info: dict[str, str], total: float, parti
     for result in results:
         lines += ["", f"## {result.name}: {result.title}", ""]
         lines.append(f"Goal: {result.goal}. Verdict: **{result.verdict or 'n/a'}**. "
-                     f"Took {result.seconds:.0f} s.")  # fmt: skip
+                     f"Took {result.seconds:.0f} s; other processes on the machine used "
+                     f"{result.foreign_cpu:.0f}% of a core meanwhile.")  # fmt: skip
         lines += ["", f"How: {result.method}", ""]
         if result.error:
             lines += [f"**Could not run:** `{result.error}`", ""]
