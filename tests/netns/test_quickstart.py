@@ -43,6 +43,7 @@ def test_quick_start_bootstrap_join_ping() -> None:
         assert {n["id"] for n in listed} == {"bootstrap-node", "node-b"}
         assert {n["privateIpv4"] for n in listed} == {f"{boot_ip}/32", f"{joiner_ip}/32"}
         # the joiner keeps a replica: it answers reads with the same view
+        joiner.wait_port(8443)
         replica = json.loads(joiner.wmctl("--insecure", "get", "nodes", "-o", "json").stdout)
         assert [n["id"] for n in replica] == [n["id"] for n in listed]
 

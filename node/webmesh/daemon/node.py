@@ -361,11 +361,21 @@ class NodeDaemon:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Start everything, serve until ``stop`` is set, then shut down cleanly."""
+        starting = asyncio.create_task(self.start(), name="start")
+        stopping = asyncio.create_task(stop.wait(), name="stop")
         try:
-            await self.start()
-            log.info("node ready node=%s", self.identity.node_id)
-            await stop.wait()
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if starting.done():
+                starting.result()  # raise what made start-up fail
+                log.info("node ready node=%s", self.identity.node_id)
+                await stopping
+            else:  # SIGTERM while still starting (joining, waiting for Raft): stop now
+                log.info("stopping during start-up")
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
         finally:
+            stopping.cancel()
             await self.shutdown()
 
     async def start(self) -> None:

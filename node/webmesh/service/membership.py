@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from webmesh.mesh import commands, errors, ipam, peers
@@ -84,7 +84,9 @@ class MembershipService:
         self._machine = machine
         self._raft_secret = raft_secret
         self._clock = clock
-        self._lock = asyncio.Lock()  # one membership change at a time on this leader
+        self._lock = asyncio.Lock()  # one Raft membership (voter) change at a time
+        self._node_locks: dict[str, asyncio.Lock] = {}  # one join per node id at a time
+        self._reserved: set[str] = set()  # addresses picked by joins not yet committed
 
     @property
     def state(self) -> MeshState:
@@ -120,26 +122,41 @@ class MembershipService:
             await self.propose(commands.PutNode(replace(self_node, joined_at=joined_at)))
 
     async def join(self, spec: JoinSpec) -> JoinResult:
-        """Admit (or re-admit) a node; on the leader only."""
+        """Admit (or re-admit) a node; on the leader only.
+
+        Joins of different nodes run concurrently (their proposals pipeline through Raft): the
+        addresses a join picks are reserved until its proposal commits, so two joins in flight
+        never pick the same one. Joins of one node id are serialised, and so are voter changes.
+        """
         _validate_spec(spec)
-        async with self._lock:
-            self._require_leader()
+        self._require_leader()
+        async with self._node_lock(spec.node_id):
             node = await self._put_joiner(spec)
-            if node.role is NodeRole.VOTER and node.raft_address not in self._voters():
-                # Do not wait for the commit: with one voter it needs the new voter running.
-                await self._store.add_voter(node.raft_address, wait_for_commit=False)
-                log.info("voter added node=%s raft=%s", node.id, node.raft_address)
+        if node.role is NodeRole.VOTER and node.raft_address not in self._voters():
+            async with self._lock:
+                if node.raft_address not in self._voters():
+                    # Do not wait for the commit: with one voter it needs the new voter running.
+                    await self._store.add_voter(node.raft_address, wait_for_commit=False)
+                    log.info("voter added node=%s raft=%s", node.id, node.raft_address)
         return self._join_result(node)
+
+    def _node_lock(self, node_id: str) -> asyncio.Lock:
+        # Kept for the life of the service: one small lock per node id that ever joined here.
+        return self._node_locks.setdefault(node_id, asyncio.Lock())
 
     async def _put_joiner(self, spec: JoinSpec) -> Node:
         for attempt in range(ADDRESS_RACE_RETRIES):
             node = self._joiner_record(self.state, spec)
+            reserved = set(node.addresses()) - set(self.state.address_owners)
+            self._reserved |= reserved  # no await since the choice: nobody else picked them
             try:
                 await self.propose(commands.PutNode(node))
             except errors.AlreadyExists as exc:
                 if "address" not in str(exc) or attempt == ADDRESS_RACE_RETRIES - 1:
                     raise
                 continue
+            finally:
+                self._reserved -= reserved
             log.info("node joined node=%s ipv4=%s role=%s", node.id, node.ipv4, node.role)
             return node
         raise AssertionError("unreachable")  # pragma: no cover
@@ -154,12 +171,14 @@ class MembershipService:
                 f"node id {spec.node_id!r} is taken by a node with another public key; "
                 "choose another --mesh.node-id, or remove the old node first"
             )
+        taken = _Taken(state.address_owners, self._reserved)
+        hint = len(state.nodes) + len(self._reserved)
         ipv4 = existing.ipv4 if existing else ""
         if not ipv4:
-            ipv4 = ipam.allocate_ipv4(networks.ipv4, state.address_owners, len(state.nodes))
+            ipv4 = ipam.allocate_ipv4(networks.ipv4, taken, hint)
         ipv6 = existing.ipv6 if existing else ""
         if spec.want_ipv6 and networks.ipv6 and not ipv6:
-            ipv6 = ipam.allocate_ipv6(networks.ipv6, state.address_owners, len(state.nodes))
+            ipv6 = ipam.allocate_ipv6(networks.ipv6, taken, hint)
         host = ipam.interface_address(ipv4)
         role = spec.role
         raft_address = spec.raft_address or f"{host}:{spec.raft_port or DEFAULT_RAFT_PORT}"
@@ -207,6 +226,17 @@ class MembershipService:
                 await self._store.remove_voter(node.raft_address)
             await self.propose(commands.RemoveNode(node_id))
             log.info("node left node=%s", node_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _Taken:
+    """Addresses in the state or reserved by joins in flight (a Container for IPAM)."""
+
+    owners: Mapping[str, str]
+    reserved: set[str]
+
+    def __contains__(self, prefix: object) -> bool:
+        return prefix in self.owners or prefix in self.reserved
 
 
 def _validate_spec(spec: JoinSpec) -> None:
