@@ -7,6 +7,7 @@ PY       := $(VENV)/bin/python
 PYTEST   := $(VENV)/bin/pytest
 APT_PKGS := wireguard-go wireguard-tools iproute2 iputils-ping util-linux procps python3 python3-venv \
             python3-dev make gcc libc6-dev libldap2-dev libsasl2-dev slapd ldap-utils
+PY_DIRS  := $(wildcard node operator tests bench scripts)
 PROTOS   := $(wildcard node/webmesh/api/v1/*.proto)
 # Parallel test workers: network scenarios are independent and mostly wait on I/O.
 WORKERS  ?= 4
@@ -40,13 +41,13 @@ demo: install ## Start a 3-node mesh in network namespaces, show `wmctl get node
 
 .PHONY: fmt
 fmt: install ## Format the code
-	$(VENV)/bin/ruff format node operator tests bench scripts
-	$(VENV)/bin/ruff check --fix node operator tests bench scripts
+	$(VENV)/bin/ruff format $(PY_DIRS)
+	$(VENV)/bin/ruff check --fix $(PY_DIRS)
 
 .PHONY: lint
 lint: install ## ruff (lint and format check) and import-linter contracts
-	$(VENV)/bin/ruff check node operator tests bench scripts
-	$(VENV)/bin/ruff format --check node operator tests bench scripts
+	$(VENV)/bin/ruff check $(PY_DIRS)
+	$(VENV)/bin/ruff format --check $(PY_DIRS)
 	$(VENV)/bin/lint-imports
 
 .PHONY: typecheck
