@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from webmesh.mesh import errors
+from webmesh.mesh import errors, objects
 from webmesh.mesh.model import Networks, Node
 
 ENVELOPE_VERSION = 1
@@ -21,16 +21,65 @@ ENVELOPE_VERSION = 1
 
 @dataclass(frozen=True, slots=True)
 class Bootstrap:
-    """Create the mesh: its networks. Rejected once the mesh exists."""
+    """Create the mesh: its networks, its security policy and the seeded RBAC objects.
+
+    Rejected once the mesh exists.
+    """
 
     networks: Networks
+    policy: objects.Policy = field(default_factory=objects.Policy)
+    seed: tuple[tuple[objects.Kind, objects.MeshObject], ...] = ()
 
     def payload(self) -> dict[str, Any]:
-        return {"networks": self.networks.to_dict()}
+        return {
+            "networks": self.networks.to_dict(),
+            "policy": self.policy.to_dict(),
+            "seed": [{"kind": kind.value, "object": obj.to_dict()} for kind, obj in self.seed],
+        }
 
     @classmethod
     def from_payload(cls, raw: Mapping[str, Any]) -> Bootstrap:
-        return cls(networks=Networks.from_dict(raw["networks"]))
+        seed = tuple(
+            (objects.parse_kind(item["kind"]), _object(item["kind"], item["object"]))
+            for item in raw.get("seed", ())
+        )
+        return cls(
+            networks=Networks.from_dict(raw["networks"]),
+            policy=objects.Policy.from_dict(raw.get("policy", {})),
+            seed=seed,
+        )
+
+
+def _object(kind: str, raw: Mapping[str, Any]) -> objects.MeshObject:
+    return objects.from_dict(objects.parse_kind(kind), raw)
+
+
+@dataclass(frozen=True, slots=True)
+class PutObject:
+    """Create or replace a policy object (role, rolebinding, group, networkacl, route)."""
+
+    kind: objects.Kind
+    obj: objects.MeshObject
+
+    def payload(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "object": self.obj.to_dict()}
+
+    @classmethod
+    def from_payload(cls, raw: Mapping[str, Any]) -> PutObject:
+        return cls(objects.parse_kind(raw["kind"]), _object(raw["kind"], raw["object"]))
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteObject:
+    kind: objects.Kind
+    name: str
+
+    def payload(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "name": self.name}
+
+    @classmethod
+    def from_payload(cls, raw: Mapping[str, Any]) -> DeleteObject:
+        return cls(objects.parse_kind(raw["kind"]), str(raw["name"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +110,14 @@ class RemoveNode:
         return cls(node_id=str(raw["node_id"]))
 
 
-Command = Bootstrap | PutNode | RemoveNode
+Command = Bootstrap | PutNode | RemoveNode | PutObject | DeleteObject
 
-COMMAND_TYPES: dict[str, type[Bootstrap] | type[PutNode] | type[RemoveNode]] = {
+COMMAND_TYPES: dict[str, Any] = {
     "Bootstrap": Bootstrap,
     "PutNode": PutNode,
     "RemoveNode": RemoveNode,
+    "PutObject": PutObject,
+    "DeleteObject": DeleteObject,
 }
 
 
@@ -82,7 +133,8 @@ def decode(data: bytes) -> Command:
         kind = COMMAND_TYPES[envelope["type"]]
         if envelope["v"] != ENVELOPE_VERSION:
             raise errors.InvalidArgument(f"unsupported command version {envelope['v']!r}")
-        return kind.from_payload(envelope["payload"])
+        command: Command = kind.from_payload(envelope["payload"])
+        return command
     except errors.MeshError:
         raise
     except (ValueError, KeyError, TypeError, AttributeError) as exc:

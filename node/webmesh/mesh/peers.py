@@ -35,13 +35,21 @@ class Peer:
 
 
 def peer_entry(state: MeshState, local: Node, node: Node) -> Peer | None:
-    """``local``'s peer entry for ``node``; None when they reach each other through the relay."""
+    """``local``'s peer entry for ``node``; None when they reach each other through the relay
+    (or network ACLs leave ``local`` nothing of ``node`` to reach)."""
     if not (node.endpoints or local.endpoints):
         return None
-    allowed = {*node.addresses(), *node.routes}
     relay = not local.endpoints and node.id == state.relay_id
-    if relay:
-        allowed.update(_relayed_prefixes(state, local))
+    if state.objects.acl_is_trivial:
+        allowed = set(prefixes_of(state, node))
+        if relay:
+            allowed.update(_relayed_prefixes(state, local))
+    else:
+        allowed = set(_reachable(state, local, node))
+        if relay:
+            allowed.update(_relayed_reachable(state, local))
+        if not allowed:
+            return None
     return Peer(
         node_id=node.id,
         public_key=node.public_key,
@@ -51,6 +59,26 @@ def peer_entry(state: MeshState, local: Node, node: Node) -> Peer | None:
     )
 
 
+def prefixes_of(state: MeshState, node: Node) -> tuple[str, ...]:
+    """Everything routed to ``node``: its addresses, its routes and its Route objects."""
+    return (*node.addresses(), *node.routes, *state.objects.routes_by_node.get(node.id, ()))
+
+
+def _reachable(state: MeshState, local: Node, node: Node) -> tuple[str, ...]:
+    """The part of ``node``'s prefixes the network ACLs let ``local`` reach."""
+    return state.objects.acl.allowed_prefixes(local.id, node.id, prefixes_of(state, node))
+
+
+def _relayed_reachable(state: MeshState, local: Node) -> set[str]:
+    """With ACLs, the relay carries exactly the allowed prefixes of the nodes behind it: O(n),
+    paid only by nodes without an endpoint in meshes that use ACLs."""
+    prefixes: set[str] = set()
+    for node in state.nodes.values():
+        if not node.endpoints and node.id != local.id:
+            prefixes.update(_reachable(state, local, node))
+    return prefixes
+
+
 def _relayed_prefixes(state: MeshState, local: Node) -> set[str]:
     """The mesh networks, plus the routes of other nodes without an endpoint."""
     prefixes = set()
@@ -58,10 +86,11 @@ def _relayed_prefixes(state: MeshState, local: Node) -> set[str]:
         prefixes.add(state.networks.ipv4)
         if state.networks.ipv6 and local.ipv6:
             prefixes.add(state.networks.ipv6)
-    for node_id in state.routing_nodes:
-        node = state.nodes[node_id]
-        if not node.endpoints and node.id != local.id:
+    for node_id in state.routing_nodes | state.objects.routes_by_node.keys():
+        node = state.nodes.get(node_id)
+        if node is not None and not node.endpoints and node.id != local.id:
             prefixes.update(node.routes)
+            prefixes.update(state.objects.routes_by_node.get(node_id, ()))
     return prefixes
 
 
@@ -86,6 +115,8 @@ def peer_changes(
     local_before, local = before.nodes.get(local_id), after.nodes.get(local_id)
     if local_before != local or before.networks != after.networks:
         return None
+    if before.objects.acl is not after.objects.acl:
+        return None  # ACLs or groups changed: who reaches whom may differ anywhere
     if local is None:
         return {}
     affected = set(changed) - {local_id}
@@ -109,15 +140,21 @@ def _relay_affected(before: MeshState, after: MeshState, changed: set[str]) -> b
     """Whether the relay's entry may have changed: another relay, or relayed routes changed."""
     if before.relay_id != after.relay_id:
         return True
+    if not after.objects.acl_is_trivial:
+        return bool(changed)  # the relay carries each reachable node's prefixes one by one
     return any(
-        node_id in before.routing_nodes or node_id in after.routing_nodes for node_id in changed
+        node_id in state.routing_nodes or node_id in state.objects.routes_by_node
+        for node_id in changed
+        for state in (before, after)
     )
 
 
 def forwards_traffic(state: MeshState, local_id: str) -> bool:
     """Whether packets for other nodes pass through ``local_id`` (so it must forward IP)."""
     local = state.nodes.get(local_id)
-    return local is not None and (local_id == state.relay_id or bool(local.routes))
+    if local is None:
+        return False
+    return local_id == state.relay_id or len(prefixes_of(state, local)) > len(local.addresses())
 
 
 @dataclass(frozen=True, slots=True)

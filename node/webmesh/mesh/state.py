@@ -12,7 +12,9 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from webmesh.authz.model import is_builtin, is_read_only
 from webmesh.mesh import commands, errors, ipam
+from webmesh.mesh.objects import Kind, MeshObject, Objects, Route
 from webmesh.mesh.model import Networks, Node, validate_node
 
 SNAPSHOT_VERSION = 1
@@ -44,11 +46,20 @@ class Bootstrapped:
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectChanged:
+    """A policy object was put or deleted (``after`` is None when deleted)."""
+
+    kind: Kind
+    before: MeshObject | None
+    after: MeshObject | None
+
+
+@dataclass(frozen=True, slots=True)
 class Reset:
     """The whole state was replaced (a snapshot was installed): anything may have changed."""
 
 
-Effect = NodeAdded | NodeUpdated | NodeRemoved | Bootstrapped | Reset
+Effect = NodeAdded | NodeUpdated | NodeRemoved | Bootstrapped | ObjectChanged | Reset
 
 
 def changed_node_ids(effects: tuple[Effect, ...]) -> frozenset[str] | None:
@@ -60,6 +71,10 @@ def changed_node_ids(effects: tuple[Effect, ...]) -> frozenset[str] | None:
                 ids.add(node.id)
             case NodeUpdated(before, _):
                 ids.add(before.id)
+            case ObjectChanged(kind, before, after):
+                if kind in (Kind.GROUP, Kind.NETWORKACL):
+                    return None  # who may reach whom may have changed anywhere
+                ids.update(o.node for o in (before, after) if isinstance(o, Route))
             case Bootstrapped() | Reset():
                 return None
     return frozenset(ids)
@@ -77,6 +92,7 @@ class MeshState:
     # node's peer changes costs O(1) however large the mesh is:
     relay_id: str = ""  # the oldest node with an endpoint: relays for nodes without one
     routing_nodes: frozenset[str] = frozenset()  # ids of the nodes that advertise routes
+    objects: Objects = field(default_factory=Objects)  # RBAC, ACLs, routes, with their views
 
     @property
     def bootstrapped(self) -> bool:
@@ -107,6 +123,10 @@ def apply(state: MeshState, command: commands.Command) -> Transition:
                 return _put_node(advanced, command.node)
             case commands.RemoveNode():
                 return _remove_node(advanced, command.node_id)
+            case commands.PutObject():
+                return _put_object(advanced, command.kind, command.obj)
+            case commands.DeleteObject():
+                return _delete_object(advanced, command.kind, command.name)
     except errors.MeshError as exc:
         return Transition(advanced, commands.Result.failure(exc))
     raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
@@ -127,8 +147,29 @@ def _bootstrap(state: MeshState, command: commands.Bootstrap) -> Transition:
     ipam.parse_ipv4_network(command.networks.ipv4)
     if command.networks.ipv6:
         ipam.parse_ipv6_network(command.networks.ipv6)
-    new = replace(state, networks=command.networks)
+    seeded = state.objects.with_policy(command.policy)
+    for kind, obj in command.seed:
+        seeded = seeded.put(kind, obj)
+    new = replace(state, networks=command.networks, objects=seeded)
     return Transition(new, commands.Result(), (Bootstrapped(command.networks),))
+
+
+def _put_object(state: MeshState, kind: Kind, obj: MeshObject) -> Transition:
+    if state.networks is None:
+        raise errors.FailedPrecondition("the mesh is not bootstrapped yet")
+    if is_read_only(f"{kind.value}s", obj.name):
+        raise errors.PermissionDenied(f"{kind.value} {obj.name!r} is built in and read-only")
+    before = state.objects.by_kind[kind].get(obj.name)
+    new = replace(state, objects=state.objects.put(kind, obj))
+    return Transition(new, commands.Result(), (ObjectChanged(kind, before, obj),))
+
+
+def _delete_object(state: MeshState, kind: Kind, name: str) -> Transition:
+    if is_builtin(f"{kind.value}s", name):
+        raise errors.PermissionDenied(f"{kind.value} {name!r} is built in and cannot be deleted")
+    before = state.objects.get(kind, name)
+    new = replace(state, objects=state.objects.delete(kind, name))
+    return Transition(new, commands.Result(), (ObjectChanged(kind, before, None),))
 
 
 def _put_node(state: MeshState, node: Node) -> Transition:
@@ -232,6 +273,7 @@ def to_snapshot(state: MeshState) -> dict[str, Any]:
         "index": state.index,
         "networks": state.networks.to_dict() if state.networks else None,
         "nodes": [node.to_dict() for node in sorted(state.nodes.values(), key=lambda n: n.id)],
+        "objects": state.objects.to_dict(),
     }
 
 
@@ -248,4 +290,5 @@ def from_snapshot(raw: Mapping[str, Any]) -> MeshState:
         address_owners=MappingProxyType(owners),
         relay_id=elect_relay(nodes.values()),
         routing_nodes=frozenset(n.id for n in nodes.values() if n.routes),
+        objects=Objects.from_dict(raw.get("objects", {})),
     )
