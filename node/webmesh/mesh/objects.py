@@ -38,7 +38,11 @@ class Route:
         object.__setattr__(self, "destination_cidrs", cidrs)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "node": self.node, "destination_cidrs": list(self.destination_cidrs)}
+        return {
+            "name": self.name,
+            "node": self.node,
+            "destination_cidrs": list(self.destination_cidrs),
+        }
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Route:
@@ -88,7 +92,10 @@ class Policy:
     default_network_policy: AclAction = AclAction.ACCEPT
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rbac": self.rbac_enabled, "default_network_policy": self.default_network_policy.value}
+        return {
+            "rbac": self.rbac_enabled,
+            "default_network_policy": self.default_network_policy.value,
+        }
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Policy:

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 from webmesh.authz.model import is_builtin, is_read_only
 from webmesh.mesh import commands, errors, ipam
-from webmesh.mesh.objects import Kind, MeshObject, Objects, Route
 from webmesh.mesh.model import Networks, Node, validate_node
+from webmesh.mesh.objects import Kind, MeshObject, Objects, Route
 
 SNAPSHOT_VERSION = 1
 

@@ -9,8 +9,8 @@ import pytest
 
 from webmesh.authz.acl import AclAction, NetworkACL
 from webmesh.mesh import commands
-from webmesh.mesh.objects import Kind, Route
 from webmesh.mesh.model import Networks, Node
+from webmesh.mesh.objects import Kind, Route
 from webmesh.mesh.peers import (
     Edge,
     Peer,
