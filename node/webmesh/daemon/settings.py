@@ -18,13 +18,14 @@ import keyword
 import pathlib
 import socket
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
 import yaml
 
 import webmesh
-from webmesh.daemon import config_file, values
+from webmesh.daemon import config_file, security_options, values
+from webmesh.daemon.option import Option, bool_option
 
 PROG = "webmesh-node"
 RAFT_DEFAULT_PORT = 9443
@@ -35,54 +36,11 @@ class SettingsError(Exception):
     """A setting could not be read; the message is one line naming the setting and its source."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Option:
-    """One setting: its dotted name, how to parse one value, its default (as text) and its help.
-
-    Defaults are text and go through ``parse`` like any other value, so a default can never be
-    of a different shape than a parsed value.
-    """
-
-    name: str
-    parse: Callable[[str], object]
-    default: str
-    help: str
-    kind: str
-    metavar: str
-    is_list: bool = False
-    default_help: str | None = None
-
-    @property
-    def flag(self) -> str:
-        """The command-line flag, e.g. ``--mesh.join-address``."""
-        return f"--{self.name}"
-
-    @property
-    def env(self) -> str:
-        """The environment variable, e.g. ``MESH_JOIN_ADDRESS``."""
-        return self.name.upper().replace(".", "_").replace("-", "_")
-
-    @property
-    def section(self) -> str:
-        """The dotted section, e.g. ``services.api`` for ``services.api.listen-address``."""
-        return self.name.rpartition(".")[0]
-
-    @property
-    def is_bool(self) -> bool:
-        """Whether the bare flag (no ``=value``) means true."""
-        return self.parse is values.parse_bool
-
-
-def _bool(name: str, help_: str) -> Option:
-    """A boolean setting that defaults to false: the common case, kept short in the table."""
-    return Option(name, values.parse_bool, "false", help_, kind="bool", metavar="BOOL")
-
-
 OPTIONS: tuple[Option, ...] = (
-    _bool("global.insecure", "No TLS and no authentication: for tests and development only."),
-    _bool("global.no-ipv6", "Do not use IPv6 inside the mesh."),
-    _bool("global.detect-endpoints", "Advertise this host's interface addresses as endpoints."),
-    _bool("global.detect-private-endpoints", "Include private (RFC 1918 / ULA) addresses."),
+    bool_option("global.insecure", "No TLS and no authentication: for tests and development only."),
+    bool_option("global.no-ipv6", "Do not use IPv6 inside the mesh."),
+    bool_option("global.detect-endpoints", "Advertise this host's interface addresses as endpoints."),
+    bool_option("global.detect-private-endpoints", "Include private (RFC 1918 / ULA) addresses."),
     Option("global.primary-endpoint", values.parse_endpoint, "", "Endpoint to advertise first.",
            kind="host or host:port", metavar="HOST[:PORT]"),
     Option("global.endpoints", values.parse_host_port, "", "Additional endpoints to advertise.",
@@ -91,7 +49,7 @@ OPTIONS: tuple[Option, ...] = (
            "Least severe level logged.", kind="debug|info|warning|error", metavar="LEVEL"),
     Option("global.log-format", values.one_of("text", "json"), "text",
            "Log as key=value text or as JSON lines.", kind="text|json", metavar="FORMAT"),
-    _bool("bootstrap.enabled", "Create a new mesh if this node has no state."),
+    bool_option("bootstrap.enabled", "Create a new mesh if this node has no state."),
     Option("bootstrap.ipv4-network", values.parse_ipv4_network(30), "172.16.0.0/12",
            "IPv4 network of the new mesh (/30 or larger).", kind="IPv4 CIDR", metavar="CIDR"),
     Option("bootstrap.ipv6-network", values.parse_optional_ipv6_network(63), "",
@@ -103,7 +61,7 @@ OPTIONS: tuple[Option, ...] = (
            kind="string", metavar="ID", default_help="this host's name"),
     Option("mesh.join-address", values.parse_optional_host_port, "",
            "API address of a mesh member to join through.", kind="host:port", metavar="HOST:PORT"),
-    _bool("mesh.join-as-voter", "Join as a Raft voter (otherwise as an observer)."),
+    bool_option("mesh.join-as-voter", "Join as a Raft voter (otherwise as an observer)."),
     Option("mesh.max-join-retries", values.int_in_range(0), "10",
            "Join attempts before giving up.", kind="int >= 0", metavar="N"),
     Option("mesh.routes", values.parse_network, "", "Extra CIDRs this node advertises.",
@@ -113,13 +71,13 @@ OPTIONS: tuple[Option, ...] = (
            kind="host:port", metavar="HOST:PORT"),
     Option("raft.data-dir", values.parse_path, "/var/lib/webmesh/store",
            "Directory of the Raft log and snapshots.", kind="path", metavar="PATH"),
-    _bool("raft.in-memory", "Keep Raft state in memory only (lost on restart)."),
+    bool_option("raft.in-memory", "Keep Raft state in memory only (lost on restart)."),
     Option("services.api.listen-address", values.parse_listen_address, "[::]:8443",
            "Address of the gRPC API.", kind="host:port", metavar="HOST:PORT"),
-    _bool("services.api.disabled", "Do not serve the API (a pure client/observer node)."),
+    bool_option("services.api.disabled", "Do not serve the API (a pure client/observer node)."),
     Option("services.metrics.listen-address", values.parse_listen_address, "[::]:8080",
            "Address of the Prometheus metrics endpoint.", kind="host:port", metavar="HOST:PORT"),
-    _bool("services.metrics.disabled", "Do not serve metrics."),
+    bool_option("services.metrics.disabled", "Do not serve metrics."),
     Option("wireguard.interface-name", values.parse_interface_name, "webmesh0",
            "Name of the WireGuard interface.", kind="interface name", metavar="NAME"),
     Option("wireguard.listen-port", values.int_in_range(1, 65535), "51820",
@@ -135,6 +93,7 @@ OPTIONS: tuple[Option, ...] = (
            kind="auto|kernel|userspace|fake", metavar="BACKEND"),
 )  # fmt: skip
 
+OPTIONS = (*OPTIONS, *security_options.OPTIONS)
 OPTIONS_BY_NAME: Mapping[str, Option] = {option.name: option for option in OPTIONS}
 _SECTION_NAMES = frozenset(
     ".".join(option.name.split(".")[:depth])
@@ -155,6 +114,10 @@ class GlobalSettings:
     endpoints: tuple[str, ...]
     log_level: str
     log_format: str
+    tls_cert_file: str
+    tls_key_file: str
+    tls_ca_file: str
+    mtls: bool
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -165,6 +128,10 @@ class BootstrapSettings:
     ipv4_network: str
     ipv6_network: str  # "" means: a random ULA /48, generated at bootstrap
     mesh_domain: str
+    admin: str
+    voters: tuple[str, ...]
+    disable_rbac: bool
+    default_network_policy: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -224,6 +191,9 @@ class Settings:
     raft: RaftSettings
     services: ServicesSettings
     wireguard: WireGuardSettings
+    tls: security_options.TlsSettings
+    auth: security_options.AuthSettings
+    plugins: security_options.PluginSettings
 
 
 _SECTION_TYPES: Mapping[str, type[Any]] = {
@@ -235,6 +205,7 @@ _SECTION_TYPES: Mapping[str, type[Any]] = {
     "services.api": ListenerSettings,
     "services.metrics": ListenerSettings,
     "wireguard": WireGuardSettings,
+    **security_options.SECTION_TYPES,
 }
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pytest
 import yaml
 
+from webmesh.daemon import security_options as sec
 from webmesh.daemon import settings as s
 from webmesh.daemon.settings import SettingsError, load_settings, parse_or_exit
 
@@ -56,12 +57,20 @@ def test_defaults() -> None:
             endpoints=(),
             log_level="info",
             log_format="text",
+            tls_cert_file="",
+            tls_key_file="",
+            tls_ca_file="",
+            mtls=False,
         ),
         bootstrap=s.BootstrapSettings(
             enabled=False,
             ipv4_network="172.16.0.0/12",
             ipv6_network="",
             mesh_domain="webmesh.internal",
+            admin="admin",
+            voters=(),
+            disable_rbac=False,
+            default_network_policy="accept",
         ),
         mesh=s.MeshSettings(
             node_id="node-1",
@@ -83,6 +92,24 @@ def test_defaults() -> None:
             mtu=1420,
             persistent_keepalive=0,
             backend="auto",
+        ),
+        tls=sec.TlsSettings(ca_file="", insecure_skip_verify=False),
+        auth=sec.AuthSettings(
+            mtls=sec.MtlsCredentials(cert_file="", key_file=""),
+            basic=sec.PasswordCredentials(username="", password=""),
+            ldap=sec.PasswordCredentials(username="", password=""),
+        ),
+        plugins=sec.PluginSettings(
+            basic_auth=sec.BasicAuthPlugin(htpasswd_file=""),
+            ldap=sec.LdapPlugin(
+                server="",
+                bind_dn="",
+                bind_password="",
+                user_base_dn="",
+                user_id_attribute="uid",
+                group_attribute="memberOf",
+                ca_file="",
+            ),
         ),
     )
     assert s.RAFT_DEFAULT_PORT == 9443
@@ -154,6 +181,15 @@ def test_the_documented_names_exist() -> None:
         "services.metrics.listen-address", "services.metrics.disabled",
         "wireguard.interface-name", "wireguard.listen-port", "wireguard.mtu",
         "wireguard.persistent-keepalive", "wireguard.backend",
+        # security (issue 4)
+        "global.tls-cert-file", "global.tls-key-file", "global.tls-ca-file", "global.mtls",
+        "tls.ca-file", "tls.insecure-skip-verify", "auth.mtls.cert-file", "auth.mtls.key-file",
+        "auth.basic.username", "auth.basic.password", "auth.ldap.username", "auth.ldap.password",
+        "plugins.basic-auth.htpasswd-file", "plugins.ldap.server", "plugins.ldap.bind-dn",
+        "plugins.ldap.bind-password", "plugins.ldap.user-base-dn",
+        "plugins.ldap.user-id-attribute", "plugins.ldap.group-attribute", "plugins.ldap.ca-file",
+        "bootstrap.admin", "bootstrap.voters", "bootstrap.disable-rbac",
+        "bootstrap.default-network-policy",
     }  # fmt: skip
     assert set(s.OPTIONS_BY_NAME) == documented
 
@@ -189,6 +225,30 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "wireguard.mtu": ("1380", 1380),
     "wireguard.persistent-keepalive": ("25", 25),
     "wireguard.backend": ("userspace", "userspace"),
+    "global.tls-cert-file": ("/etc/wm/tls.crt", "/etc/wm/tls.crt"),
+    "global.tls-key-file": ("/etc/wm/tls.key", "/etc/wm/tls.key"),
+    "global.tls-ca-file": ("/etc/wm/ca.crt", "/etc/wm/ca.crt"),
+    "global.mtls": ("true", True),
+    "tls.ca-file": ("/etc/wm/ca.crt", "/etc/wm/ca.crt"),
+    "tls.insecure-skip-verify": ("true", True),
+    "auth.mtls.cert-file": ("/c.crt", "/c.crt"),
+    "auth.mtls.key-file": ("/c.key", "/c.key"),
+    "auth.basic.username": ("alice", "alice"),
+    "auth.basic.password": ("s3cret", "s3cret"),
+    "auth.ldap.username": ("bob", "bob"),
+    "auth.ldap.password": ("hunter2", "hunter2"),
+    "plugins.basic-auth.htpasswd-file": ("/etc/htpasswd", "/etc/htpasswd"),
+    "plugins.ldap.server": ("ldap://dir:389", "ldap://dir:389"),
+    "plugins.ldap.bind-dn": ("cn=svc,dc=x", "cn=svc,dc=x"),
+    "plugins.ldap.bind-password": ("pw", "pw"),
+    "plugins.ldap.user-base-dn": ("ou=people,dc=x", "ou=people,dc=x"),
+    "plugins.ldap.user-id-attribute": ("cn", "cn"),
+    "plugins.ldap.group-attribute": ("isMemberOf", "isMemberOf"),
+    "plugins.ldap.ca-file": ("/ldap-ca.crt", "/ldap-ca.crt"),
+    "bootstrap.admin": ("root", "root"),
+    "bootstrap.voters": ("a,b", ("a", "b")),
+    "bootstrap.disable-rbac": ("true", True),
+    "bootstrap.default-network-policy": ("deny", "deny"),
 }
 
 
@@ -551,7 +611,7 @@ def test_empty_files_and_sections(config: WriteConfig, text: str) -> None:
             "(did you mean 'global.insecure'?)",
         ),
         ("network: {mtu: 1}\n", "unknown key 'network' in config file {path}"),
-        ("global.zzz: 1\n", "unknown key 'global.zzz' in config file {path}"),
+        ("global.zzzzzzzz: 1\n", "unknown key 'global.zzzzzzzz' in config file {path}"),
         (
             "wireguard: {mtu: {value: 1}}\n",
             "invalid value for --wireguard.mtu (from file {path}): "
