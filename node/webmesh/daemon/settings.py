@@ -39,7 +39,7 @@ class SettingsError(Exception):
 OPTIONS: tuple[Option, ...] = (
     bool_option("global.insecure", "No TLS and no authentication: for tests and development only."),
     bool_option("global.no-ipv6", "Do not use IPv6 inside the mesh."),
-    bool_option("global.detect-endpoints", "Advertise this host's interface addresses as endpoints."),
+    bool_option("global.detect-endpoints", "Advertise this host's addresses as endpoints."),
     bool_option("global.detect-private-endpoints", "Include private (RFC 1918 / ULA) addresses."),
     Option("global.primary-endpoint", values.parse_endpoint, "", "Endpoint to advertise first.",
            kind="host or host:port", metavar="HOST[:PORT]"),
