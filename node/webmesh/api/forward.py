@@ -14,29 +14,27 @@ import grpc
 from grpc import aio
 
 from webmesh.api import status
+from webmesh.api.interceptors import CALLER
+from webmesh.api.security import ClientSecurity, caller_header
 from webmesh.mesh import errors
 
 FORWARDED_HEADER = "x-webmesh-forwarded"
 FORWARD_TIMEOUT = 15.0
 
 T = TypeVar("T")
-ChannelFactory = Callable[[str], aio.Channel]
-
-
-def insecure_channel(address: str) -> aio.Channel:
-    return aio.insecure_channel(address)
 
 
 class LeaderForwarder:
-    """Keeps one channel per leader address and replays calls there."""
+    """Keeps one channel per leader address and replays calls there, as this node, naming the
+    original caller (see ``webmesh.api.security``)."""
 
-    def __init__(self, channel_factory: ChannelFactory = insecure_channel) -> None:
-        self._factory = channel_factory
+    def __init__(self, security: ClientSecurity | None = None) -> None:
+        self._security = security or ClientSecurity()
         self._channels: dict[str, aio.Channel] = {}
 
     def _channel(self, address: str) -> aio.Channel:
         if address not in self._channels:
-            self._channels[address] = self._factory(address)
+            self._channels[address] = self._security.channel(address)
         return self._channels[address]
 
     async def forward(
@@ -54,13 +52,31 @@ class LeaderForwarder:
                 "no leader is elected right now; retry shortly"
             ) from not_leader
         try:
-            return await call(self._channel(not_leader.leader), ((FORWARDED_HEADER, "1"),))
+            outgoing = (
+                (FORWARDED_HEADER, "1"),
+                *self._security.metadata(),
+                *caller_header(CALLER.get()),
+            )
+            return await call(self._channel(not_leader.leader), outgoing)
         except aio.AioRpcError as exc:
             code = exc.code()
             detail = exc.details() or code.name
             if code is grpc.StatusCode.UNAVAILABLE:
                 detail = f"leader {not_leader.leader} unreachable: {detail}"
             raise status.error_for(code, detail) from exc
+
+    async def on_leader(
+        self,
+        context: aio.ServicerContext[Any, Any],
+        local: Callable[[], Awaitable[T]],
+        remote: Callable[[aio.Channel, tuple[tuple[str, str], ...]], Awaitable[T]],
+    ) -> T:
+        """Run a mutation here (``local``); when this node is not the leader, replay it there
+        (``remote``, given the leader's channel and the metadata to send)."""
+        try:
+            return await local()
+        except errors.NotLeader as exc:
+            return await self.forward(context, exc, remote)
 
     async def close(self) -> None:
         for channel in self._channels.values():

@@ -6,6 +6,7 @@ around the handler the servicer registered.
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import logging
 import time
@@ -17,13 +18,25 @@ from grpc import aio
 
 from webmesh import metrics
 from webmesh.api import status
+from webmesh.authz.principal import Principal
 from webmesh.mesh import errors
 
 log = logging.getLogger("webmesh.api")
 
 
+Guard = Callable[[str, Any, Any], Awaitable[Principal | None]]
+
+# The authenticated caller of the call being handled (None in insecure mode or public methods):
+# read by the forwarder, which names it to the leader.
+CALLER: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("caller", default=None)
+
+
 class ErrorsAndMetrics(aio.ServerInterceptor):  # type: ignore[misc]
-    """Turns MeshError into the table's status code; records count and latency per method."""
+    """Authenticates and authorizes each call (through ``guard``, unless insecure), turns
+    MeshError into the table's status code, and records count and latency per method."""
+
+    def __init__(self, guard: Guard | None = None) -> None:
+        self._guard = guard
 
     async def intercept_service(
         self,
@@ -36,13 +49,13 @@ class ErrorsAndMetrics(aio.ServerInterceptor):  # type: ignore[misc]
             return handler
         if handler.unary_unary and inspect.iscoroutinefunction(handler.unary_unary):
             return grpc.unary_unary_rpc_method_handler(
-                _wrap_unary(method, handler.unary_unary),
+                _wrap_unary(method, handler.unary_unary, self._guard),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream and inspect.isasyncgenfunction(handler.unary_stream):
             return grpc.unary_stream_rpc_method_handler(
-                _wrap_stream(method, handler.unary_stream),
+                _wrap_stream(method, handler.unary_stream, self._guard),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
@@ -61,10 +74,17 @@ async def _abort(context: aio.ServicerContext[Any, Any], exc: errors.MeshError) 
     await context.abort(code, str(exc))
 
 
-def _wrap_unary(method: str, inner: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+async def _admit(guard: Guard | None, method: str, request: Any, context: Any) -> None:
+    CALLER.set(await guard(method, request, context) if guard is not None else None)
+
+
+def _wrap_unary(
+    method: str, inner: Callable[..., Awaitable[Any]], guard: Guard | None
+) -> Callable[..., Awaitable[Any]]:
     async def unary(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
         started = time.perf_counter()
         try:
+            await _admit(guard, method, request, context)
             response = await inner(request, context)
         except errors.MeshError as exc:
             _record(method, status.code_for(exc), started)
@@ -80,12 +100,13 @@ def _wrap_unary(method: str, inner: Callable[..., Awaitable[Any]]) -> Callable[.
 
 
 def _wrap_stream(
-    method: str, inner: Callable[..., AsyncIterator[Any]]
+    method: str, inner: Callable[..., AsyncIterator[Any]], guard: Guard | None
 ) -> Callable[..., AsyncIterator[Any]]:
     async def stream(request: Any, context: aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
         started = time.perf_counter()
         code = grpc.StatusCode.CANCELLED  # unless set below: the client hung up, or we stop
         try:
+            await _admit(guard, method, request, context)
             async for response in inner(request, context):
                 yield response
             code = grpc.StatusCode.OK

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import grpc
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from webmesh.api.admin_servicer import AdminServicer
 from webmesh.api.forward import LeaderForwarder
-from webmesh.api.interceptors import ErrorsAndMetrics
+from webmesh.api.interceptors import ErrorsAndMetrics, Guard
 from webmesh.api.servicers import MembershipServicer, MeshServicer, NodeServicer
 from webmesh.api.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
     membership_pb2,
     membership_pb2_grpc,
     mesh_pb2,
@@ -21,6 +25,7 @@ from webmesh.api.v1 import (
 )
 from webmesh.mesh import errors
 from webmesh.mesh.changelog import ChangeLog
+from webmesh.service.admin import AdminService
 from webmesh.service.membership import MembershipService
 from webmesh.service.status import NodeStatus
 from webmesh.service.watch import StateWatch
@@ -29,6 +34,7 @@ SERVICE_NAMES = (
     membership_pb2.DESCRIPTOR.services_by_name["Membership"].full_name,
     mesh_pb2.DESCRIPTOR.services_by_name["Mesh"].full_name,
     node_pb2.DESCRIPTOR.services_by_name["Node"].full_name,
+    admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
 )
 
 
@@ -37,25 +43,36 @@ async def start_api_server(
     listen_address: str,
     node_id: str,
     membership: MembershipService,
+    admin: AdminService,
     forwarder: LeaderForwarder,
     watch: StateWatch,
     changes: ChangeLog,
     status: Callable[[], Awaitable[NodeStatus]],
+    credentials: grpc.ServerCredentials | None = None,
+    guard: Guard | None = None,
 ) -> aio.Server:
-    """Start serving; raise Unavailable with the address when the port cannot be bound."""
-    server = aio.server(interceptors=[ErrorsAndMetrics()])
+    """Start serving; raise Unavailable with the address when the port cannot be bound.
+
+    Without ``credentials`` the API is plaintext and, without ``guard``, open to anyone: the
+    ``--global.insecure`` mode.
+    """
+    server = aio.server(interceptors=[ErrorsAndMetrics(guard)])
     membership_pb2_grpc.add_MembershipServicer_to_server(
         MembershipServicer(membership, forwarder, watch, changes), server
     )
     mesh_pb2_grpc.add_MeshServicer_to_server(MeshServicer(membership), server)
     node_pb2_grpc.add_NodeServicer_to_server(NodeServicer(node_id, status), server)
+    admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(admin, forwarder), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
     try:
-        server.add_insecure_port(listen_address)
+        if credentials is None:
+            server.add_insecure_port(listen_address)
+        else:
+            server.add_secure_port(listen_address, credentials)
     except RuntimeError as exc:
         raise errors.Unavailable(f"cannot listen on {listen_address}: {exc}") from exc
     await server.start()

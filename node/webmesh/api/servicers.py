@@ -47,32 +47,31 @@ class MembershipServicer(membership_pb2_grpc.MembershipServicer):  # type: ignor
     async def Join(
         self, request: membership_pb2.JoinRequest, context: Context
     ) -> membership_pb2.JoinResponse:
-        try:
-            result = await self._membership.join(convert.join_spec(request))
-        except errors.NotLeader as exc:
-            return await self._forwarder.forward(
-                context,
-                exc,
-                lambda ch, md: membership_pb2_grpc.MembershipStub(ch).Join(
-                    request, metadata=md, timeout=FORWARD_TIMEOUT
-                ),
-            )
-        return convert.join_response(result)
+        async def local() -> membership_pb2.JoinResponse:
+            return convert.join_response(await self._membership.join(convert.join_spec(request)))
+
+        return await self._forwarder.on_leader(
+            context,
+            local,
+            lambda ch, md: membership_pb2_grpc.MembershipStub(ch).Join(
+                request, metadata=md, timeout=FORWARD_TIMEOUT
+            ),
+        )
 
     async def Leave(
         self, request: membership_pb2.LeaveRequest, context: Context
     ) -> membership_pb2.LeaveResponse:
-        try:
+        async def local() -> membership_pb2.LeaveResponse:
             await self._membership.leave(request.id)
-        except errors.NotLeader as exc:
-            return await self._forwarder.forward(
-                context,
-                exc,
-                lambda ch, md: membership_pb2_grpc.MembershipStub(ch).Leave(
-                    request, metadata=md, timeout=FORWARD_TIMEOUT
-                ),
-            )
-        return membership_pb2.LeaveResponse()
+            return membership_pb2.LeaveResponse()
+
+        return await self._forwarder.on_leader(
+            context,
+            local,
+            lambda ch, md: membership_pb2_grpc.MembershipStub(ch).Leave(
+                request, metadata=md, timeout=FORWARD_TIMEOUT
+            ),
+        )
 
     async def SubscribePeers(
         self, request: membership_pb2.SubscribePeersRequest, context: Context

@@ -6,14 +6,18 @@ Used by wmctl, by joining nodes and (later) by the operator. Keeps one channel p
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 from grpc import aio
 
-from webmesh.api import status
+from webmesh.api import convert_admin, status
+from webmesh.api.security import ClientSecurity
 from webmesh.api.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
     membership_pb2,
     membership_pb2_grpc,
     mesh_pb2,
@@ -23,14 +27,16 @@ from webmesh.api.v1 import (
     types_pb2,
 )
 from webmesh.mesh import errors
+from webmesh.mesh.objects import Kind
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Message)
 DEFAULT_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True, slots=True)
 class ClientOptions:
-    insecure: bool = True
+    security: ClientSecurity = field(default_factory=ClientSecurity)
     timeout: float = DEFAULT_TIMEOUT
 
 
@@ -52,10 +58,11 @@ class MeshClient:
     def __init__(self, server: str, options: ClientOptions | None = None) -> None:
         self.server = server
         self._options = options or ClientOptions()
-        self._channel = aio.insecure_channel(server)
+        self._channel = self._options.security.channel(server)
         self.membership = membership_pb2_grpc.MembershipStub(self._channel)
         self.mesh = mesh_pb2_grpc.MeshStub(self._channel)
         self.node = node_pb2_grpc.NodeStub(self._channel)
+        self.admin = admin_pb2_grpc.AdminStub(self._channel)
 
     async def __aenter__(self) -> MeshClient:
         return self
@@ -103,6 +110,33 @@ class MeshClient:
     async def graph(self) -> mesh_pb2.MeshGraph:
         request = mesh_pb2.GetMeshGraphRequest()
         return await self._call(lambda t: self.mesh.GetMeshGraph(request, timeout=t))
+
+    # --- Admin: policy objects, one method per verb for every kind (convert_admin.ADMIN_KINDS)
+
+    def _admin_rpc(self, kind: Kind, verb: str) -> Any:
+        return getattr(self.admin, convert_admin.ADMIN_KINDS[kind].method(verb))
+
+    async def put_object(self, kind: Kind, obj: M) -> M:
+        """Create or replace a policy object (a ``admin_pb2.Role``, ``NetworkACL``, ...)."""
+        rpc = self._admin_rpc(kind, "Put")
+        result: M = await self._call(lambda t: rpc(obj, timeout=t))
+        return result
+
+    async def get_object(self, kind: Kind, name: str) -> Message:
+        rpc = self._admin_rpc(kind, "Get")
+        request = admin_pb2.GetRequest(name=name)
+        result: Message = await self._call(lambda t: rpc(request, timeout=t))
+        return result
+
+    async def delete_object(self, kind: Kind, name: str) -> None:
+        rpc = self._admin_rpc(kind, "Delete")
+        request = admin_pb2.DeleteRequest(name=name)
+        await self._call(lambda t: rpc(request, timeout=t))
+
+    async def list_objects(self, kind: Kind) -> list[Message]:
+        rpc = self._admin_rpc(kind, "List")
+        result = await self._call(lambda t: rpc(admin_pb2.ListRequest(), timeout=t))
+        return list(result.items)
 
 
 __all__ = ["ClientOptions", "MeshClient", "errors"]

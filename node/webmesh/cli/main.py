@@ -13,7 +13,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from webmesh import __version__
-from webmesh.cli import output
+from webmesh.api.security import ClientSecurity
+from webmesh.authn import pki_cli
+from webmesh.cli import admin, output
 from webmesh.cli.client import ClientOptions, MeshClient
 from webmesh.mesh import errors
 
@@ -38,6 +40,12 @@ examples:
   wmctl get nodes -o wide
   wmctl get node bootstrap-node -o json
   wmctl leave node-b
+  wmctl get networkacls
+  wmctl put networkacls deny-b-c --priority 100 --src-node b --dst-node c --deny
+  wmctl delete networkacls deny-b-c
+  wmctl pki init --dir ./pki && wmctl pki issue node-a --ca-dir ./pki --out-dir ./pki
+  wmctl --server 10.0.0.1:8443 --tls.ca-file ca.crt --auth.mtls.cert-file admin.crt \
+      --auth.mtls.key-file admin.key get nodes
 
 exit codes:
   0 success, 1 unexpected error, 2 usage error, 3 server unreachable or no leader,
@@ -60,6 +68,22 @@ def _global_options(defaults: bool) -> argparse.ArgumentParser:
         action="store_true",
         default=default(False),
         help="talk to the server without TLS (test meshes only)",
+    )
+    for flag, help_ in (
+        ("--tls.ca-file", "CA that signed the server's certificate"),
+        ("--auth.mtls.cert-file", "client certificate (mTLS)"),
+        ("--auth.mtls.key-file", "key of the client certificate"),
+        ("--auth.basic.username", "user for Basic authentication"),
+        ("--auth.basic.password", "password for Basic authentication"),
+        ("--auth.ldap.username", "user for LDAP authentication"),
+        ("--auth.ldap.password", "password for LDAP authentication"),
+    ):
+        parent.add_argument(flag, default=default(""), help=help_)
+    parent.add_argument(
+        "--tls.insecure-skip-verify",
+        action="store_true",
+        default=default(False),
+        help="do not verify the server's certificate (unsafe)",
     )
     parent.add_argument(
         "--output",
@@ -94,10 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
     get_sub.add_parser("nodes", parents=common, help="list every node of the mesh")
     node = get_sub.add_parser("node", parents=common, help="show one node")
     node.add_argument("id", help="the node id")
+    admin.add_get_parsers(get_sub, common)
+    admin.add_parsers(sub, common)
     leave = sub.add_parser(
         "leave", parents=common, help="remove a node from the mesh (it disappears from every peer)"
     )
     leave.add_argument("id", help="the node id")
+    pki_cli.add_parser(sub)
     return parser
 
 
@@ -109,6 +136,8 @@ async def _status(client: MeshClient, args: argparse.Namespace) -> str:
 
 
 async def _get(client: MeshClient, args: argparse.Namespace) -> str:
+    if args.resource in admin.KIND_OF:
+        return await admin.get_command(client, args)
     if args.resource == "nodes":
         nodes = await client.list_nodes()
         if args.output in ("json", "yaml"):
@@ -129,12 +158,31 @@ COMMANDS: dict[str, Callable[[MeshClient, argparse.Namespace], Awaitable[str]]] 
     "status": _status,
     "get": _get,
     "leave": _leave,
+    "put": admin.put_command,
+    "delete": admin.delete_command,
 }
+
+
+def security_of(args: argparse.Namespace) -> ClientSecurity:
+    """The client's TLS and credentials from the global flags."""
+    get = vars(args).get
+    return ClientSecurity(
+        insecure=bool(get("insecure")),
+        ca_file=get("tls.ca_file", ""),
+        insecure_skip_verify=bool(get("tls.insecure_skip_verify")),
+        cert_file=get("auth.mtls.cert_file", ""),
+        key_file=get("auth.mtls.key_file", ""),
+        basic=(get("auth.basic.username", ""), get("auth.basic.password", "")),
+        ldap=(get("auth.ldap.username", ""), get("auth.ldap.password", "")),
+    )
 
 
 async def run(args: argparse.Namespace) -> str:
 
-    options = ClientOptions(insecure=args.insecure, timeout=args.timeout)
+    if args.command == "pki":
+        pki_cli.run(args)
+        return ""
+    options = ClientOptions(security=security_of(args), timeout=args.timeout)
     async with MeshClient(args.server, options) as client:
         return await COMMANDS[args.command](client, args)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from webmesh.api.security import ClientSecurity
 from webmesh.api.v1 import membership_pb2
-from webmesh.cli.client import MeshClient
+from webmesh.cli.client import ClientOptions, MeshClient
 from webmesh.mesh import errors
 
 log = logging.getLogger("webmesh.join")
@@ -17,7 +18,11 @@ MAX_BACKOFF = 5.0
 
 
 async def join(
-    servers: list[str], request: membership_pb2.JoinRequest, *, max_retries: int
+    servers: list[str],
+    request: membership_pb2.JoinRequest,
+    *,
+    max_retries: int,
+    security: ClientSecurity | None = None,
 ) -> tuple[str, membership_pb2.JoinResponse]:
     """Send Join to each server in turn until one answers; retry ``max_retries`` rounds.
 
@@ -29,7 +34,8 @@ async def join(
     for attempt in range(max_retries + 1):
         for server in servers:
             try:
-                async with MeshClient(server) as client:
+                options = ClientOptions(security=security or ClientSecurity())
+                async with MeshClient(server, options) as client:
                     return server, await client.join(request)
             except RETRYABLE as exc:
                 last_error = exc

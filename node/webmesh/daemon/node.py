@@ -27,9 +27,10 @@ from webmesh.api import convert
 from webmesh.api.forward import LeaderForwarder
 from webmesh.api.server import start_api_server
 from webmesh.api.v1 import membership_pb2
-from webmesh.cli.client import MeshClient
+from webmesh.cli.client import ClientOptions, MeshClient
 from webmesh.daemon import identity as identity_store
 from webmesh.daemon import join as joiner
+from webmesh.daemon import security
 from webmesh.daemon.identity import Identity
 from webmesh.daemon.settings import Settings
 from webmesh.daemon.values import split_host_port
@@ -43,6 +44,7 @@ from webmesh.raft.store import ConsensusStore
 from webmesh.raft.syncobj import SyncObjStore
 from webmesh.reconcile.desired import LocalInterface, interface_addresses
 from webmesh.reconcile.loop import PassResult, Reconciler
+from webmesh.service.admin import AdminService
 from webmesh.service.membership import DEFAULT_RAFT_PORT, MembershipService
 from webmesh.service.status import InterfaceInfo, NodeStatus
 from webmesh.service.watch import StateWatch
@@ -77,7 +79,8 @@ class NodeDaemon:
         self.machine = MeshMachine()
         self.changes = ChangeLog(self.machine.state)
         self.watch = StateWatch()
-        self.forwarder = LeaderForwarder()
+        self.security = security.client_security(settings)
+        self.forwarder = LeaderForwarder(self.security)
         self.started_at = time.time()
         self.store: ConsensusStore | None = None
         self.reconciler: Reconciler | None = None
@@ -192,7 +195,10 @@ class NodeDaemon:
         s = self.settings
         request = self._join_request(ident, await self._endpoints(()))
         server, response = await joiner.join(
-            [s.mesh.join_address], request, max_retries=s.mesh.max_join_retries
+            [s.mesh.join_address],
+            request,
+            max_retries=s.mesh.max_join_retries,
+            security=self.security,
         )
         log.info(
             "joined the mesh via=%s ipv4=%s ipv6=%s peers=%d leader=%s",
@@ -379,6 +385,7 @@ class NodeDaemon:
             await self.shutdown()
 
     async def start(self) -> None:
+        security.check(self.settings)
         plan = await self._plan()
         self._identity = plan.identity
         identity_store.save(self.data_dir, plan.identity)
@@ -389,7 +396,11 @@ class NodeDaemon:
         await self._start_data_plane(advertised)
         await self._start_raft()
         if plan.bootstrap:
-            await self._membership().bootstrap(self._networks(), self._self_node(advertised))
+            await self._membership().bootstrap(
+                self._networks(),
+                self._self_node(advertised),
+                **security.bootstrap_policy(self.settings, self.identity.node_id),
+            )
         await self._start_services()
         self._tasks.append(
             asyncio.create_task(self._keep_registered(advertised), name="registration")
@@ -427,7 +438,8 @@ class NodeDaemon:
             leader = membership.leader_node()
             if leader is None or not leader.api_address:
                 raise errors.Unavailable("no leader known")
-            async with MeshClient(leader.api_address) as client:
+            options = ClientOptions(security=self.security)
+            async with MeshClient(leader.api_address, options) as client:
                 await client.join(self._join_request(self.identity, advertised))
         log.info("updated this node's record in the mesh node=%s", wanted.id)
         return False
@@ -461,6 +473,10 @@ class NodeDaemon:
         secret = self.identity.raft_secret
         return MembershipService(store=self.store, machine=self.machine, raft_secret=lambda: secret)
 
+    def _admin(self) -> AdminService:
+        assert self.store is not None
+        return AdminService(store=self.store, machine=self.machine)
+
     async def _start_services(self) -> None:
         s = self.settings.services
         if not s.api.disabled:
@@ -468,10 +484,13 @@ class NodeDaemon:
                 listen_address=s.api.listen_address,
                 node_id=self.identity.node_id,
                 membership=self._membership(),
+                admin=self._admin(),
                 forwarder=self.forwarder,
                 watch=self.watch,
                 changes=self.changes,
                 status=self.status,
+                credentials=security.api_credentials(self.settings),
+                guard=security.call_guard(self.settings, lambda: self.changes.latest),
             )
             log.info("api listening address=%s", s.api.listen_address)
         if not s.metrics.disabled:

@@ -24,13 +24,14 @@ from webmesh.mesh.model import (
     validate_node_id,
     validate_public_key,
 )
+from webmesh.mesh.objects import Kind, MeshObject, Policy
 from webmesh.mesh.state import MeshState
 from webmesh.raft.store import ConsensusStore
+from webmesh.service.leader import ReplicatedService
 
 log = logging.getLogger("webmesh.service")
 
 DEFAULT_RAFT_PORT = 9443
-PROPOSE_TIMEOUT = 5.0
 ADDRESS_RACE_RETRIES = 3
 
 
@@ -69,7 +70,7 @@ class JoinResult:
     leader_id: str
 
 
-class MembershipService:
+class MembershipService(ReplicatedService):
     """Join, leave and bootstrap over a consensus store."""
 
     def __init__(
@@ -80,41 +81,24 @@ class MembershipService:
         raft_secret: Callable[[], str],
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._store = store
-        self._machine = machine
+        super().__init__(store=store, machine=machine)
         self._raft_secret = raft_secret
         self._clock = clock
         self._lock = asyncio.Lock()  # one Raft membership (voter) change at a time
         self._node_locks: dict[str, asyncio.Lock] = {}  # one join per node id at a time
         self._reserved: set[str] = set()  # addresses picked by joins not yet committed
 
-    @property
-    def state(self) -> MeshState:
-        return self._machine.state
-
-    async def propose(self, command: commands.Command) -> commands.Result:
-        """Commit one command and raise the domain error it was rejected with, if any."""
-        raw = await self._store.propose(commands.encode(command), timeout=PROPOSE_TIMEOUT)
-        return commands.Result.decode(raw).raise_for_error()
-
-    def leader_node(self) -> Node | None:
-        """The node record of the current Raft leader, if it is known and in the state."""
-        leader = self._store.status().leader
-        if not leader:
-            return None
-        return next((n for n in self.state.nodes.values() if n.raft_address == leader), None)
-
-    def _require_leader(self) -> None:
-        if not self._store.is_leader():
-            leader = self.leader_node()
-            raise errors.NotLeader(
-                "this node is not the leader", leader=leader.api_address if leader else ""
-            )
-
-    async def bootstrap(self, networks: Networks, self_node: Node) -> None:
+    async def bootstrap(
+        self,
+        networks: Networks,
+        self_node: Node,
+        *,
+        policy: Policy | None = None,
+        seed: tuple[tuple[Kind, MeshObject], ...] = (),
+    ) -> None:
         """Create the mesh with this node as its first voter (a no-op when the state exists)."""
         if not self.state.bootstrapped:
-            await self.propose(commands.Bootstrap(networks))
+            await self.propose(commands.Bootstrap(networks, policy or Policy(), seed))
             log.info("mesh bootstrapped ipv4=%s ipv6=%s", networks.ipv4, networks.ipv6 or "-")
         current = self.state.nodes.get(self_node.id)
         if current is None or replace(current, joined_at=0) != replace(self_node, joined_at=0):
@@ -129,7 +113,7 @@ class MembershipService:
         never pick the same one. Joins of one node id are serialised, and so are voter changes.
         """
         _validate_spec(spec)
-        self._require_leader()
+        self.require_leader()
         async with self._node_lock(spec.node_id):
             node = await self._put_joiner(spec)
         if node.role is NodeRole.VOTER and node.raft_address not in self._voters():
@@ -172,7 +156,8 @@ class MembershipService:
                 "choose another --mesh.node-id, or remove the old node first"
             )
         taken = _Taken(state.address_owners, self._reserved)
-        hint = len(state.nodes) + len(self._reserved)
+        # reserved addresses whose PutNode is already applied are counted in state.nodes
+        hint = len(state.nodes) + len(self._reserved - state.address_owners.keys())
         ipv4 = existing.ipv4 if existing else ""
         if not ipv4:
             ipv4 = ipam.allocate_ipv4(networks.ipv4, taken, hint)
@@ -216,7 +201,7 @@ class MembershipService:
     async def leave(self, node_id: str) -> None:
         """Remove a node from the mesh (and from the Raft voters when it votes)."""
         async with self._lock:
-            self._require_leader()
+            self.require_leader()
             node = self.state.node(node_id)
             if node.raft_address and node.raft_address in self._voters():
                 if node.raft_address == self._store.status().self_address:

@@ -1,0 +1,50 @@
+"""Administering the mesh's policy objects: roles, role bindings, groups, network ACLs, routes.
+
+Mutations run on the leader (``NotLeader`` with the leader's API address elsewhere; the API
+forwards them) and go through Raft as ``PutObject`` / ``DeleteObject``; ``apply`` re-validates and
+refuses to change or delete the built-ins (``PermissionDenied``). Reads come from the local
+replica. The objects validate themselves when built, so a bad one never reaches this far as
+anything but an ``InvalidArgument``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from webmesh.mesh import commands, errors
+from webmesh.mesh.objects import CLASSES, Kind, MeshObject
+from webmesh.service.leader import ReplicatedService
+
+log = logging.getLogger("webmesh.service")
+
+
+def _check_kind(kind: Kind, obj: MeshObject) -> None:
+    if not isinstance(obj, CLASSES[kind]):
+        raise errors.InvalidArgument(f"a {type(obj).__name__} is not a {kind.value}")
+
+
+class AdminService(ReplicatedService):
+    """Put, get, delete and list policy objects over a consensus store."""
+
+    async def put(self, kind: Kind, obj: MeshObject) -> MeshObject:
+        """Create or replace ``obj`` (on the leader); return it as committed."""
+        _check_kind(kind, obj)
+        self.require_leader()
+        await self.propose(commands.PutObject(kind, obj))
+        log.info("object put kind=%s name=%s", kind.value, obj.name)
+        return obj
+
+    def get(self, kind: Kind, name: str) -> MeshObject:
+        """One object from the local replica (``NotFound`` when it does not exist)."""
+        return self.state.objects.get(kind, name)
+
+    async def delete(self, kind: Kind, name: str) -> None:
+        """Delete an object (on the leader); ``NotFound`` when it does not exist."""
+        self.require_leader()
+        await self.propose(commands.DeleteObject(kind, name))
+        log.info("object deleted kind=%s name=%s", kind.value, name)
+
+    def list(self, kind: Kind) -> tuple[MeshObject, ...]:
+        """Every object of ``kind`` in the local replica, sorted by name."""
+        objects = self.state.objects.by_kind[kind]
+        return tuple(objects[name] for name in sorted(objects))

@@ -1,0 +1,50 @@
+"""What every use case over the replicated state shares: local reads, mutations on the leader.
+
+A mutation runs on the Raft leader only: elsewhere ``require_leader`` raises ``NotLeader`` with the
+leader's API address, and the API layer replays the request there. ``propose`` commits one command
+and raises the domain error ``apply`` rejected it with. Reads come from the local replica (possibly
+slightly stale on a follower, as in any Raft follower read).
+"""
+
+from __future__ import annotations
+
+from webmesh.mesh import commands, errors
+from webmesh.mesh.machine import MeshMachine
+from webmesh.mesh.model import Node
+from webmesh.mesh.state import MeshState
+from webmesh.raft.store import ConsensusStore
+
+PROPOSE_TIMEOUT = 5.0
+
+
+class ReplicatedService:
+    """Base of the services: the consensus store, the local replica and the leader checks."""
+
+    def __init__(self, *, store: ConsensusStore, machine: MeshMachine) -> None:
+        self._store = store
+        self._machine = machine
+
+    @property
+    def state(self) -> MeshState:
+        """The local replica's current state (a whole, immutable snapshot)."""
+        return self._machine.state
+
+    async def propose(self, command: commands.Command) -> commands.Result:
+        """Commit one command and raise the domain error it was rejected with, if any."""
+        raw = await self._store.propose(commands.encode(command), timeout=PROPOSE_TIMEOUT)
+        return commands.Result.decode(raw).raise_for_error()
+
+    def leader_node(self) -> Node | None:
+        """The node record of the current Raft leader, if it is known and in the state."""
+        leader = self._store.status().leader
+        if not leader:
+            return None
+        return next((n for n in self.state.nodes.values() if n.raft_address == leader), None)
+
+    def require_leader(self) -> None:
+        """Raise ``NotLeader`` (with the leader's API address, when known) off the leader."""
+        if not self._store.is_leader():
+            leader = self.leader_node()
+            raise errors.NotLeader(
+                "this node is not the leader", leader=leader.api_address if leader else ""
+            )
