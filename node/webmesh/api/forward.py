@@ -32,9 +32,9 @@ class LeaderForwarder:
         self._security = security or ClientSecurity()
         self._channels: dict[str, aio.Channel] = {}
 
-    def _channel(self, address: str) -> aio.Channel:
+    def _channel(self, address: str, server_name: str) -> aio.Channel:
         if address not in self._channels:
-            self._channels[address] = self._security.channel(address)
+            self._channels[address] = self._security.channel(address, server_name=server_name)
         return self._channels[address]
 
     async def forward(
@@ -57,7 +57,7 @@ class LeaderForwarder:
                 *self._security.metadata(),
                 *caller_header(CALLER.get()),
             )
-            return await call(self._channel(not_leader.leader), outgoing)
+            return await call(self._channel(not_leader.leader, not_leader.leader_id), outgoing)
         except aio.AioRpcError as exc:
             code = exc.code()
             detail = exc.details() or code.name

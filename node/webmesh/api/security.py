@@ -86,14 +86,21 @@ class ClientSecurity:
             found += [(LDAP_USER, self.ldap[0]), (LDAP_PASSWORD, self.ldap[1])]
         return tuple(found)
 
-    def channel(self, address: str) -> aio.Channel:
-        """A channel to ``address`` whose every call carries this client's credentials."""
+    def channel(self, address: str, *, server_name: str = "") -> aio.Channel:
+        """A channel to ``address`` whose every call carries this client's credentials.
+
+        ``server_name`` is the name to verify the server's certificate against when it is not
+        the host in ``address``: nodes call each other on mesh addresses, and a node's
+        certificate names the node (``wmctl pki issue NODE``), not its mesh address.
+        """
         if self.insecure:
             return aio.insecure_channel(address)
         interceptors = [_AddMetadata(self.metadata())] if self.metadata() else None
         key = _read(self.key_file, "client key") if self.key_file else None
         cert = _read(self.cert_file, "client certificate") if self.cert_file else None
         options: list[tuple[str, Any]] = []
+        if server_name:
+            options.append(("grpc.ssl_target_name_override", server_name))
         roots = _read(self.ca_file, "CA file") if self.ca_file else None
         if self.insecure_skip_verify:
             roots, name = _trust_on_sight(address)

@@ -40,13 +40,28 @@ class ClientOptions:
     timeout: float = DEFAULT_TIMEOUT
 
 
-def _describe(server: str, exc: aio.AioRpcError) -> str:
+TLS_HINTS = ("socket closed", "handshake", "ssl", "certificate", "tls")
+
+
+def describe(server: str, exc: aio.AioRpcError, security: ClientSecurity) -> str:
+    """One line that says what went wrong talking to ``server`` and what to do about it."""
     code = exc.code()
     details = exc.details() or ""
-    if code is grpc.StatusCode.UNAVAILABLE and (
-        "connect" in details.lower() or "dns" in details.lower()
+    lowered = details.lower()
+    if (
+        code is grpc.StatusCode.UNAVAILABLE
+        and not security.insecure
+        and any(hint in lowered for hint in TLS_HINTS)
     ):
-        return f"cannot reach {server}: {details}"
+        return (
+            f"TLS with {server} failed ({details}): the server may want a client certificate "
+            "from the mesh CA (--auth.mtls.cert-file/--auth.mtls.key-file), or --tls.ca-file "
+            "is not the CA of the server's certificate"
+        )
+    if code is grpc.StatusCode.UNAVAILABLE and security.insecure and "socket closed" in lowered:
+        return f"{server} closed the connection: it probably serves TLS; drop --insecure"
+    if code is grpc.StatusCode.UNAVAILABLE and ("connect" in lowered or "dns" in lowered):
+        return f"cannot reach {server}: {details}; check the address and that the node runs"
     if code is grpc.StatusCode.DEADLINE_EXCEEDED:
         return f"{server} did not answer in time"
     return f"{server}: {details or code.name}"
@@ -55,10 +70,12 @@ def _describe(server: str, exc: aio.AioRpcError) -> str:
 class MeshClient:
     """One server's API. Use as ``async with MeshClient(addr) as client``."""
 
-    def __init__(self, server: str, options: ClientOptions | None = None) -> None:
+    def __init__(
+        self, server: str, options: ClientOptions | None = None, *, server_name: str = ""
+    ) -> None:
         self.server = server
         self._options = options or ClientOptions()
-        self._channel = self._options.security.channel(server)
+        self._channel = self._options.security.channel(server, server_name=server_name)
         self.membership = membership_pb2_grpc.MembershipStub(self._channel)
         self.mesh = mesh_pb2_grpc.MeshStub(self._channel)
         self.node = node_pb2_grpc.NodeStub(self._channel)
@@ -77,7 +94,9 @@ class MeshClient:
         try:
             return await call(self._options.timeout)
         except aio.AioRpcError as exc:
-            raise status.error_for(exc.code(), _describe(self.server, exc)) from exc
+            raise status.error_for(
+                exc.code(), describe(self.server, exc, self._options.security)
+            ) from exc
 
     async def join(self, request: membership_pb2.JoinRequest) -> membership_pb2.JoinResponse:
         return await self._call(lambda t: self.membership.Join(request, timeout=t))
@@ -92,7 +111,9 @@ class MeshClient:
             async for peers in self.membership.SubscribePeers(request):
                 yield peers
         except aio.AioRpcError as exc:
-            raise status.error_for(exc.code(), _describe(self.server, exc)) from exc
+            raise status.error_for(
+                exc.code(), describe(self.server, exc, self._options.security)
+            ) from exc
 
     async def status(self, node_id: str = "") -> node_pb2.Status:
         request = node_pb2.GetStatusRequest(id=node_id)

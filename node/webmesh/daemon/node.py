@@ -439,7 +439,7 @@ class NodeDaemon:
             if leader is None or not leader.api_address:
                 raise errors.Unavailable("no leader known")
             options = ClientOptions(security=self.security)
-            async with MeshClient(leader.api_address, options) as client:
+            async with MeshClient(leader.api_address, options, server_name=leader.id) as client:
                 await client.join(self._join_request(self.identity, advertised))
         log.info("updated this node's record in the mesh node=%s", wanted.id)
         return False

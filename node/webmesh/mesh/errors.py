@@ -18,9 +18,12 @@ class NotLeader(MeshError):
 
     kind = "NotLeader"
 
-    def __init__(self, message: str = "this node is not the leader", *, leader: str = "") -> None:
+    def __init__(
+        self, message: str = "this node is not the leader", *, leader: str = "", leader_id: str = ""
+    ) -> None:
         super().__init__(message)
-        self.leader = leader
+        self.leader = leader  # the leader's API address
+        self.leader_id = leader_id  # its node id: the name its TLS certificate carries
 
 
 class NotFound(MeshError):

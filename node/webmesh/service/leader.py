@@ -46,5 +46,7 @@ class ReplicatedService:
         if not self._store.is_leader():
             leader = self.leader_node()
             raise errors.NotLeader(
-                "this node is not the leader", leader=leader.api_address if leader else ""
+                "this node is not the leader",
+                leader=leader.api_address if leader else "",
+                leader_id=leader.id if leader else "",
             )
