@@ -17,9 +17,15 @@ import pytest
 from integration.node.meshlab import Lab, Member
 from support.wait import async_eventually
 from webmesh.api.security import ClientSecurity
+from webmesh.api.v1 import admin_pb2
 from webmesh.authn import pki
 from webmesh.cli.client import ClientOptions, MeshClient
 from webmesh.mesh import errors
+from webmesh.mesh.objects import Kind
+
+DENY_B_C = admin_pb2.NetworkACL(
+    name="deny-b-c", priority=100, action="deny", source_nodes=["n2"], destination_nodes=["n3"]
+)
 
 
 def secure_flags(pki_dir: Path, name: str, *extra: str) -> tuple[str, ...]:
@@ -82,8 +88,12 @@ async def test_mtls_mesh_admits_its_own_and_rbac_decides(lab: Lab, pki_dir: Path
         async with user_client(pki_dir, member, "alice") as alice:
             with pytest.raises(errors.PermissionDenied, match="alice"):
                 await alice.leave("n3")
+            with pytest.raises(errors.PermissionDenied, match="put networkacls"):
+                await alice.put_object(Kind.NETWORKACL, DENY_B_C)
             assert "n3" in await _ids(alice)  # reads need no role
-    async with user_client(pki_dir, n2, "admin") as admin:
+    async with user_client(pki_dir, n2, "admin") as admin:  # through the follower
+        await admin.put_object(Kind.NETWORKACL, DENY_B_C)
+        assert [a.name for a in await admin.list_objects(Kind.NETWORKACL)] == ["deny-b-c"]
         await admin.leave("n3")
         await async_eventually(lambda: _gone(admin, "n3"), timeout=10, what="n3 removed")
     del n3
