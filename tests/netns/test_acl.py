@@ -63,3 +63,23 @@ def test_a_deny_acl_cuts_exactly_one_pair_and_deleting_it_restores_it() -> None:
         a.wmctl("--insecure", "delete", "networkacls", "deny-b-c")
         eventually(lambda: b.ping(ips["node-c"]), timeout=5, what="b reaches c again")
         assert c.ping(ips["node-b"])
+
+
+def test_advertised_routes_are_installed_and_reachable_through_the_mesh() -> None:
+    """node-a advertises 10.99.0.0/24 (a network behind it); node-b routes it into the tunnel."""
+    with Lab() as lab:
+        a, b = lab.add_host("node-a"), lab.add_host("node-b")
+        a.exec("ip", "link", "add", "lan0", "type", "veth", "peer", "name", "lan1")
+        a.exec("ip", "link", "set", "lan1", "up")
+        a.exec("ip", "addr", "add", "10.99.0.1/24", "dev", "lan0")
+        a.exec("ip", "link", "set", "lan0", "up")
+        a.node(*FLAGS, "--bootstrap.enabled", "--mesh.routes=10.99.0.0/24")
+        a.wait_port(8443)
+        b.node(*FLAGS, "--mesh.join-address=node-a:8443")
+        b.wait_mesh_ip()
+        eventually(
+            lambda: "10.99.0.0/24" in b.exec("ip", "route").stdout,
+            timeout=20,
+            what=lambda: f"route on node-b\n{b.logs()}",
+        )
+        eventually(lambda: b.ping("10.99.0.1"), timeout=10, what="node-b -> 10.99.0.1")

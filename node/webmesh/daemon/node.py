@@ -130,7 +130,8 @@ class NodeDaemon:
                 include_private=g.detect_private_endpoints,
                 include_ipv6=not g.no_ipv6,
                 exclude_interfaces=(self.settings.wireguard.interface_name,),
-                exclude_networks=exclude_networks,
+                # never an address the mesh routes itself: its packets would loop in the tunnel
+                exclude_networks=(*exclude_networks, *self.settings.mesh.routes),
             )
         return endpoints.advertised_endpoints(
             primary=g.primary_endpoint, extra=g.endpoints, detected=detected, port=port
