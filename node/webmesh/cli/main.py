@@ -15,7 +15,7 @@ from typing import Any
 from webmesh import __version__
 from webmesh.api.security import ClientSecurity
 from webmesh.authn import pki_cli
-from webmesh.cli import admin, output
+from webmesh.cli import admin, connect, output
 from webmesh.cli.client import ClientOptions, MeshClient
 from webmesh.mesh import errors
 
@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     leave.add_argument("id", help="the node id")
     pki_cli.add_parser(sub)
+    connect.add_parser(sub, common)
     return parser
 
 
@@ -197,6 +198,8 @@ def exit_code(error: errors.MeshError) -> int:
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
+        if args.command == "connect":
+            sys.exit(connect.run(args, security_of))
         sys.stdout.write(asyncio.run(run(args)))
     except errors.MeshError as exc:
         print(f"wmctl: error: {exc}", file=sys.stderr)

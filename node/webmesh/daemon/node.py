@@ -29,7 +29,7 @@ from webmesh.api.server import start_api_server
 from webmesh.api.v1 import membership_pb2
 from webmesh.cli.client import ClientOptions, MeshClient
 from webmesh.daemon import identity as identity_store
-from webmesh.daemon import join as joiner
+from webmesh.cli import join as joiner
 from webmesh.daemon import security
 from webmesh.daemon.identity import Identity
 from webmesh.daemon.settings import Settings
