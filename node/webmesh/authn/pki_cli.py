@@ -24,11 +24,22 @@ DEFAULT_DIR = "./pki"
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``pki {init,issue}`` to argparse sub-parsers; returns the ``pki`` parser."""
+    raw = argparse.RawDescriptionHelpFormatter
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "pki", help="create a mesh CA and certificates for mTLS"
+        "pki",
+        help="create a mesh CA and certificates for mTLS",
+        formatter_class=raw,
+        epilog="examples:\n  wmctl pki init --dir ./pki\n"
+        "  wmctl pki issue node-a --ca-dir ./pki --out-dir ./pki\n"
+        "  wmctl pki issue admin --user --ca-dir ./pki --out-dir ./pki\n",
     )
     commands = parser.add_subparsers(dest="pki_command", required=True, metavar="{init,issue}")
-    init = commands.add_parser("init", help="create the mesh CA (DIR/ca.crt, DIR/ca.key)")
+    init = commands.add_parser(
+        "init",
+        help="create the mesh CA (DIR/ca.crt, DIR/ca.key)",
+        formatter_class=raw,
+        epilog="example:\n  wmctl pki init --dir ./pki      # keep ./pki/ca.key safe\n",
+    )
     init.add_argument("--dir", default=DEFAULT_DIR, help=f"CA directory (default {DEFAULT_DIR})")
     init.add_argument("--name", default="webmesh-ca", help="the CA's common name")
     init.add_argument("--days", type=int, default=3650, help="validity in days (default 3650)")
@@ -38,6 +49,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="issue NAME.crt/NAME.key signed by the mesh CA",
         description="A node certificate (the default) serves and dials; --user makes a client "
         "certificate for a person (wmctl), --server a server-only one.",
+        formatter_class=raw,
+        epilog="examples:\n  wmctl pki issue node-a --ca-dir ./pki --san node-a.example.com\n"
+        "  wmctl pki issue alice --user --ca-dir ./pki --out-dir ~/.wmctl\n",
     )
     issue.add_argument("name", help="node id or user name (the certificate's CN)")
     kind = issue.add_mutually_exclusive_group()

@@ -40,31 +40,124 @@ class ClientOptions:
     timeout: float = DEFAULT_TIMEOUT
 
 
-TLS_HINTS = ("socket closed", "handshake", "ssl", "certificate", "tls")
+TLS_HINTS = ("socket closed", "handshake", "ssl", "certificate", "tls", "peer name")
+LEADER_HINTS = ("no leader", "leader changed")
+CLIENT_CERT_FLAGS = "--auth.mtls.cert-file and --auth.mtls.key-file"
+
+
+class ConnectionFailed(errors.Unavailable):
+    """The server could not be reached at all (refused, unresolvable, no answer in time)."""
+
+
+class TlsFailed(errors.Unavailable):
+    """The TLS handshake failed, or one side spoke TLS and the other did not."""
+
+
+class LeaderUnavailable(errors.Unavailable):
+    """The server answered, but the mesh has no reachable leader right now."""
+
+
+# (hint in grpc's details, what to do); the first match wins. {cert} is the client certificate.
+_TLS_ADVICE = (
+    (
+        "wrong_version_number",
+        "the server does not speak TLS; add --insecure if the mesh runs with --global.insecure",
+    ),
+    (
+        "verify",
+        "its certificate is not signed by the CA you trust; pass the mesh CA with --tls.ca-file",
+    ),
+    (
+        "peer name",
+        "its certificate does not name the host you dialled; use the name in its certificate "
+        "(or an address in its SANs) as --server",
+    ),
+)
+
+
+def _tls_advice(server: str, details: str, security: ClientSecurity) -> str:
+    lowered = details.lower()
+    if security.insecure:
+        return f"{server} closed the connection: it probably serves TLS; drop --insecure"
+    advice = next((text for hint, text in _TLS_ADVICE if hint in lowered), "")
+    if not advice and "socket closed" in lowered:
+        advice = (
+            f"the server refused the client certificate {security.cert_file}; use one issued "
+            "by the mesh CA for a user or node"
+            if security.cert_file
+            else "the server wants a client certificate; pass one issued by the mesh CA with "
+            f"{CLIENT_CERT_FLAGS} (`wmctl pki issue NAME --user`)"
+        )
+    return f"TLS with {server} failed: " + (
+        advice
+        or f"{details}; the server may want a client certificate from the mesh CA "
+        f"({CLIENT_CERT_FLAGS}), or --tls.ca-file is not the CA of the server's certificate"
+    )
+
+
+def _is_tls_failure(details: str, security: ClientSecurity) -> bool:
+    lowered = details.lower()
+    if security.insecure:
+        return "socket closed" in lowered
+    return any(hint in lowered for hint in TLS_HINTS)
 
 
 def describe(server: str, exc: aio.AioRpcError, security: ClientSecurity) -> str:
     """One line that says what went wrong talking to ``server`` and what to do about it."""
+    return _explain(server, exc, security)[1]
+
+
+def _explain(
+    server: str, exc: aio.AioRpcError, security: ClientSecurity
+) -> tuple[type[errors.MeshError] | None, str]:
+    """The error class wmctl raises (None: the status table's) and the one-line message."""
     code = exc.code()
     details = exc.details() or ""
     lowered = details.lower()
-    if (
-        code is grpc.StatusCode.UNAVAILABLE
-        and not security.insecure
-        and any(hint in lowered for hint in TLS_HINTS)
-    ):
-        return (
-            f"TLS with {server} failed ({details}): the server may want a client certificate "
-            "from the mesh CA (--auth.mtls.cert-file/--auth.mtls.key-file), or --tls.ca-file "
-            "is not the CA of the server's certificate"
+    unavailable = code is grpc.StatusCode.UNAVAILABLE
+    if unavailable and (lowered.startswith("leader ") or any(h in lowered for h in LEADER_HINTS)):
+        return LeaderUnavailable, (
+            f"{server}: {details} (the mesh has no reachable leader: check that a quorum of "
+            "voters runs, then retry)"
         )
-    if code is grpc.StatusCode.UNAVAILABLE and security.insecure and "socket closed" in lowered:
-        return f"{server} closed the connection: it probably serves TLS; drop --insecure"
-    if code is grpc.StatusCode.UNAVAILABLE and ("connect" in lowered or "dns" in lowered):
-        return f"cannot reach {server}: {details}; check the address and that the node runs"
+    if unavailable and _is_tls_failure(details, security):
+        return TlsFailed, _tls_advice(server, details, security)
+    if unavailable and ("connect" in lowered or "dns" in lowered):
+        return ConnectionFailed, (
+            f"cannot reach {server}: {_last_error(details)}; check --server (HOST:PORT of a "
+            "node's API, port 8443 by default) and that the node runs"
+        )
     if code is grpc.StatusCode.DEADLINE_EXCEEDED:
-        return f"{server} did not answer in time"
-    return f"{server}: {details or code.name}"
+        return ConnectionFailed, (
+            f"{server} did not answer in time; check that it is a webmesh node, or raise --timeout"
+        )
+    return None, _server_says(server, code, details)
+
+
+def _server_says(server: str, code: grpc.StatusCode, details: str) -> str:
+    hints = {
+        grpc.StatusCode.PERMISSION_DENIED: "ask a mesh admin for a role binding that allows it",
+        grpc.StatusCode.UNAUTHENTICATED: (
+            f"give credentials: {CLIENT_CERT_FLAGS}, --auth.basic.* or --auth.ldap.*"
+        ),
+        grpc.StatusCode.NOT_FOUND: "check the name (`wmctl get nodes` lists the nodes)",
+        grpc.StatusCode.UNIMPLEMENTED: "is it a webmesh node of this version?",
+    }
+    hint = hints.get(code)
+    text = f"{server}: {details or code.name}"
+    return f"{text} ({hint})" if hint else text
+
+
+def _last_error(details: str) -> str:
+    """grpc's 'failed to connect to all addresses; last error: UNKNOWN: ipv4:...: X' -> X."""
+    tail = details.rsplit(": ", 1)[-1] if "last error" in details else details
+    return tail or details
+
+
+def error_for_rpc(server: str, exc: aio.AioRpcError, security: ClientSecurity) -> errors.MeshError:
+    """The domain error (with a one-line, actionable message) for a failed call."""
+    cls, message = _explain(server, exc, security)
+    return cls(message) if cls is not None else status.error_for(exc.code(), message)
 
 
 class MeshClient:
@@ -94,9 +187,7 @@ class MeshClient:
         try:
             return await call(self._options.timeout)
         except aio.AioRpcError as exc:
-            raise status.error_for(
-                exc.code(), describe(self.server, exc, self._options.security)
-            ) from exc
+            raise error_for_rpc(self.server, exc, self._options.security) from exc
 
     async def join(self, request: membership_pb2.JoinRequest) -> membership_pb2.JoinResponse:
         return await self._call(lambda t: self.membership.Join(request, timeout=t))
@@ -111,9 +202,21 @@ class MeshClient:
             async for peers in self.membership.SubscribePeers(request):
                 yield peers
         except aio.AioRpcError as exc:
-            raise status.error_for(
-                exc.code(), describe(self.server, exc, self._options.security)
-            ) from exc
+            raise error_for_rpc(self.server, exc, self._options.security) from exc
+
+    async def peers(self, node_id: str) -> membership_pb2.PeerList:
+        """A node's current WireGuard peers: the first message of SubscribePeers, then close."""
+        request = membership_pb2.SubscribePeersRequest(id=node_id)
+        call = self.membership.SubscribePeers(request, timeout=self._options.timeout)
+        try:
+            async for peers in call:
+                result: membership_pb2.PeerList = peers
+                return result
+        except aio.AioRpcError as exc:
+            raise error_for_rpc(self.server, exc, self._options.security) from exc
+        finally:
+            call.cancel()
+        raise errors.Unavailable(f"{self.server} ended the peer stream of {node_id} without peers")
 
     async def status(self, node_id: str = "") -> node_pb2.Status:
         request = node_pb2.GetStatusRequest(id=node_id)
@@ -160,4 +263,11 @@ class MeshClient:
         return list(result.items)
 
 
-__all__ = ["ClientOptions", "MeshClient", "errors"]
+__all__ = [
+    "ClientOptions",
+    "ConnectionFailed",
+    "LeaderUnavailable",
+    "MeshClient",
+    "TlsFailed",
+    "errors",
+]

@@ -56,17 +56,32 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--join-server", action="append", default=[], metavar="HOST:PORT",
-                        help="a server's API address; repeat to give fallbacks (tried in order)")
+    parser.add_argument(
+        "--join-server",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="a server's API address; repeat to give fallbacks (tried in order)",
+    )
     parser.add_argument("--no-ipv6", action="store_true", help="do not ask for an IPv6 prefix")
     parser.add_argument("--interface-name", default="webmesh0", help="WireGuard interface name")
     parser.add_argument("--listen-port", type=int, default=51820, help="WireGuard UDP port")
     parser.add_argument("--node-id", default="", help="id in the mesh (default: host name)")
-    parser.add_argument("--routes", action="append", default=[], metavar="CIDR",
-                        help="CIDRs reachable through this machine (repeatable)")
+    parser.add_argument(
+        "--routes",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="CIDRs reachable through this machine (repeatable)",
+    )
     parser.add_argument("--mtu", type=int, default=1420, help="MTU of the interface")
-    parser.add_argument("--wireguard.backend", dest="backend", default="auto",
-                        choices=("auto", "kernel", "userspace", "fake"), help="WireGuard driver")
+    parser.add_argument(
+        "--wireguard.backend",
+        dest="backend",
+        default="auto",
+        choices=("auto", "kernel", "userspace", "fake"),
+        help="WireGuard driver",
+    )
     parser.add_argument("--json", action="store_true", help="print events as JSON lines")
 
 
@@ -128,8 +143,9 @@ async def connect(args: argparse.Namespace, security: ClientSecurity) -> int:
 async def _bring_up(session: Session, response: membership_pb2.JoinResponse, driver: Any) -> None:
     args = session.args
     networks = Networks(response.network_ipv4, response.network_ipv6, response.mesh_domain)
-    me = Node(id=session.node_id, public_key="", ipv4=response.address_ipv4,
-              ipv6=response.address_ipv6)
+    me = Node(
+        id=session.node_id, public_key="", ipv4=response.address_ipv4, ipv6=response.address_ipv6
+    )
     local = LocalInterface(
         name=args.interface_name,
         private_key=session.private_key,
@@ -139,11 +155,17 @@ async def _bring_up(session: Session, response: membership_pb2.JoinResponse, dri
         networks=tuple(n for n in (networks.ipv4, networks.ipv6) if n),
     )
     session.feed.set([convert.peer_from_proto(p) for p in response.peers])
-    session.reconciler = Reconciler(driver=driver, links=NetlinkLinks(), local=local,
-                                    feed=session.feed, resync_interval=60.0)
+    session.reconciler = Reconciler(
+        driver=driver, links=NetlinkLinks(), local=local, feed=session.feed, resync_interval=60.0
+    )
     await session.reconciler.bring_up()
-    session.emit("connected", node=session.node_id, addresses=",".join(local.addresses),
-                 peers=len(response.peers), interface=local.name)
+    session.emit(
+        "connected",
+        node=session.node_id,
+        addresses=",".join(local.addresses),
+        peers=len(response.peers),
+        interface=local.name,
+    )
 
 
 async def _learn_servers(session: Session) -> None:
@@ -198,8 +220,9 @@ def _apply(session: Session, server: str, update: membership_pb2.PeerList) -> No
     session.feed.set(peers)
     if session.reconciler is not None:
         session.reconciler.wake()
-    session.emit("peers", server=server, count=len(peers),
-                 ids=",".join(p.node_id for p in peers) or "-")
+    session.emit(
+        "peers", server=server, count=len(peers), ids=",".join(p.node_id for p in peers) or "-"
+    )
 
 
 async def _leave(session: Session) -> None:

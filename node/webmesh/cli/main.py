@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -15,15 +16,19 @@ from typing import Any
 from webmesh import __version__
 from webmesh.api.security import ClientSecurity
 from webmesh.authn import pki_cli
-from webmesh.cli import admin, connect, output
+from webmesh.cli import admin, client, completion, config, config_cmd, connect, output, tools
 from webmesh.cli.client import ClientOptions, MeshClient
 from webmesh.mesh import errors
 
 DEFAULT_SERVER = "127.0.0.1:8443"
 
 EXIT_CODES: dict[type[errors.MeshError], int] = {
+    config.ConfigError: 2,
+    client.ConnectionFailed: 3,
     errors.Unavailable: 3,
-    errors.NotLeader: 3,
+    client.TlsFailed: 7,
+    client.LeaderUnavailable: 8,
+    errors.NotLeader: 8,
     errors.NotFound: 4,
     errors.PermissionDenied: 5,
     errors.Unauthenticated: 5,
@@ -36,37 +41,71 @@ EXIT_CODES: dict[type[errors.MeshError], int] = {
 EPILOG = """\
 examples:
   wmctl --server 10.0.0.1:8443 --insecure status
+  wmctl status node-b                   # asks node-b itself, at its API address
   wmctl get nodes
   wmctl get nodes -o wide
   wmctl get node bootstrap-node -o json
+  wmctl get peers node-b
+  wmctl get graph | dot -Tsvg > mesh.svg
   wmctl leave node-b
   wmctl get networkacls
   wmctl put networkacls deny-b-c --priority 100 --src-node b --dst-node c --deny
   wmctl delete networkacls deny-b-c
   wmctl pki init --dir ./pki && wmctl pki issue node-a --ca-dir ./pki --out-dir ./pki
-  wmctl --server 10.0.0.1:8443 --tls.ca-file ca.crt --auth.mtls.cert-file admin.crt \
+  wmctl --server 10.0.0.1:8443 --tls.ca-file ca.crt --auth.mtls.cert-file admin.crt \\
       --auth.mtls.key-file admin.key get nodes
+  wmctl config set-context prod --cluster prod --user admin && wmctl config use-context prod
+  wmctl genkey | tee private.key | wmctl pubkey
+  source <(wmctl completion bash)
+
+configuration:
+  ~/.wmctl/config.yaml (or --config, or $WMCTL_CONFIG) holds clusters, users and contexts
+  (see `wmctl config --help`). Flags on the command line win over the context (--context, or
+  the current one), which wins over the defaults.
 
 exit codes:
-  0 success, 1 unexpected error, 2 usage error, 3 server unreachable or no leader,
-  4 not found, 5 permission denied or not authenticated, 6 rejected request
+  0  success
+  1  internal error (a bug: please report it)
+  2  usage error, or a bad config file or context
+  3  server unreachable: connection refused, unknown host, no answer in time
+  4  not found
+  5  permission denied, or not authenticated
+  6  request rejected: invalid, already exists, or not possible now
+  7  TLS failure: wrong CA, the server wants a client certificate, TLS against --insecure
+  8  no leader: the mesh has no reachable Raft leader right now; retry
 """
 
+# Global flags and their defaults. Parsers give them SUPPRESS defaults so that, after parsing,
+# we know which were given on the command line (they win over the config file's context).
+GLOBAL_DEFAULTS: dict[str, Any] = {
+    "server": DEFAULT_SERVER,
+    "insecure": False,
+    "tls.ca_file": "",
+    "auth.mtls.cert_file": "",
+    "auth.mtls.key_file": "",
+    "auth.basic.username": "",
+    "auth.basic.password": "",
+    "auth.ldap.username": "",
+    "auth.ldap.password": "",
+    "tls.insecure_skip_verify": False,
+    "output": "table",
+    "timeout": 10.0,
+    "config": "",
+    "context": "",
+}
 
-def _global_options(defaults: bool) -> argparse.ArgumentParser:
-    """Global flags; sub-parsers get them too, with SUPPRESS defaults so they never overwrite."""
+
+def _global_options() -> argparse.ArgumentParser:
+    """Global flags, on the top parser and every subparser (SUPPRESS defaults never overwrite)."""
     parent = argparse.ArgumentParser(add_help=False)
-    default: Any = (lambda value: value) if defaults else (lambda _v: argparse.SUPPRESS)
+    quiet = argparse.SUPPRESS
     parent.add_argument(
-        "--server",
-        "-s",
-        default=default(DEFAULT_SERVER),
-        help=f"API server HOST:PORT (default {DEFAULT_SERVER})",
+        "--server", "-s", default=quiet, help=f"API server HOST:PORT (default {DEFAULT_SERVER})"
     )
     parent.add_argument(
         "--insecure",
         action="store_true",
-        default=default(False),
+        default=quiet,
         help="talk to the server without TLS (test meshes only)",
     )
     for flag, help_ in (
@@ -78,80 +117,232 @@ def _global_options(defaults: bool) -> argparse.ArgumentParser:
         ("--auth.ldap.username", "user for LDAP authentication"),
         ("--auth.ldap.password", "password for LDAP authentication"),
     ):
-        parent.add_argument(flag, default=default(""), help=help_)
+        parent.add_argument(flag, default=quiet, help=help_)
     parent.add_argument(
         "--tls.insecure-skip-verify",
         action="store_true",
-        default=default(False),
+        default=quiet,
         help="do not verify the server's certificate (unsafe)",
     )
+    parent.add_argument(
+        "--timeout", type=float, default=quiet, help="seconds to wait for the server (default 10)"
+    )
+    _file_options(parent)
+    return parent
+
+
+def _file_options(parent: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    """-o, --config and --context: the global flags of commands that talk to no server."""
+    parent = parent or argparse.ArgumentParser(add_help=False)
+    quiet = argparse.SUPPRESS
     parent.add_argument(
         "--output",
         "-o",
         choices=output.FORMATS,
-        default=default("table"),
+        default=quiet,
         help="output format (default table)",
     )
     parent.add_argument(
-        "--timeout",
-        type=float,
-        default=default(10.0),
-        help="seconds to wait for the server (default 10)",
+        "--config",
+        default=quiet,
+        metavar="PATH",
+        help=f"wmctl's config file (default ${config_cmd.ENV} or {config_cmd.DEFAULT_PATH})",
+    )
+    parent.add_argument(
+        "--context", default=quiet, metavar="NAME", help="use this context of the config file"
     )
     return parent
 
 
+class _Parser(argparse.ArgumentParser):
+    """The top parser: records which global flags were given, then fills in the defaults."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        given = vars(parsed)
+        parsed.explicit = frozenset(key for key in GLOBAL_DEFAULTS if key in given)
+        for key, value in GLOBAL_DEFAULTS.items():
+            given.setdefault(key, value)
+        return parsed, extras
+
+
+def _help(help_: str, epilog: str, **kw: Any) -> dict[str, Any]:
+    return {
+        "help": help_,
+        "epilog": epilog,
+        "formatter_class": argparse.RawDescriptionHelpFormatter,
+        **kw,
+    }
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="wmctl",
         description="Query and administer a webmesh mesh.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        parents=[_global_options(True)],
+        parents=[_global_options()],
     )
     parser.add_argument("--version", action="version", version=f"wmctl {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    common = [_global_options(False)]
-    sub.add_parser("status", parents=common, help="show the server's status, Raft and peers")
-    get = sub.add_parser("get", parents=common, help="show mesh objects")
-    get_sub = get.add_subparsers(dest="resource", required=True, metavar="RESOURCE")
-    get_sub.add_parser("nodes", parents=common, help="list every node of the mesh")
-    node = get_sub.add_parser("node", parents=common, help="show one node")
-    node.add_argument("id", help="the node id")
-    admin.add_get_parsers(get_sub, common)
+    # Subparsers are plain parsers: only the top one fills in defaults.
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=argparse.ArgumentParser
+    )
+    common = [_global_options()]
+    status = sub.add_parser(
+        "status",
+        parents=common,
+        **_help(
+            "show a node's status: role, Raft, interface and peers",
+            "examples:\n  wmctl status                # the server you talk to\n"
+            "  wmctl status node-b         # node-b itself, at its API address in the mesh\n"
+            "  wmctl status -o json\n",
+        ),
+    )
+    status.add_argument(
+        "node", nargs="?", default="", help="ask this node (by id) instead of --server"
+    )
+    _add_get_parsers(sub, common)
     admin.add_parsers(sub, common)
     leave = sub.add_parser(
-        "leave", parents=common, help="remove a node from the mesh (it disappears from every peer)"
+        "leave",
+        parents=common,
+        **_help(
+            "remove a node from the mesh (it disappears from every peer)",
+            "example:\n  wmctl leave node-b\n",
+        ),
     )
     leave.add_argument("id", help="the node id")
-    pki_cli.add_parser(sub)
     connect.add_parser(sub, common)
+    config_cmd.add_parser(sub, [_file_options()])
+    tools.add_parsers(sub, common)
+    shells = sub.add_parser(
+        "completion",
+        parents=common,
+        **_help(
+            "print a shell completion script",
+            "examples:\n  source <(wmctl completion bash)        # in ~/.bashrc\n"
+            "  source <(wmctl completion zsh)         # in ~/.zshrc\n"
+            "  wmctl completion fish > ~/.config/fish/completions/wmctl.fish\n",
+        ),
+    )
+    shells.add_argument("shell", choices=completion.SHELLS)
+    pki_cli.add_parser(sub)
     return parser
 
 
-async def _status(client: MeshClient, args: argparse.Namespace) -> str:
-    status = await client.status()
+def _add_get_parsers(sub: Any, common: list[argparse.ArgumentParser]) -> None:
+    get = sub.add_parser(
+        "get",
+        parents=common,
+        **_help(
+            "show mesh objects",
+            "examples:\n  wmctl get nodes -o wide\n  wmctl get node node-b -o yaml\n"
+            "  wmctl get peers node-b\n  wmctl get graph | dot -Tpng > mesh.png\n"
+            "  wmctl get networkacls\n",
+        ),
+    )
+    get_sub = get.add_subparsers(dest="resource", required=True, metavar="RESOURCE")
+    get_sub.add_parser(
+        "nodes",
+        parents=common,
+        **_help(
+            "list every node of the mesh",
+            "examples:\n  wmctl get nodes\n  wmctl get nodes -o wide\n",
+        ),
+    )
+    node = get_sub.add_parser(
+        "node",
+        parents=common,
+        **_help(
+            "show one node", "examples:\n  wmctl get node node-b\n  wmctl get node node-b -o json\n"
+        ),
+    )
+    node.add_argument("id", help="the node id")
+    peers = get_sub.add_parser(
+        "peers",
+        parents=common,
+        **_help(
+            "show a node's WireGuard peers, as the mesh computes them",
+            "examples:\n  wmctl get peers node-b\n  wmctl get peers node-b -o wide\n",
+        ),
+    )
+    peers.add_argument("id", help="the node id")
+    graph = get_sub.add_parser(
+        "graph",
+        parents=common,
+        **_help(
+            "show who peers with whom (Graphviz DOT by default)",
+            "examples:\n  wmctl get graph | dot -Tsvg > mesh.svg\n"
+            "  wmctl get graph --format json\n  wmctl get graph --format table\n",
+        ),
+    )
+    graph.add_argument(
+        "--format",
+        choices=("dot", "json", "table"),
+        default="dot",
+        help="dot (default), json (nodes and edges) or table; -o json|yaml work too",
+    )
+    admin.add_get_parsers(get_sub, common)
+
+
+async def _status(mesh: MeshClient, args: argparse.Namespace) -> str:
+    if args.node:
+        status = await _status_of_node(mesh, args)
+    else:
+        status = await mesh.status()
     if args.output in ("json", "yaml"):
         return output.render_data(status, args.output)
     return output.status_text(status)
 
 
-async def _get(client: MeshClient, args: argparse.Namespace) -> str:
+async def _status_of_node(mesh: MeshClient, args: argparse.Namespace) -> Any:
+    """Ask the node itself, at its API address, verifying its certificate by its node id."""
+    node = await mesh.get_node(args.node)
+    if not node.api_address:
+        raise errors.FailedPrecondition(
+            f"node {args.node} serves no API (a client node): ask a server with --server"
+        )
+    options = ClientOptions(security=security_of(args), timeout=args.timeout)
+    async with MeshClient(node.api_address, options, server_name=args.node) as direct:
+        return await direct.status()
+
+
+async def _get(mesh: MeshClient, args: argparse.Namespace) -> str:
     if args.resource in admin.KIND_OF:
-        return await admin.get_command(client, args)
+        return await admin.get_command(mesh, args)
+    data = args.output in ("json", "yaml")
+    wide = args.output == "wide"
     if args.resource == "nodes":
-        nodes = await client.list_nodes()
-        if args.output in ("json", "yaml"):
-            return output.render_data(nodes, args.output)
-        return output.nodes_table(nodes, wide=args.output == "wide")
-    node = await client.get_node(args.id)
-    if args.output in ("json", "yaml"):
-        return output.render_data(node, args.output)
-    return output.nodes_table([node], wide=args.output == "wide")
+        nodes = await mesh.list_nodes()
+        return (
+            output.render_data(nodes, args.output) if data else output.nodes_table(nodes, wide=wide)
+        )
+    if args.resource == "peers":
+        peers = await mesh.peers(args.id)
+        return (
+            output.render_data(peers, args.output) if data else output.peers_table(peers, wide=wide)
+        )
+    if args.resource == "graph":
+        return _graph(await mesh.graph(), args)
+    node = await mesh.get_node(args.id)
+    return output.render_data(node, args.output) if data else output.nodes_table([node], wide=wide)
 
 
-async def _leave(client: MeshClient, args: argparse.Namespace) -> str:
-    await client.leave(args.id)
+def _graph(graph: Any, args: argparse.Namespace) -> str:
+    if args.output == "yaml":
+        return output.render_data(graph, "yaml")
+    if args.format == "json" or args.output == "json":
+        return output.graph_json(graph)
+    if args.format == "table" or args.output == "wide":
+        return output.graph_table(graph)
+    return str(graph.dot)
+
+
+async def _leave(mesh: MeshClient, args: argparse.Namespace) -> str:
+    await mesh.leave(args.id)
     return f"node {args.id} removed from the mesh\n"
 
 
@@ -161,6 +352,22 @@ COMMANDS: dict[str, Callable[[MeshClient, argparse.Namespace], Awaitable[str]]] 
     "leave": _leave,
     "put": admin.put_command,
     "delete": admin.delete_command,
+}
+
+
+def _pki(args: argparse.Namespace) -> str:
+    pki_cli.run(args)
+    return ""
+
+
+# Commands that need no server (and no context).
+LOCAL_COMMANDS: dict[str, Callable[[argparse.Namespace], str]] = {
+    "pki": _pki,
+    "config": config_cmd.run,
+    "genkey": tools.genkey,
+    "pubkey": tools.pubkey,
+    "version": tools.version,
+    "completion": lambda args: completion.script(build_parser(), args.shell),
 }
 
 
@@ -178,14 +385,22 @@ def security_of(args: argparse.Namespace) -> ClientSecurity:
     )
 
 
-async def run(args: argparse.Namespace) -> str:
+def apply_context(args: argparse.Namespace) -> None:
+    """Fill the connection settings not given as flags from the config file's context."""
+    settings = config_cmd.settings_for(args)
+    explicit: frozenset[str] = getattr(args, "explicit", frozenset())
+    for key, value in settings.values.items():
+        if key not in explicit:
+            setattr(args, key, value)
 
-    if args.command == "pki":
-        pki_cli.run(args)
-        return ""
+
+async def run(args: argparse.Namespace) -> str:
+    if args.command in LOCAL_COMMANDS:
+        return LOCAL_COMMANDS[args.command](args)
+    apply_context(args)
     options = ClientOptions(security=security_of(args), timeout=args.timeout)
-    async with MeshClient(args.server, options) as client:
-        return await COMMANDS[args.command](client, args)
+    async with MeshClient(args.server, options) as mesh:
+        return await COMMANDS[args.command](mesh, args)
 
 
 def exit_code(error: errors.MeshError) -> int:
@@ -195,17 +410,28 @@ def exit_code(error: errors.MeshError) -> int:
     return 1
 
 
+def _fail(message: str, code: int) -> None:
+    print(f"wmctl: {' '.join(message.split())}", file=sys.stderr)
+    sys.exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
         if args.command == "connect":
+            apply_context(args)
             sys.exit(connect.run(args, security_of))
         sys.stdout.write(asyncio.run(run(args)))
     except errors.MeshError as exc:
-        print(f"wmctl: error: {exc}", file=sys.stderr)
-        sys.exit(exit_code(exc))
+        _fail(f"error: {exc}", exit_code(exc))
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as exc:
+        if os.environ.get("WMCTL_DEBUG"):
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {exc} (a bug; WMCTL_DEBUG=1 shows where)", 1)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from webmesh.api.convert import ROLE_NAMES
-from webmesh.api.v1 import node_pb2, types_pb2
+from webmesh.api.v1 import membership_pb2, mesh_pb2, node_pb2, types_pb2
 
 FORMATS = ("table", "wide", "json", "yaml")
 
@@ -74,12 +74,13 @@ def nodes_table(
     return table(headers, rows)
 
 
-def status_text(status: node_pb2.Status) -> str:
+def status_text(status: node_pb2.Status, *, now: float | None = None) -> str:
     raft = status.raft
     iface = status.interface
     lines = [
         f"Node:        {status.id}",
         f"Version:     {status.version}",
+        f"Age:         {age(_seconds(status, 'started_at'), now)}",
         f"Role:        {ROLE_NAMES.get(status.role, 'unknown')}"
         + (" (leader)" if status.is_leader else ""),
         f"Mesh nodes:  {status.node_count}",
@@ -95,7 +96,7 @@ def status_text(status: node_pb2.Status) -> str:
             p.id or "?",
             p.endpoint or "<none>",
             ",".join(p.allowed_ips),
-            age(p.last_handshake.ToSeconds()) if p.last_handshake.ToSeconds() else "never",
+            age(p.last_handshake.ToSeconds(), now) if p.last_handshake.ToSeconds() else "never",
             str(p.rx_bytes),
             str(p.tx_bytes),
         ]
@@ -103,3 +104,44 @@ def status_text(status: node_pb2.Status) -> str:
     ]
     peers = table(["PEER", "ENDPOINT", "ALLOWED IPS", "HANDSHAKE", "RX", "TX"], rows)
     return "\n".join(lines) + "\n\n" + peers
+
+
+def _seconds(message: Any, field: str) -> float:
+    """A Timestamp field in seconds, 0 when unset (shown as <unknown>)."""
+    if not message.HasField(field):
+        return 0.0
+    return float(getattr(message, field).ToNanoseconds() / 1e9)
+
+
+def peers_table(peers: membership_pb2.PeerList, *, wide: bool) -> str:
+    """A node's WireGuard peers (``wmctl get peers NODE``), as the mesh computes them."""
+    headers = ["NAME", "ENDPOINT", "IPV4", "IPV6", "ALLOWED IPS", "RELAY"]
+    if wide:
+        headers.append("PUBLIC KEY")
+    rows = []
+    for p in peers.peers:
+        row = [
+            p.id,
+            p.endpoint or "<none>",
+            p.private_ipv4 or "<none>",
+            p.private_ipv6 or "<none>",
+            ",".join(p.allowed_ips) or "<none>",
+            "yes" if p.relay else "",
+        ]
+        if wide:
+            row.append(p.public_key)
+        rows.append(row)
+    return table(headers, rows)
+
+
+def graph_table(graph: mesh_pb2.MeshGraph) -> str:
+    """The mesh's links as a table (``wmctl get graph -o table``)."""
+    rows = [[e.source, e.target, e.relayed_by or "<direct>"] for e in graph.edges]
+    return table(["SOURCE", "TARGET", "VIA"], rows)
+
+
+def graph_json(graph: mesh_pb2.MeshGraph) -> str:
+    """Nodes and edges in the canonical JSON mapping (the DOT text is left out)."""
+    data = json_format.MessageToDict(graph, always_print_fields_with_no_presence=True)
+    data.pop("dot", None)
+    return json.dumps(data, indent=2) + "\n"

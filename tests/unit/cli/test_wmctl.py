@@ -83,7 +83,7 @@ def test_defaults_when_no_global_flag() -> None:
     ("error", "code"),
     [
         (errors.Unavailable("x"), 3),
-        (errors.NotLeader("x"), 3),
+        (errors.NotLeader("x"), 8),  # no leader: its own code (issue 5)
         (errors.NotFound("x"), 4),
         (errors.PermissionDenied("x"), 5),
         (errors.Unauthenticated("x"), 5),

@@ -1,0 +1,35 @@
+"""wmctl tests: no test reads the developer's ~/.wmctl; golden files under golden/.
+
+Regenerate the golden files after an intended change of output with
+``WMCTL_UPDATE_GOLDEN=1 pytest tests/unit/cli`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = "WMCTL_UPDATE_GOLDEN"
+
+
+@pytest.fixture(autouse=True)
+def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "wmctl" / "config.yaml"
+    monkeypatch.setenv("WMCTL_CONFIG", str(path))
+    return path
+
+
+@pytest.fixture
+def golden() -> Callable[[str, str], None]:
+    def check(name: str, text: str) -> None:
+        path = GOLDEN / name
+        if os.environ.get(UPDATE):
+            path.write_text(text)
+        assert path.exists(), f"no golden file {path}: run with {UPDATE}=1 to create it"
+        assert text == path.read_text(), f"{name} changed; if intended, rerun with {UPDATE}=1"
+
+    return check
