@@ -52,7 +52,7 @@ lint: install ## ruff (lint and format check) and import-linter contracts
 
 .PHONY: typecheck
 typecheck: install ## mypy --strict on our packages
-	$(VENV)/bin/mypy node/webmesh
+	$(VENV)/bin/mypy node/webmesh operator/webmesh_operator
 
 .PHONY: generate
 generate: install ## Regenerate the gRPC code from the .proto files

@@ -1,0 +1,89 @@
+"""The webmesh-node config file (``--config``) of servers and node groups, as nested YAML.
+
+Keys are the node's dotted setting names nested (``global: {insecure: true}``), exactly as
+``webmesh.daemon.settings`` reads them; a test loads every rendered file with it. What differs
+between the pods of one StatefulSet is not in the file (a ConfigMap is shared): the node id and
+the per-pod certificate paths come from environment variables, and whether a server bootstraps
+or joins from its entrypoint (see :mod:`webmesh_operator.render.pod`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+from webmesh_operator.render import names
+
+
+def _common(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings shared by every node of a mesh: security, logging, listeners, data plane."""
+    insecure = spec["security"]["mode"] == "insecure"
+    global_: dict[str, Any] = {
+        "insecure": insecure,
+        "no-ipv6": not spec["ipv6"],
+        "detect-endpoints": True,
+        "detect-private-endpoints": True,
+        "log-level": spec["logLevel"],
+        "log-format": "json",
+    }
+    config: dict[str, Any] = {"global": global_}
+    if not insecure:
+        # The CA is shared; each pod's certificate and key paths are set by the environment.
+        ca_file = f"{names.TLS_DIR}/ca.crt"
+        global_.update({"tls-ca-file": ca_file, "mtls": True})
+        config["tls"] = {"ca-file": ca_file}
+    config["raft"] = {"data-dir": names.STORE_DIR}
+    config["services"] = {
+        "api": {"listen-address": f"[::]:{names.API_PORT}"},
+        "metrics": {"listen-address": f"[::]:{names.METRICS_PORT}"},
+    }
+    config["wireguard"] = {"listen-port": names.WIREGUARD_PORT}
+    return config
+
+
+def server_config(mesh: Mapping[str, Any]) -> dict[str, Any]:
+    """The config of the Mesh's servers; ``bootstrap.*`` is only read by the pod that bootstraps.
+
+    ``bootstrap.enabled`` and ``mesh.join-address`` are mutually exclusive, so neither is in the
+    file: the entrypoint passes one of them as a flag.
+    """
+    name, spec = mesh["metadata"]["name"], mesh["spec"]
+    config = _common(spec)
+    advertise = spec["externalAccess"].get("advertiseEndpoint")
+    if advertise:
+        config["global"]["primary-endpoint"] = advertise
+    config["bootstrap"] = {
+        "ipv4-network": spec["ipv4Network"],
+        "mesh-domain": spec["meshDomain"],
+        "default-network-policy": spec["defaultNetworkPolicy"],
+        # Every server may join as a voter (pod 0 too: it rejoins if it lost its data).
+        "voters": [f"{name}-{ordinal}" for ordinal in range(spec["servers"])],
+    }
+    config["mesh"] = {"join-as-voter": True}
+    return config
+
+
+def node_group_config(node: Mapping[str, Any], mesh: Mapping[str, Any]) -> dict[str, Any]:
+    """The config of a Node group's pods: they join the mesh through its headless Service."""
+    config = _common(mesh["spec"])
+    config["mesh"] = {
+        "join-address": names.join_address(mesh["metadata"]["name"], mesh["metadata"]["namespace"]),
+        "join-as-voter": bool(node["spec"]["voter"]),
+    }
+    return config
+
+
+def to_yaml(config: Mapping[str, Any]) -> str:
+    """The config file's text: stable key order, block style."""
+    return yaml.safe_dump(dict(config), sort_keys=False, default_flow_style=False)
+
+
+def checksum(data: Mapping[str, str]) -> str:
+    """A digest of a ConfigMap's data; a pod-template annotation, so a change rolls the pods."""
+    digest = hashlib.sha256()
+    for key in sorted(data):
+        digest.update(key.encode() + b"\0" + data[key].encode() + b"\0")
+    return digest.hexdigest()

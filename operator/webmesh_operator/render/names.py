@@ -1,0 +1,72 @@
+"""Names, labels and fixed paths shared by every rendered manifest: one place, so they agree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Manifest = dict[str, Any]
+
+GROUP = "mesh.webmesh.io"
+MANAGED_BY = "webmesh-operator"
+CONFIG_CHECKSUM_ANNOTATION = f"{GROUP}/config-checksum"
+MESH_LABEL = f"{GROUP}/mesh"
+
+API_PORT = 8443
+WIREGUARD_PORT = 51820
+METRICS_PORT = 8080
+
+CONFIG_DIR = "/etc/webmesh"
+CONFIG_FILE = "webmesh.yaml"
+CONFIG_PATH = f"{CONFIG_DIR}/{CONFIG_FILE}"
+TLS_DIR = "/etc/webmesh/tls"
+DATA_DIR = "/var/lib/webmesh"
+STORE_DIR = f"{DATA_DIR}/store"
+
+
+def labels(instance: str, component: str, mesh: str) -> dict[str, str]:
+    """The labels of every object that belongs to one Mesh (``component``: server, node-group).
+
+    ``instance`` is the owning resource's name (the Mesh's, or the Node group's).
+    """
+    return {
+        "app.kubernetes.io/name": "webmesh",
+        "app.kubernetes.io/instance": instance,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        MESH_LABEL: mesh,
+    }
+
+
+def selector(instance: str, component: str) -> dict[str, str]:
+    """The immutable subset of :func:`labels` that selects one StatefulSet's pods."""
+    return {
+        "app.kubernetes.io/name": "webmesh",
+        "app.kubernetes.io/instance": instance,
+        "app.kubernetes.io/component": component,
+    }
+
+
+def metadata(name: str, namespace: str, object_labels: dict[str, str]) -> dict[str, Any]:
+    return {"name": name, "namespace": namespace, "labels": dict(object_labels)}
+
+
+def headless_service_name(mesh: str) -> str:
+    return f"{mesh}-headless"
+
+
+def external_service_name(mesh: str) -> str:
+    return f"{mesh}-external"
+
+
+def server_config_map_name(mesh: str) -> str:
+    return f"{mesh}-config"
+
+
+def tls_secret_name(owner: str) -> str:
+    """The Secret with ``ca.crt`` and one ``<pod>.crt``/``<pod>.key`` per pod of ``owner``."""
+    return f"{owner}-tls"
+
+
+def join_address(mesh: str, namespace: str) -> str:
+    """Where in-cluster nodes join: the headless Service resolves to the ready servers only."""
+    return f"{headless_service_name(mesh)}.{namespace}.svc:{API_PORT}"

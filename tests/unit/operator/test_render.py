@@ -1,0 +1,348 @@
+"""render: golden manifests of the examples, the config file the node actually loads, and the
+properties the handlers rely on (labels, checksums, optional objects, purity)."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from webmesh.daemon import settings
+from webmesh_operator.render import mesh_with_defaults, names, pod, render_mesh, render_node_group
+
+ROOT = Path(__file__).resolve().parents[3]
+NAMESPACE = "demo-ns"
+Golden = Callable[[str, str], None]
+
+
+def example(name: str) -> dict[str, Any]:
+    """An example resource as stored in ``NAMESPACE`` (where ``kubectl -n`` would put it)."""
+    resource = yaml.safe_load((ROOT / "examples" / name).read_text())
+    resource["metadata"]["namespace"] = NAMESPACE
+    assert isinstance(resource, dict)
+    return resource
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (config files, scripts) as literal blocks, so goldens read well."""
+
+
+def _str(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
+    style = "|" if "\n" in text else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def dump(manifests: list[dict[str, Any]]) -> str:
+    return yaml.dump_all(manifests, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
+
+
+def by_kind(manifests: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [manifest for manifest in manifests if manifest["kind"] == kind]
+
+
+def only(manifests: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    (manifest,) = by_kind(manifests, kind)
+    return manifest
+
+
+def config_text(configmap: dict[str, Any]) -> str:
+    text = configmap["data"][names.CONFIG_FILE]
+    assert isinstance(text, str)
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Golden files
+
+
+def test_golden_minimal_mesh(golden: Golden) -> None:
+    golden("mesh-minimal.yaml", dump(render_mesh(example("mesh.yaml"))))
+
+
+def test_golden_ha_mesh(golden: Golden) -> None:
+    golden("mesh-ha.yaml", dump(render_mesh(example("mesh-ha.yaml"))))
+
+
+def test_golden_node_group(golden: Golden) -> None:
+    node, mesh = example("node-group-with-app.yaml"), example("mesh.yaml")
+    golden("node-group-with-app.yaml", dump(render_node_group(node, mesh)))
+
+
+def test_golden_round_trips() -> None:
+    manifests = render_mesh(example("mesh-ha.yaml"))
+    assert list(yaml.safe_load_all(dump(manifests))) == manifests
+
+
+# ---------------------------------------------------------------------------------------------
+# The config file loads in the node
+
+
+def _load(tmp_path: Path, text: str, *extra: str) -> settings.Settings:
+    path = tmp_path / "webmesh.yaml"
+    path.write_text(text)
+    return settings.load_settings(["--config", str(path), *extra], {}, hostname="demo-0")
+
+
+def test_server_config_loads(tmp_path: Path) -> None:
+    configmap = only(render_mesh(example("mesh-ha.yaml")), "ConfigMap")
+    loaded = _load(tmp_path, config_text(configmap))
+    assert loaded.global_.mtls
+    assert not loaded.global_.insecure
+    assert loaded.global_.tls_ca_file == f"{names.TLS_DIR}/ca.crt"
+    assert loaded.global_.primary_endpoint == "mesh.example.com:51820"
+    assert loaded.bootstrap.ipv4_network == "10.200.0.0/16"
+    assert loaded.bootstrap.mesh_domain == "prod.webmesh.internal"
+    assert loaded.bootstrap.default_network_policy == "deny"
+    assert loaded.bootstrap.voters == tuple(f"prod-{i}" for i in range(5))
+    assert loaded.mesh.join_as_voter
+    assert str(loaded.raft.data_dir) == names.STORE_DIR
+    assert loaded.wireguard.listen_port == names.WIREGUARD_PORT
+
+
+@pytest.mark.parametrize(
+    "extra", [["--bootstrap.enabled"], [f"--mesh.join-address=demo-headless.{NAMESPACE}.svc:8443"]]
+)
+def test_server_config_loads_with_either_entrypoint(tmp_path: Path, extra: list[str]) -> None:
+    configmap = only(render_mesh(example("mesh.yaml")), "ConfigMap")
+    _load(tmp_path, config_text(configmap), *extra)
+
+
+def test_insecure_config_loads(tmp_path: Path) -> None:
+    mesh = example("mesh.yaml")
+    mesh["spec"] = {"servers": 1, "ipv6": False, "security": {"mode": "insecure"}}
+    manifests = render_mesh(mesh)
+    loaded = _load(tmp_path, config_text(only(manifests, "ConfigMap")))
+    assert loaded.global_.insecure
+    assert loaded.global_.no_ipv6
+    assert not loaded.global_.mtls
+    statefulset = only(manifests, "StatefulSet")
+    pod_spec = statefulset["spec"]["template"]["spec"]
+    assert "tls" not in {volume["name"] for volume in pod_spec["volumes"]}
+    env = {item["name"] for item in pod_spec["containers"][0]["env"]}
+    assert "GLOBAL_TLS_CERT_FILE" not in env
+
+
+def test_node_group_config_loads(tmp_path: Path) -> None:
+    node, mesh = example("node-group-with-app.yaml"), example("mesh.yaml")
+    node["spec"]["voter"] = True
+    configmap = only(render_node_group(node, mesh), "ConfigMap")
+    loaded = _load(tmp_path, config_text(configmap))
+    assert loaded.mesh.join_address == f"demo-headless.{NAMESPACE}.svc:8443"
+    assert loaded.mesh.join_as_voter
+    assert not loaded.bootstrap.enabled
+
+
+def test_environment_names_are_settings() -> None:
+    """The env the pods get overrides the file only if it uses the settings' own names."""
+    known = {option.env for option in settings.OPTIONS}
+    container = only(render_mesh(example("mesh.yaml")), "StatefulSet")["spec"]["template"]["spec"][
+        "containers"
+    ][0]
+    ours = {item["name"] for item in container["env"]}
+    assert ours - known == {
+        "POD_NAME",
+        "POD_NAMESPACE",
+        "WEBMESH_JOIN_ADDRESS",
+        "WEBMESH_HEADLESS_HOST",
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The server entrypoint: pod 0 bootstraps, the others join
+
+
+def _run_entrypoint(tmp_path: Path, pod_name: str, *, has_data: bool, others_ready: bool) -> str:
+    bin_dir, store = tmp_path / "bin", tmp_path / "store"
+    bin_dir.mkdir()
+    store.mkdir()
+    if has_data:
+        (store / "raft.log").write_text("x")
+    fakes = {"webmesh-node": 'echo "$@"', "getent": "exit 0" if others_ready else "exit 2"}
+    for name, body in fakes.items():
+        path = bin_dir / name
+        path.write_text(f"#!/bin/sh\n{body}\n")
+        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    script = pod.SERVER_ENTRYPOINT.replace(names.STORE_DIR, str(store))
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "POD_NAME": pod_name,
+        "WEBMESH_JOIN_ADDRESS": "demo-headless.ns.svc:8443",
+        "WEBMESH_HEADLESS_HOST": "demo-headless.ns.svc",
+    }
+    done = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+BOOTSTRAP = f"--config {names.CONFIG_PATH} --bootstrap.enabled"
+JOIN = f"--config {names.CONFIG_PATH} --mesh.join-address=demo-headless.ns.svc:8443"
+
+
+@pytest.mark.parametrize(
+    ("pod_name", "has_data", "others_ready", "expected"),
+    [
+        ("demo-0", False, False, BOOTSTRAP),  # a new mesh
+        ("demo-0", True, True, BOOTSTRAP),  # a restart: bootstrap is a no-op with state
+        ("demo-0", False, True, JOIN),  # lost its volume while the mesh lives: rejoin
+        ("demo-1", False, False, JOIN),
+        ("demo-10", True, True, JOIN),
+        ("demo-20", False, False, JOIN),
+    ],
+)
+def test_entrypoint_chooses_by_ordinal(
+    tmp_path: Path, pod_name: str, has_data: bool, others_ready: bool, expected: str
+) -> None:
+    assert (
+        _run_entrypoint(tmp_path, pod_name, has_data=has_data, others_ready=others_ready)
+        == expected
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Properties
+
+
+def test_minimal_mesh_objects() -> None:
+    manifests = render_mesh(example("mesh.yaml"))
+    assert [(m["kind"], m["metadata"]["name"]) for m in manifests] == [
+        ("ConfigMap", "demo-config"),
+        ("Service", "demo-headless"),
+        ("PodDisruptionBudget", "demo"),
+        ("StatefulSet", "demo"),
+    ]
+    for manifest in manifests:
+        assert manifest["metadata"]["namespace"] == NAMESPACE
+        assert "ownerReferences" not in manifest["metadata"]
+        assert manifest["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "webmesh-operator"
+    assert only(manifests, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
+
+
+@pytest.mark.parametrize(
+    ("access", "service_type"),
+    [
+        ("None", None),
+        ("HostNetwork", None),
+        ("LoadBalancer", "LoadBalancer"),
+        ("NodePort", "NodePort"),
+    ],
+)
+def test_external_access(access: str, service_type: str | None) -> None:
+    mesh = example("mesh.yaml")
+    mesh["spec"] = {"externalAccess": {"type": access}}
+    manifests = render_mesh(mesh)
+    external = [
+        m for m in by_kind(manifests, "Service") if m["metadata"]["name"] == "demo-external"
+    ]
+    assert [m["spec"]["type"] for m in external] == ([service_type] if service_type else [])
+    if external:
+        protocols = {(p["port"], p["protocol"]) for p in external[0]["spec"]["ports"]}
+        assert protocols == {(8443, "TCP"), (51820, "UDP")}
+    pod_spec = only(manifests, "StatefulSet")["spec"]["template"]["spec"]
+    assert pod_spec.get("hostNetwork", False) == (access == "HostNetwork")
+
+
+def test_single_server_has_no_pdb() -> None:
+    mesh = example("mesh.yaml")
+    mesh["spec"] = {"servers": 1}
+    assert by_kind(render_mesh(mesh), "PodDisruptionBudget") == []
+
+
+def test_server_pods_get_what_the_node_needs() -> None:
+    statefulset = only(render_mesh(example("mesh-ha.yaml")), "StatefulSet")
+    spec = statefulset["spec"]
+    assert spec["replicas"] == 5
+    assert spec["serviceName"] == "prod-headless"
+    assert spec["selector"]["matchLabels"].items() <= spec["template"]["metadata"]["labels"].items()
+    pod_spec = spec["template"]["spec"]
+    (container,) = pod_spec["containers"]
+    assert container["securityContext"]["capabilities"]["add"] == ["NET_ADMIN"]
+    volumes = {volume["name"]: volume for volume in pod_spec["volumes"]}
+    assert volumes["dev-net-tun"]["hostPath"] == {"path": "/dev/net/tun", "type": "CharDevice"}
+    assert volumes["run-wireguard"] == {"name": "run-wireguard", "emptyDir": {}}
+    mounts = {mount["mountPath"] for mount in container["volumeMounts"]}
+    assert {"/run/wireguard", "/dev/net/tun", names.DATA_DIR, names.CONFIG_DIR} <= mounts
+    (claim,) = spec["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "5Gi"
+    assert claim["spec"]["storageClassName"] == "standard"
+    (init,) = pod_spec["initContainers"]
+    assert "ip_forward" in init["command"][-1]
+    assert pod_spec["tolerations"][0]["key"] == "dedicated"
+    assert container["resources"]["limits"] == {"memory": "512Mi"}
+
+
+def test_config_change_rolls_pods_and_other_changes_do_not() -> None:
+    def checksum(spec: dict[str, Any]) -> str:
+        mesh = example("mesh.yaml")
+        mesh["spec"] = spec
+        statefulset = only(render_mesh(mesh), "StatefulSet")
+        value = statefulset["spec"]["template"]["metadata"]["annotations"][
+            names.CONFIG_CHECKSUM_ANNOTATION
+        ]
+        assert isinstance(value, str)
+        return value
+
+    base = checksum({})
+    assert checksum({}) == base
+    assert checksum({"logLevel": "debug"}) != base
+    assert checksum({"defaultNetworkPolicy": "deny"}) != base
+    assert checksum({"storage": {"size": "9Gi"}}) == base
+
+
+def test_node_group_pods() -> None:
+    node, mesh = example("node-group-with-app.yaml"), example("mesh.yaml")
+    configmap, statefulset = render_node_group(node, mesh)
+    assert statefulset["metadata"]["name"] == "demo-web"
+    assert configmap["metadata"]["name"] == "demo-web-config"
+    spec = statefulset["spec"]
+    assert spec["replicas"] == 2
+    labels = spec["template"]["metadata"]["labels"]
+    assert labels[names.MESH_LABEL] == "demo"
+    assert labels["app.kubernetes.io/component"] == "node-group"
+    pod_spec = spec["template"]["spec"]
+    assert [c["name"] for c in pod_spec["containers"]] == ["web"]
+    sidecar = pod_spec["initContainers"][1]
+    assert (sidecar["name"], sidecar["restartPolicy"]) == ("webmesh-node", "Always")
+    assert sidecar["command"] == pod.JOIN_ENTRYPOINT
+
+
+def test_node_group_without_apps_runs_the_node_as_its_container() -> None:
+    node, mesh = example("node-group-with-app.yaml"), example("mesh.yaml")
+    del node["spec"]["containers"]
+    _, statefulset = render_node_group(node, mesh)
+    pod_spec = statefulset["spec"]["template"]["spec"]
+    assert [c["name"] for c in pod_spec["containers"]] == ["webmesh-node"]
+    assert "restartPolicy" not in pod_spec["containers"][0]
+    assert [c["name"] for c in pod_spec["initContainers"]] == ["ip-forwarding"]
+
+
+def test_render_is_pure() -> None:
+    mesh = example("mesh-ha.yaml")
+    before = copy.deepcopy(mesh)
+    assert render_mesh(mesh) == render_mesh(mesh)
+    assert mesh == before
+    assert mesh_with_defaults(mesh) != mesh
+
+
+def test_render_imports_only_the_standard_library_and_yaml() -> None:
+    allowed = set(sys.stdlib_module_names) | {"yaml", "webmesh_operator"}
+    for path in (ROOT / "operator" / "webmesh_operator" / "render").glob("*.py"):
+        for statement in ast.walk(ast.parse(path.read_text())):
+            if isinstance(statement, ast.Import):
+                modules = [alias.name for alias in statement.names]
+            elif isinstance(statement, ast.ImportFrom) and statement.module and not statement.level:
+                modules = [statement.module]
+            else:
+                continue
+            for module in modules:
+                assert module.split(".")[0] in allowed, f"{path.name} imports {module}"
