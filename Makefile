@@ -14,7 +14,7 @@ WORKERS  ?= 4
 
 .PHONY: help
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z0-9_-]+:.*##/ {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: system-deps
 system-deps: ## Install the Debian packages the node and the tests need (root; skipped when present)
@@ -58,8 +58,13 @@ typecheck: install ## mypy --strict on our packages
 generate: install ## Regenerate the gRPC code from the .proto files
 	$(PY) -m grpc_tools.protoc -I node --python_out=node --pyi_out=node --grpc_python_out=node $(PROTOS)
 
+.PHONY: generate-crds
+generate-crds: install ## Copy crds/ into the Helm chart (charts/webmesh/crds, with a keep policy)
+	$(PY) scripts/generate_chart_crds.py
+
 .PHONY: verify-generate
-verify-generate: install ## Fail when the committed generated code differs from the .proto files
+verify-generate: install ## Fail when generated code (gRPC, the chart's CRDs) is stale
+	$(PY) scripts/generate_chart_crds.py --check
 	@tmp=$$(mktemp -d); cp -r node/webmesh/api/v1 $$tmp/before; \
 	$(PY) -m grpc_tools.protoc -I node --python_out=node --pyi_out=node --grpc_python_out=node $(PROTOS); \
 	if ! diff -r -q $$tmp/before node/webmesh/api/v1 -x __pycache__; then \
@@ -70,19 +75,70 @@ verify: lint typecheck verify-generate ## All static checks
 
 .PHONY: test-unit
 test-unit: install ## Unit and loopback integration tests (no root needed)
-	$(PYTEST) -n $(WORKERS) tests/unit tests/integration
+	$(PYTEST) -n $(WORKERS) --dist loadgroup tests/unit tests/integration
 
 .PHONY: test-netns
 test-netns: install ## Real WireGuard tests in network namespaces (root, wireguard-go)
 	$(PYTEST) -n $(WORKERS) -m netns tests/netns
 
 .PHONY: test
-test: verify ## Everything CI runs: static checks, then every test (network tests included)
-	$(PYTEST) -n $(WORKERS) tests
+test: verify k8s-assets ## Everything CI runs: static checks, then every test (network and Kubernetes API tests included)
+	$(PYTEST) -n $(WORKERS) --dist loadgroup tests
+
+# The Kubernetes API tier (tests/k8s) runs kube-apiserver and etcd from KUBEBUILDER_ASSETS
+# (envtest's layout). When it is unset and ../shared/k8s exists (CI here), the binaries are
+# unpacked into .k8s-assets and KUBEBUILDER_ASSETS points there; on a laptop, set it yourself:
+# KUBEBUILDER_ASSETS=$$(setup-envtest use 1.32 -p path). Without them the tier skips loudly (CI fails).
+K8S_SHARED := ../shared/k8s
+K8S_ASSETS_DIR := .k8s-assets
+ifeq ($(KUBEBUILDER_ASSETS),)
+ifneq ($(wildcard $(K8S_SHARED)/assets),)
+export KUBEBUILDER_ASSETS := $(abspath $(K8S_ASSETS_DIR))
+K8S_UNPACK := yes
+endif
+endif
+
+.PHONY: k8s-assets
+k8s-assets: ## Unpack kube-apiserver and etcd from ../shared/k8s into .k8s-assets (if KUBEBUILDER_ASSETS is unset)
+	@if [ -n "$(K8S_UNPACK)" ]; then $(K8S_SHARED)/assets $(K8S_ASSETS_DIR) >/dev/null; fi
+	@echo "KUBEBUILDER_ASSETS=$${KUBEBUILDER_ASSETS:-<unset: the Kubernetes API tests will be skipped>}"
+
+.PHONY: test-k8s
+test-k8s: install k8s-assets ## Whole-operator tests against a real kube-apiserver + etcd (tests/k8s)
+	$(PYTEST) -n $(WORKERS) --dist loadgroup tests/k8s
 
 .PHONY: bench
 bench: install ## Run the benchmarks; results go to bench/results.md
 	$(PY) bench/run.py --out bench/results.md
+
+# Images and the kind cluster (opt-in: Docker, kind and kubectl; never part of `make test`).
+# The tag is the default image of the CRDs, render/defaults.py and the chart's values.yaml.
+IMAGE_TAG      ?= 0.1.0
+NODE_IMAGE     := webmesh-node:$(IMAGE_TAG)
+OPERATOR_IMAGE := webmesh-operator:$(IMAGE_TAG)
+KIND_CLUSTER   ?= webmesh
+
+.PHONY: images
+images: ## Build the node and operator images (docker; tag with IMAGE_TAG=0.1.0)
+	@command -v docker >/dev/null || { echo "make images needs docker (no docker on PATH)"; exit 1; }
+	docker build -f node/Dockerfile --build-arg VERSION=$(IMAGE_TAG) -t $(NODE_IMAGE) .
+	docker build -f operator/Dockerfile --build-arg VERSION=$(IMAGE_TAG) -t $(OPERATOR_IMAGE) .
+
+.PHONY: kind-up
+kind-up: images ## Create the kind cluster (KIND_CLUSTER=webmesh) and load the images into it
+	@command -v kind >/dev/null || { echo "make kind-up needs kind (https://kind.sigs.k8s.io)"; exit 1; }
+	kind get clusters | grep -qx '$(KIND_CLUSTER)' || \
+	  kind create cluster --name $(KIND_CLUSTER) --config kind-config.yaml --wait 180s
+	kind load docker-image --name $(KIND_CLUSTER) $(NODE_IMAGE) $(OPERATOR_IMAGE)
+
+.PHONY: e2e
+e2e: install ## On the kind cluster: install the chart, a Mesh, ping over it, join from this host (root)
+	KIND_CLUSTER=$(KIND_CLUSTER) IMAGE_TAG=$(IMAGE_TAG) PY=$(PY) scripts/e2e.sh
+
+.PHONY: kind-down
+kind-down: ## Delete the kind cluster
+	@command -v kind >/dev/null || { echo "make kind-down needs kind"; exit 1; }
+	kind delete cluster --name $(KIND_CLUSTER)
 
 .PHONY: clean
 clean: ## Remove the venv and caches

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,17 +92,31 @@ class Host:
     ) -> subprocess.CompletedProcess[str]:
         return run("ip", "netns", "exec", self.netns, *cmd, check=check, timeout=timeout)
 
-    def spawn(self, program: str, *args: str, name: str = "") -> Process:
-        """Start a program as in a container: own hostname, /run/wireguard, data dir, /etc/hosts."""
+    def spawn(
+        self,
+        program: str,
+        *args: str,
+        name: str = "",
+        env: Mapping[str, str] | None = None,
+        mounts: Sequence[tuple[Path, str]] = (),
+    ) -> Process:
+        """Start a program as in a container: own hostname, /run/wireguard, data dir, /etc/hosts.
+
+        ``env`` is added to the environment; ``mounts`` binds more files or directories (a
+        kubelet's volumes: ConfigMaps, Secrets). Their mount points are made in a private
+        overlay of /etc, so a mount under /etc (``/etc/webmesh``) leaves the real /etc untouched.
+        """
         label = name or program
         log = self.lab.dir / f"{self.name}-{label}-{len(self.processes)}.log"
         inner = "; ".join(
             [
                 f"hostname {shlex.quote(self.name)}",
                 "mkdir -p /run/wireguard /var/lib/webmesh",
+                *self._private_etc(mounts),
                 f"mount --bind {shlex.quote(str(self.run_dir))} /run/wireguard",
                 f"mount --bind {shlex.quote(str(self.data))} /var/lib/webmesh",
                 f"mount --bind {shlex.quote(str(self.lab.hosts_file))} /etc/hosts",
+                *(_bind(source, target) for source, target in mounts),
                 f"export PATH={shlex.quote(str(BIN))}:$PATH",
                 "exec " + " ".join(shlex.quote(a) for a in (program, *args)),
             ]
@@ -120,14 +135,28 @@ class Host:
             "-c",
             inner,
         ]
+        environ = {**os.environ, **(env or {})}
         with log.open("wb") as out:
             popen = subprocess.Popen(
-                cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=environ
             )
         process = Process(self, label, popen, log)
         self.processes.append(process)
         self.lab.processes.append(process)
         return process
+
+    def _private_etc(self, mounts: Sequence[tuple[Path, str]]) -> list[str]:
+        """Shell lines that overlay /etc (upper layer on a tmpfs) when a mount goes under it."""
+        if not any(target.startswith("/etc/") for _, target in mounts):
+            return []
+        layer = self.lab.dir / f"etc-{self.name}-{len(self.processes)}"
+        layer.mkdir()
+        q = shlex.quote(str(layer))
+        options = f"lowerdir=/etc,upperdir={q}/upper,workdir={q}/work"
+        return [
+            f"mount -t tmpfs tmpfs {q} && mkdir {q}/upper {q}/work "
+            f"&& mount -t overlay overlay -o {options} /etc || exit 97"
+        ]
 
     def node(self, *args: str) -> Process:
         return self.spawn("webmesh-node", *args, name="node")
@@ -194,6 +223,14 @@ class Host:
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name} on {self.name}\n{p.tail()}" for p in self.processes)
+
+
+def _bind(source: Path, target: str) -> str:
+    """A shell line that bind-mounts ``source`` at ``target``, making the mount point first."""
+    s, d = shlex.quote(str(source)), shlex.quote(target)
+    if source.is_dir():
+        return f"mkdir -p {d} && mount --bind {s} {d} || exit 97"
+    return f'mkdir -p "$(dirname {d})" && touch {d} && mount --bind {s} {d} || exit 97'
 
 
 class Lab:

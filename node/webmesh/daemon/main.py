@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from webmesh.daemon import logs
 from webmesh.daemon.node import NodeDaemon
-from webmesh.daemon.settings import Settings, parse_or_exit
+from webmesh.daemon.settings import PROG, Settings, SettingsError, parse_or_exit
 from webmesh.mesh import errors
 from webmesh.wg.driver import open_driver
 from webmesh.wg.errors import WireGuardError
@@ -20,6 +20,7 @@ from webmesh.wg.netlink import NetlinkLinks
 log = logging.getLogger("webmesh.node")
 
 EXIT_FAILURE = 1
+EXIT_USAGE = 2  # a setting is unusable: the same code as a bad flag
 
 
 async def serve(settings: Settings) -> None:
@@ -40,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     logs.configure(settings.global_.log_level, settings.global_.log_format)
     try:
         asyncio.run(serve(settings))
+    except SettingsError as exc:  # a setting read late, e.g. --bootstrap.raft-secret-file
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
     except (errors.MeshError, WireGuardError, OSError) as exc:
         log.error("node stopped: %s", exc)
         print(f"webmesh-node: error: {exc}", file=sys.stderr)

@@ -32,7 +32,7 @@ from webmesh.cli.client import ClientOptions, MeshClient
 from webmesh.daemon import identity as identity_store
 from webmesh.daemon import security
 from webmesh.daemon.identity import Identity
-from webmesh.daemon.settings import Settings
+from webmesh.daemon.settings import Settings, SettingsError
 from webmesh.daemon.values import split_host_port
 from webmesh.mesh import commands, endpoints, errors, ipam, peers
 from webmesh.mesh.changelog import ChangeLog
@@ -58,6 +58,26 @@ log = logging.getLogger("webmesh.node")
 READY_TIMEOUT = 30.0
 WILDCARDS = ("", "0.0.0.0", "::")
 DEVICE_REFRESH = 5.0
+
+
+def bootstrap_raft_secret(path: str) -> str:
+    """The Raft password of a new mesh: read from ``path`` when given, else a random one.
+
+    A file lets an orchestrator (the operator's ``<mesh>-raft`` Secret) know the password that
+    every server of the mesh uses. Read only at bootstrap, so a running mesh never depends on the
+    file; a missing or empty file is a settings error (exit 2), not a silently random password.
+    """
+    if not path:
+        return secrets.token_urlsafe(32)
+    flag = "--bootstrap.raft-secret-file"
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SettingsError(f"cannot read {flag} {path}: {reason}") from None
+    if not text:
+        raise SettingsError(f"{flag} {path} is empty")
+    return text
 
 
 @dataclass
@@ -169,7 +189,7 @@ class NodeDaemon:
             domain=b.mesh_domain,
             ipv4=ipv4,
             ipv6=ipv6,
-            raft_secret=secrets.token_urlsafe(32),
+            raft_secret=bootstrap_raft_secret(b.raft_secret_file),
             voters=(self.settings.raft.listen_address or f"{host}:{self._raft_port()}",),
             bootstrapped_here=True,
         )

@@ -114,6 +114,7 @@ def statefulset(mesh: Mapping[str, Any], config_checksum: str) -> Manifest:
         command=["sh", "-c", pod.SERVER_ENTRYPOINT],
         resources=spec.get("resources"),
         host_network=host_network,
+        raft_secret=True,
     )
     pod_spec: dict[str, Any] = {
         "initContainers": [pod.forwarding_init_container(mesh)],
@@ -122,6 +123,7 @@ def statefulset(mesh: Mapping[str, Any], config_checksum: str) -> Manifest:
             mesh,
             config_map=names.server_config_map_name(name),
             tls_secret=names.tls_secret_name(name),
+            raft_secret=names.raft_secret_name(name),
         ),
         "terminationGracePeriodSeconds": 30,
         **pod.scheduling(spec),

@@ -70,3 +70,23 @@ def tls_secret_name(owner: str) -> str:
 def join_address(mesh: str, namespace: str) -> str:
     """Where in-cluster nodes join: the headless Service resolves to the ready servers only."""
     return f"{headless_service_name(mesh)}.{namespace}.svc:{API_PORT}"
+
+
+RAFT_DIR = "/etc/webmesh/raft"
+RAFT_SECRET_KEY = "secret"  # noqa: S105 - the key inside the Secret, not a password
+
+
+def ca_secret_name(mesh: str) -> str:
+    """The mesh CA (``ca.crt``, ``ca.key``), mTLS only: only the operator reads it."""
+    return f"{mesh}-ca"
+
+
+def raft_secret_name(mesh: str) -> str:
+    """The Raft password (``secret``), mounted by the servers at :data:`RAFT_DIR`."""
+    return f"{mesh}-raft"
+
+
+def admin_secret_name(mesh: str) -> str:
+    """An admin wmctl config (``config.yaml``; with mTLS also ``ca.crt``, ``tls.crt``,
+    ``tls.key``), for humans and for the operator itself."""
+    return f"{mesh}-admin"

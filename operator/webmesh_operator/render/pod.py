@@ -78,8 +78,10 @@ def node_container(
     command: list[str],
     resources: Mapping[str, Any] | None,
     host_network: bool = False,
+    raft_secret: bool = False,
 ) -> dict[str, Any]:
-    """The webmesh-node container: NET_ADMIN, /dev/net/tun, its config, data and TLS."""
+    """The webmesh-node container: NET_ADMIN, /dev/net/tun, its config, data and TLS; servers
+    (``raft_secret``) also the Raft password."""
     spec = mesh["spec"]
     mtls = spec["security"]["mode"] == "mtls"
     mounts = [
@@ -90,6 +92,8 @@ def node_container(
     ]
     if mtls:
         mounts.append({"name": "tls", "mountPath": names.TLS_DIR, "readOnly": True})
+    if raft_secret:
+        mounts.append({"name": "raft", "mountPath": names.RAFT_DIR, "readOnly": True})
     container: dict[str, Any] = {
         "name": "webmesh-node",
         "image": spec["image"],
@@ -133,8 +137,11 @@ def forwarding_init_container(mesh: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def volumes(mesh: Mapping[str, Any], *, config_map: str, tls_secret: str) -> list[dict[str, Any]]:
-    """The pod's volumes, except ``data`` (a volumeClaimTemplate of the StatefulSet)."""
+def volumes(
+    mesh: Mapping[str, Any], *, config_map: str, tls_secret: str, raft_secret: str | None = None
+) -> list[dict[str, Any]]:
+    """The pod's volumes, except ``data`` (a volumeClaimTemplate of the StatefulSet); servers
+    also mount the Raft password Secret (``raft_secret``)."""
     items: list[dict[str, Any]] = [
         {"name": "config", "configMap": {"name": config_map}},
         {"name": "run-wireguard", "emptyDir": {}},
@@ -142,6 +149,8 @@ def volumes(mesh: Mapping[str, Any], *, config_map: str, tls_secret: str) -> lis
     ]
     if mesh["spec"]["security"]["mode"] == "mtls":
         items.append({"name": "tls", "secret": {"secretName": tls_secret, "defaultMode": 0o400}})
+    if raft_secret:
+        items.append({"name": "raft", "secret": {"secretName": raft_secret, "defaultMode": 0o400}})
     return items
 
 

@@ -71,6 +71,7 @@ def test_defaults() -> None:
             voters=(),
             disable_rbac=False,
             default_network_policy="accept",
+            raft_secret_file="",
         ),
         mesh=s.MeshSettings(
             node_id="node-1",
@@ -190,6 +191,8 @@ def test_the_documented_names_exist() -> None:
         "plugins.ldap.user-id-attribute", "plugins.ldap.group-attribute", "plugins.ldap.ca-file",
         "bootstrap.admin", "bootstrap.voters", "bootstrap.disable-rbac",
         "bootstrap.default-network-policy",
+        # Kubernetes (issue 6)
+        "bootstrap.raft-secret-file",
     }  # fmt: skip
     assert set(s.OPTIONS_BY_NAME) == documented
 
@@ -249,6 +252,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "bootstrap.voters": ("a,b", ("a", "b")),
     "bootstrap.disable-rbac": ("true", True),
     "bootstrap.default-network-policy": ("deny", "deny"),
+    "bootstrap.raft-secret-file": ("/etc/webmesh/raft/secret", "/etc/webmesh/raft/secret"),
 }
 
 
