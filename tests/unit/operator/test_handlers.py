@@ -1,0 +1,76 @@
+"""The kopf adapters: error mapping, the registry's handlers and kopf's settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+import pytest
+
+from webmesh_operator import handlers, k8s, reconcile
+
+
+def ctx() -> reconcile.Context:
+    return reconcile.Context(cluster=k8s.MemoryCluster())
+
+
+def failing(error: Exception) -> handlers.Reconciler:
+    async def reconciler(_: reconcile.Context, __: Mapping[str, Any]) -> None:
+        raise error
+
+    return reconciler
+
+
+async def test_invalid_spec_becomes_a_permanent_error() -> None:
+    with pytest.raises(kopf.PermanentError, match="servers is wrong"):
+        await handlers.run(failing(reconcile.InvalidSpec("spec.servers is wrong")), ctx(), {}, 0)
+
+
+async def test_retry_later_becomes_a_temporary_error_with_its_delay() -> None:
+    with pytest.raises(kopf.TemporaryError) as error:
+        await handlers.run(failing(reconcile.RetryLater("MeshNotFound", 10.0)), ctx(), {}, 3)
+    assert error.value.delay == 10.0
+
+
+async def test_retry_later_without_delay_backs_off_exponentially() -> None:
+    delays = []
+    for retry in (0, 1, 2, 10):
+        with pytest.raises(kopf.TemporaryError) as error:
+            await handlers.run(failing(reconcile.RetryLater("503")), ctx(), {}, retry)
+        delays.append(error.value.delay)
+    assert delays == [1.0, 2.0, 4.0, handlers.MAX_BACKOFF]
+
+
+async def test_run_hands_the_reconciler_a_plain_copy() -> None:
+    seen: list[Mapping[str, Any]] = []
+
+    async def reconciler(_: reconcile.Context, body: Mapping[str, Any]) -> None:
+        seen.append(body)
+
+    raw = {"metadata": {"name": "demo"}, "spec": {"servers": 3}}
+    await handlers.run(reconciler, ctx(), kopf.Body(raw), 0)
+    assert seen == [raw]
+    assert seen[0] is not raw and type(seen[0]) is dict
+
+
+def test_registry_has_reconcile_delete_and_status_handlers_for_both_kinds() -> None:
+    registry = handlers.build_registry(ctx(), handlers.Options(status_interval=7.0))
+    changing = {handler.id for handler in registry._changing.get_all_handlers()}
+    assert {"reconcile-mesh", "delete-mesh", "reconcile-node", "delete-node"} <= changing
+    timers = list(registry._spawning.get_all_handlers())
+    assert {timer.id for timer in timers} == {"status-mesh", "status-node"}
+    assert {getattr(timer, "interval", None) for timer in timers} == {7.0}
+    plurals = {handler.selector.any_name for handler in registry._changing.get_all_handlers()}
+    assert plurals == {"meshes", "nodes"}
+
+
+def test_settings_are_standalone_with_our_finalizer_and_annotations() -> None:
+    settings = kopf.OperatorSettings()
+    handlers.configure(settings)
+    assert settings.peering.standalone is True
+    assert settings.posting.level == logging.WARNING
+    assert settings.persistence.finalizer == handlers.FINALIZER
+    assert isinstance(settings.persistence.progress_storage, kopf.AnnotationsProgressStorage)
+    assert settings.scanning.disabled is True
