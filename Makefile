@@ -75,7 +75,7 @@ verify: lint typecheck verify-generate ## All static checks
 
 .PHONY: test-unit
 test-unit: install ## Unit and loopback integration tests (no root needed)
-	$(PYTEST) -n $(WORKERS) --dist loadgroup tests/unit tests/integration
+	$(PYTEST) -n $(WORKERS) tests/unit tests/integration
 
 .PHONY: test-netns
 test-netns: install ## Real WireGuard tests in network namespaces (root, wireguard-go)
@@ -83,7 +83,8 @@ test-netns: install ## Real WireGuard tests in network namespaces (root, wiregua
 
 .PHONY: test
 test: verify k8s-assets ## Everything CI runs: static checks, then every test (network and Kubernetes API tests included)
-	$(PYTEST) -n $(WORKERS) --dist loadgroup tests
+	$(PYTEST) -n $(WORKERS) --ignore=tests/k8s tests
+	$(PYTEST) -n 0 tests/k8s
 
 # The Kubernetes API tier (tests/k8s) runs kube-apiserver and etcd from KUBEBUILDER_ASSETS
 # (envtest's layout). When it is unset and ../shared/k8s exists (CI here), the binaries are
@@ -105,7 +106,7 @@ k8s-assets: ## Unpack kube-apiserver and etcd from ../shared/k8s into .k8s-asset
 
 .PHONY: test-k8s
 test-k8s: install k8s-assets ## Whole-operator tests against a real kube-apiserver + etcd (tests/k8s)
-	$(PYTEST) -n $(WORKERS) --dist loadgroup tests/k8s
+	$(PYTEST) -n 0 tests/k8s
 
 .PHONY: bench
 bench: install ## Run the benchmarks; results go to bench/results.md

@@ -32,38 +32,48 @@ class Rule:
         }
 
 
-# Children are written with server-side apply (PATCH), which needs `create` when the object does
-# not exist yet; `list` finds children to prune by label, `delete` prunes and cleans up.
-_CHILD_VERBS = ("get", "list", "create", "patch", "delete")
+# Children are written with server-side apply (PATCH; the API server also authorises `create`
+# when the object does not exist yet), `list` finds children to prune by label, `delete` prunes
+# and cleans up; `get` only where the operator reads an object back.
+_WRITE_VERBS = ("list", "create", "patch", "delete")
+_READ_WRITE_VERBS = ("get", *_WRITE_VERBS)
 
 RULES: tuple[Rule, ...] = (
     Rule(
         GROUP,
-        ("meshes", "nodes"),
+        ("meshes",),
         ("get", "list", "watch", "patch"),
-        "kopf lists and watches the resources and patches its finalizer and progress annotations",
+        "kopf lists, watches and patches (finalizer, progress annotations); a Node group reads "
+        "its Mesh",
     ),
+    Rule(GROUP, ("nodes",), ("list", "watch", "patch"), "kopf lists, watches and patches"),
     Rule(
         GROUP,
         ("meshes/status", "nodes/status"),
-        ("get", "patch"),
+        ("patch",),
         "publish phase, conditions, leader and members",
     ),
+    Rule("", ("configmaps",), _WRITE_VERBS, "the node config file"),
     Rule(
         "",
-        ("configmaps", "services"),
-        _CHILD_VERBS,
-        "the node config file, the headless and external Services",
+        ("services",),
+        _READ_WRITE_VERBS,
+        "the headless and external Services; read back for a load balancer's address",
     ),
     Rule(
         "",
         ("secrets",),
-        _CHILD_VERBS,
+        _READ_WRITE_VERBS,
         "the mesh CA, per-pod certificates, the Raft secret and the admin wmctl config; read "
         "back so generated keys are kept",
     ),
-    Rule("apps", ("statefulsets",), _CHILD_VERBS, "servers and Node groups"),
-    Rule("policy", ("poddisruptionbudgets",), _CHILD_VERBS, "keep a Raft quorum during drains"),
+    Rule(
+        "apps",
+        ("statefulsets",),
+        _READ_WRITE_VERBS,
+        "servers and Node groups; read back for their readiness",
+    ),
+    Rule("policy", ("poddisruptionbudgets",), _WRITE_VERBS, "keep a Raft quorum during drains"),
     Rule("", ("events",), ("create",), "kopf reports handler outcomes as Events"),
     Rule(
         "coordination.k8s.io",

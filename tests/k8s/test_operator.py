@@ -1,0 +1,658 @@
+"""The whole operator, as a process, against a real API server, with exactly the chart's RBAC.
+
+Three namespaces, one operator process each (``--namespace``): ``op-demo`` (an mTLS Mesh whose
+API is unreachable: children, Node groups, config roll-outs, server-side apply, invalid specs,
+deletion), ``op-solo`` (an insecure one-server Mesh whose server ``solo-0`` is a REAL webmesh node
+on loopback, with the fake WireGuard driver: status becomes Ready) and ``op-election`` (two
+operators with leader election). There are no controllers: the tests patch StatefulSets' status.
+Every operator runs as one ServiceAccount bound to the chart's RBAC; test_rbac.py (next, on the
+same process) reads what they did from the API server's audit log.
+
+The tests of this module build on each other (one Mesh goes through its life); they run in order.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from support.kubeapi import KubeAPI, KubeError, Process, Rest, free_port, resource_path
+from support.wait import eventually
+
+pytestmark = pytest.mark.k8s
+
+T = TypeVar("T")
+API = "mesh.webmesh.io/v1alpha1"
+MANAGER = "webmesh-operator"
+CHECKSUM = "mesh.webmesh.io/config-checksum"
+DEMO, SOLO, ELECTION = "op-demo", "op-solo", "op-election"
+OPERATOR = Path(sys.executable).parent / "webmesh-operator"
+WAIT = 30.0
+
+# A webmesh node with the in-memory WireGuard driver and links: `webmesh-node --wireguard.backend
+# fake` still needs a real interface for its addresses, which a test process cannot make.
+NODE_RUNNER = """
+import asyncio, signal, sys
+from webmesh.daemon import logs
+from webmesh.daemon.node import NodeDaemon
+from webmesh.daemon.settings import load_settings
+from webmesh.wg.fake import FakeDriver, FakeLinks
+
+async def main():
+    settings = load_settings(sys.argv[1:], environ={}, hostname="node")
+    logs.configure(settings.global_.log_level, settings.global_.log_format)
+    driver = FakeDriver()
+    daemon = NodeDaemon(settings, driver=driver, links=FakeLinks(driver=driver))
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+    await daemon.run(stop)
+
+asyncio.run(main())
+"""
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def mesh_path(namespace: str, name: str | None = None, kind: str = "meshes") -> str:
+    return resource_path(API, kind, namespace=namespace, name=name)
+
+
+def core(namespace: str, plural: str, name: str) -> str:
+    return resource_path("v1", plural, namespace=namespace, name=name)
+
+
+def apps(namespace: str, name: str) -> str:
+    return resource_path("apps/v1", "statefulsets", namespace=namespace, name=name)
+
+
+def pdb(namespace: str, name: str) -> str:
+    return resource_path("policy/v1", "poddisruptionbudgets", namespace=namespace, name=name)
+
+
+def get_or_none(api: Rest, path: str) -> Any:
+    try:
+        return api.get(path)
+    except KubeError as error:
+        if error.status == 404:
+            return None
+        raise
+
+
+def wait_for(
+    condition: Callable[[], T],
+    what: str | Callable[[], str],
+    *processes: Process,
+    timeout: float = WAIT,
+) -> T:
+    """``eventually``, failing with the processes' log tails (at once if one of them exited)."""
+    exited: list[Process] = []
+
+    def check() -> T | bool:
+        exited.extend(p for p in processes if not p.alive())
+        return bool(exited) or condition()
+
+    def describe() -> str:
+        text = what() if callable(what) else what
+        return "\n".join([text, *(process.log_tail() for process in processes)])
+
+    value = eventually(check, timeout=timeout, interval=0.25, what=describe)
+    if exited:
+        raise AssertionError(f"{exited[0].name} exited while waiting for {describe()}")
+    return value  # type: ignore[return-value]
+
+
+def condition(resource: dict[str, Any], kind: str) -> dict[str, Any]:
+    conditions = (resource.get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c["type"] == kind), {})
+
+
+def decoded(secret: dict[str, Any]) -> dict[str, bytes]:
+    return {key: base64.b64decode(value) for key, value in (secret.get("data") or {}).items()}
+
+
+def assert_owned_by(child: dict[str, Any], owner: dict[str, Any]) -> None:
+    refs = child["metadata"].get("ownerReferences") or []
+    wanted = (owner["apiVersion"], owner["kind"], owner["metadata"]["name"])
+    matching = [r for r in refs if (r["apiVersion"], r["kind"], r["name"]) == wanted]
+    assert matching, f"{child['kind']} {child['metadata']['name']} not owned by {wanted}: {refs}"
+    assert matching[0]["uid"] == owner["metadata"]["uid"]
+
+
+def certificate(pem: bytes) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(pem)
+
+
+def assert_issued_pair(
+    data: dict[str, bytes], cert_key: str, key_key: str, ca: x509.Certificate
+) -> None:
+    """``cert_key`` is signed by ``ca`` and matches the private key ``key_key``."""
+    cert = certificate(data[cert_key])
+    cert.verify_directly_issued_by(ca)
+    key = serialization.load_pem_private_key(data[key_key], password=None)
+    assert cert.public_key() == key.public_key(), f"{cert_key} does not match {key_key}"
+
+
+def sts_ready_status(statefulset: dict[str, Any], replicas: int) -> dict[str, Any]:
+    """What the StatefulSet controller would write once every replica is up to date and ready."""
+    return {
+        "status": {
+            "observedGeneration": statefulset["metadata"]["generation"],
+            "replicas": replicas,
+            "readyReplicas": replicas,
+            "availableReplicas": replicas,
+            "currentReplicas": replicas,
+            "updatedReplicas": replicas,
+            "currentRevision": f"{statefulset['metadata']['name']}-1",
+            "updateRevision": f"{statefulset['metadata']['name']}-1",
+        }
+    }
+
+
+def port_open(address: str) -> bool:
+    host, port = address.rsplit(":", 1)
+    with contextlib.suppress(OSError), socket.create_connection((host, int(port)), timeout=0.5):
+        return True
+    return False
+
+
+# --- fixtures -----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def operator(
+    kube: KubeAPI,
+    kubeconfig: Path,
+    namespace: str,
+    *,
+    mesh_api: str,
+    extra: list[str] | None = None,
+    tag: str = "",
+) -> Iterator[Process]:
+    kube.ensure_namespace(namespace)
+    argv = [
+        str(OPERATOR),
+        "--namespace", namespace,
+        "--status-interval", "1",
+        "--mesh-api-address", mesh_api,
+        "--log-format", "text",
+        *(extra if extra is not None else ["--no-leader-election"]),
+    ]  # fmt: skip
+    name = f"operator-{namespace}{tag}"
+    process = Process.start(
+        name, argv, kube.root / f"{name}.log", env={"KUBECONFIG": str(kubeconfig)}
+    )
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def demo_operator(kube: KubeAPI, operator_account: Any) -> Iterator[Process]:
+    """The operator of ``op-demo``; the mesh API there is a closed port (no servers run)."""
+    closed = f"127.0.0.1:{free_port()}"
+    with operator(kube, operator_account.kubeconfig, DEMO, mesh_api=closed) as process:
+        yield process
+
+
+def node_argv(node_id: str, data_dir: Path, *, join: str = "") -> tuple[list[str], str]:
+    """A loopback node's flags and its API address."""
+    api, wg_port = f"127.0.0.1:{free_port()}", free_port()
+    argv = [
+        "--global.insecure",
+        "--global.no-ipv6",
+        f"--mesh.node-id={node_id}",
+        f"--raft.listen-address=127.0.0.1:{free_port()}",
+        f"--services.api.listen-address={api}",
+        "--services.metrics.disabled",
+        "--wireguard.backend=fake",
+        f"--raft.data-dir={data_dir}",
+        f"--wireguard.listen-port={wg_port}",
+        f"--global.primary-endpoint=127.0.0.1:{wg_port}",
+        f"--mesh.join-address={join}" if join else "--bootstrap.enabled",
+    ]
+    return argv, api
+
+
+@contextlib.contextmanager
+def mesh_node(kube: KubeAPI, node_id: str, *, join: str = "") -> Iterator[tuple[Process, str]]:
+    argv, api = node_argv(node_id, kube.root / "nodes" / node_id, join=join)
+    process = Process.start(
+        node_id, [sys.executable, "-c", NODE_RUNNER, *argv], kube.root / f"{node_id}.log"
+    )
+    try:
+        wait_for(lambda: port_open(api), f"node {node_id} serving its API on {api}", process)
+        yield process, api
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def solo(kube: KubeAPI, operator_account: Any) -> Iterator[tuple[Process, Process, str]]:
+    """A real node ``solo-0`` (bootstrapped) and the operator of ``op-solo`` that reads it."""
+    with (
+        mesh_node(kube, "solo-0") as (node, api),
+        operator(kube, operator_account.kubeconfig, SOLO, mesh_api=api) as process,
+    ):
+        yield process, node, api
+
+
+@pytest.fixture
+def api(admin: Rest) -> Rest:
+    return admin
+
+
+# --- demo: children, Node groups, roll-outs, SSA, invalid specs, deletion -----------------------
+
+
+def create_demo(api: Rest) -> dict[str, Any]:
+    body = {
+        "apiVersion": API,
+        "kind": "Mesh",
+        "metadata": {"name": "demo"},
+        "spec": {"servers": 3, "externalAccess": {"type": "NodePort"}},
+    }
+    created = api.create(mesh_path(DEMO), body)
+    assert isinstance(created, dict)
+    return created
+
+
+def test_a_mesh_gets_its_secrets_config_services_budget_and_statefulset(
+    api: Rest, demo_operator: Process
+) -> None:
+    mesh = create_demo(api)
+    statefulset = wait_for(
+        lambda: get_or_none(api, apps(DEMO, "demo")), "StatefulSet demo", demo_operator
+    )
+    template = statefulset["spec"]["template"]["metadata"]
+    assert template["annotations"][CHECKSUM]
+    assert statefulset["spec"]["replicas"] == 3
+
+    children = {
+        "ConfigMap demo-config": core(DEMO, "configmaps", "demo-config"),
+        "Service demo-headless": core(DEMO, "services", "demo-headless"),
+        "Service demo-external": core(DEMO, "services", "demo-external"),
+        "PodDisruptionBudget demo": pdb(DEMO, "demo"),
+        **{
+            f"Secret demo-{s}": core(DEMO, "secrets", f"demo-{s}")
+            for s in ("ca", "tls", "raft", "admin")
+        },
+    }
+    found = {
+        what: wait_for(lambda p=path: get_or_none(api, p), what, demo_operator)
+        for what, path in children.items()
+    }
+    for child in [statefulset, *found.values()]:
+        assert_owned_by(child, mesh)
+    assert "webmesh.yaml" in found["ConfigMap demo-config"]["data"]
+    assert found["Service demo-headless"]["spec"]["clusterIP"] == "None"
+    assert found["Service demo-external"]["spec"]["type"] == "NodePort"
+    assert decoded(found["Secret demo-raft"])["secret"]
+
+
+def test_server_certificates_chain_to_the_mesh_ca(api: Rest, demo_operator: Process) -> None:
+    tls = decoded(api.get(core(DEMO, "secrets", "demo-tls")))
+    ca = certificate(tls["ca.crt"])
+    ca_secret = decoded(api.get(core(DEMO, "secrets", "demo-ca")))
+    assert tls["ca.crt"] in ca_secret.values(), (
+        f"demo-ca has no copy of ca.crt: {sorted(ca_secret)}"
+    )
+    for index in range(3):
+        assert_issued_pair(tls, f"demo-{index}.crt", f"demo-{index}.key", ca)
+
+    admin = decoded(api.get(core(DEMO, "secrets", "demo-admin")))
+    assert {"config.yaml", "ca.crt", "tls.crt", "tls.key"} <= set(admin)
+    assert admin["ca.crt"] == tls["ca.crt"]
+    assert_issued_pair(admin, "tls.crt", "tls.key", ca)
+    assert yaml.safe_load(admin["config.yaml"])
+
+
+def test_the_mesh_status_names_its_secrets_and_join_address(
+    api: Rest, demo_operator: Process
+) -> None:
+    def published() -> dict[str, Any] | None:
+        status = api.get(mesh_path(DEMO, "demo")).get("status") or {}
+        return status if status.get("caSecretName") and status.get("conditions") else None
+
+    status = wait_for(published, "Mesh demo's status", demo_operator)
+    assert (status["caSecretName"], status["adminConfigSecretName"]) == ("demo-ca", "demo-admin")
+    assert status["joinAddress"]
+    assert status["phase"] in ("Pending", "Progressing", "Degraded")  # no server answers
+    assert {c["type"] for c in status["conditions"]} >= {"Ready", "Progressing", "Degraded"}
+
+
+def test_a_node_group_gets_its_statefulset_config_and_certificates(
+    api: Rest, demo_operator: Process
+) -> None:
+    body = {
+        "apiVersion": API,
+        "kind": "Node",
+        "metadata": {"name": "web"},
+        "spec": {"meshRef": {"name": "demo"}, "replicas": 2},
+    }
+    node = api.create(mesh_path(DEMO, kind="nodes"), body)
+    statefulset = wait_for(
+        lambda: get_or_none(api, apps(DEMO, "demo-web")), "StatefulSet demo-web", demo_operator
+    )
+    config = wait_for(
+        lambda: get_or_none(api, core(DEMO, "configmaps", "demo-web-config")),
+        "ConfigMap demo-web-config",
+        demo_operator,
+    )
+    secret = wait_for(
+        lambda: get_or_none(api, core(DEMO, "secrets", "demo-web-tls")),
+        "Secret demo-web-tls",
+        demo_operator,
+    )
+    for child in (statefulset, config, secret):
+        assert_owned_by(child, node)
+    tls = decoded(secret)
+    mesh_ca = decoded(api.get(core(DEMO, "secrets", "demo-tls")))["ca.crt"]
+    assert tls["ca.crt"] == mesh_ca
+    for index in range(2):
+        assert_issued_pair(
+            tls, f"demo-web-{index}.crt", f"demo-web-{index}.key", certificate(mesh_ca)
+        )
+
+    api.merge_patch(apps(DEMO, "demo-web") + "/status", sts_ready_status(statefulset, 2))
+
+    def counted() -> bool:
+        status = api.get(mesh_path(DEMO, "web", kind="nodes")).get("status") or {}
+        return (status.get("replicas"), status.get("readyReplicas")) == (2, 2)
+
+    wait_for(counted, "Node web's status: replicas 2, readyReplicas 2", demo_operator)
+
+
+def checksum(api: Rest) -> str:
+    statefulset = api.get(apps(DEMO, "demo"))
+    return str(statefulset["spec"]["template"]["metadata"]["annotations"][CHECKSUM])
+
+
+def config_text(api: Rest) -> str:
+    return str(api.get(core(DEMO, "configmaps", "demo-config"))["data"]["webmesh.yaml"])
+
+
+def change_log_level(api: Rest, process: Process, level: str) -> tuple[str, str]:
+    """Patch the Mesh's logLevel; wait until the ConfigMap and the checksum follow."""
+    before = (config_text(api), checksum(api))
+    api.merge_patch(mesh_path(DEMO, "demo"), {"spec": {"logLevel": level}})
+    after = wait_for(
+        lambda: (config_text(api), checksum(api)) if checksum(api) != before[1] else None,
+        f"a new config checksum after logLevel={level}",
+        process,
+    )
+    assert after[0] != before[0]
+    return after
+
+
+def test_changing_the_spec_rolls_the_config(api: Rest, demo_operator: Process) -> None:
+    text, _ = change_log_level(api, demo_operator, "debug")
+    assert "debug" in text.lower()
+
+
+def test_server_side_apply_keeps_fields_of_other_managers(
+    api: Rest, demo_operator: Process
+) -> None:
+    extra = {"labels": {"example.com/team": "net"}, "annotations": {"example.com/note": "kept"}}
+    for api_version, kind, path in (
+        ("apps/v1", "StatefulSet", apps(DEMO, "demo")),
+        ("v1", "ConfigMap", core(DEMO, "configmaps", "demo-config")),
+    ):
+        body = {
+            "apiVersion": api_version,
+            "kind": kind,
+            "metadata": {"name": path.rsplit("/", 1)[1], "namespace": DEMO, **extra},
+        }
+        api.apply(path, body, manager="someone-else", force=False)
+
+    change_log_level(api, demo_operator, "warning")
+
+    for path in (apps(DEMO, "demo"), core(DEMO, "configmaps", "demo-config")):
+        metadata = api.get(path)["metadata"]
+        assert metadata["labels"]["example.com/team"] == "net", path
+        assert metadata["annotations"]["example.com/note"] == "kept", path
+        managers = {(m["manager"], m["operation"]) for m in metadata["managedFields"]}
+        assert {(MANAGER, "Apply"), ("someone-else", "Apply")} <= managers, managers
+
+
+def test_an_invalid_spec_is_rejected_or_degraded(api: Rest, demo_operator: Process) -> None:
+    bad_schema = {
+        "apiVersion": API,
+        "kind": "Mesh",
+        "metadata": {"name": "two"},
+        "spec": {"servers": 2},
+    }
+    with pytest.raises(KubeError) as rejected:
+        api.create(mesh_path(DEMO), bad_schema)
+    assert rejected.value.status == 422
+
+    host_bits = {
+        "apiVersion": API,
+        "kind": "Mesh",
+        "metadata": {"name": "hostbits"},
+        "spec": {"servers": 1, "ipv4Network": "10.1.2.3/16"},
+    }
+    api.create(mesh_path(DEMO), host_bits)
+    try:
+        degraded = wait_for(
+            lambda: (
+                condition(api.get(mesh_path(DEMO, "hostbits")), "Degraded").get("status") == "True"
+                and api.get(mesh_path(DEMO, "hostbits"))
+            ),
+            "Mesh hostbits: Degraded=True",
+            demo_operator,
+        )
+        message = condition(degraded, "Degraded").get("message", "")
+        assert "10.1.2.3/16" in message or "ipv4Network" in message, message
+        assert degraded["status"]["phase"] == "Degraded"
+        assert condition(degraded, "Ready").get("status") != "True"
+        assert get_or_none(api, apps(DEMO, "hostbits")) is None
+    finally:
+        api.delete(mesh_path(DEMO, "hostbits"))
+        wait_for(
+            lambda: get_or_none(api, mesh_path(DEMO, "hostbits")) is None,
+            "Mesh hostbits deleted",
+            demo_operator,
+        )
+
+
+def test_a_load_balancer_address_becomes_the_join_address(
+    api: Rest, demo_operator: Process
+) -> None:
+    body = {
+        "apiVersion": API,
+        "kind": "Mesh",
+        "metadata": {"name": "lb"},
+        "spec": {"servers": 1, "externalAccess": {"type": "LoadBalancer"}},
+    }
+    api.create(mesh_path(DEMO), body)
+    try:
+        service = wait_for(
+            lambda: get_or_none(api, core(DEMO, "services", "lb-external")),
+            "Service lb-external",
+            demo_operator,
+        )
+        assert service["spec"]["type"] == "LoadBalancer"
+        ingress = {"status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.10"}]}}}
+        api.merge_patch(core(DEMO, "services", "lb-external") + "/status", ingress)
+
+        def join_address() -> str:
+            return str((api.get(mesh_path(DEMO, "lb")).get("status") or {}).get("joinAddress"))
+
+        wait_for(
+            lambda: join_address() == "203.0.113.10:8443",
+            lambda: f"Mesh lb's joinAddress 203.0.113.10:8443, now {join_address()}",
+            demo_operator,
+        )
+    finally:
+        api.delete(mesh_path(DEMO, "lb"))
+        wait_for(
+            lambda: get_or_none(api, mesh_path(DEMO, "lb")) is None,
+            "Mesh lb deleted",
+            demo_operator,
+        )
+
+
+def test_deleting_resources_removes_their_children(api: Rest, demo_operator: Process) -> None:
+    api.delete(mesh_path(DEMO, "web", kind="nodes"))
+    group_children = [
+        apps(DEMO, "demo-web"),
+        core(DEMO, "configmaps", "demo-web-config"),
+        core(DEMO, "secrets", "demo-web-tls"),
+        mesh_path(DEMO, "web", kind="nodes"),
+    ]
+    for path in group_children:
+        wait_for(lambda p=path: get_or_none(api, p) is None, f"{path} deleted", demo_operator)
+
+    api.delete(mesh_path(DEMO, "demo"))
+    mesh_children = [
+        apps(DEMO, "demo"),
+        core(DEMO, "configmaps", "demo-config"),
+        core(DEMO, "services", "demo-headless"),
+        core(DEMO, "services", "demo-external"),
+        pdb(DEMO, "demo"),
+        *(core(DEMO, "secrets", f"demo-{s}") for s in ("ca", "tls", "raft", "admin")),
+        mesh_path(DEMO, "demo"),
+    ]
+    for path in mesh_children:
+        wait_for(lambda p=path: get_or_none(api, p) is None, f"{path} deleted", demo_operator)
+
+
+# --- solo: a real node behind the mesh API; status becomes Ready --------------------------------
+
+
+def test_a_mesh_becomes_ready_when_its_server_answers(
+    api: Rest, solo: tuple[Process, Process, str]
+) -> None:
+    process, node, _ = solo
+    body = {
+        "apiVersion": API,
+        "kind": "Mesh",
+        "metadata": {"name": "solo"},
+        "spec": {"servers": 1, "security": {"mode": "insecure"}},
+    }
+    api.create(mesh_path(SOLO), body)
+    statefulset = wait_for(
+        lambda: get_or_none(api, apps(SOLO, "solo")), "StatefulSet solo", process, node
+    )
+    assert get_or_none(api, pdb(SOLO, "solo")) is None  # one server: no budget to keep
+    api.merge_patch(apps(SOLO, "solo") + "/status", sts_ready_status(statefulset, 1))
+
+    def ready() -> dict[str, Any] | None:
+        mesh = api.get(mesh_path(SOLO, "solo"))
+        return mesh if condition(mesh, "Ready").get("status") == "True" else None
+
+    def now() -> str:
+        status = api.get(mesh_path(SOLO, "solo")).get("status")
+        return f"Mesh solo: Ready=True; its status now: {status}"
+
+    mesh = wait_for(ready, now, process, node)
+    status = mesh["status"]
+    assert status["phase"] == "Ready"
+    assert status["leader"] == "solo-0"
+    assert status["voters"] == ["solo-0"]
+    assert status["nodes"] >= 1
+    assert status["observedGeneration"] == mesh["metadata"]["generation"]
+    assert condition(mesh, "Degraded").get("status") != "True"
+
+
+def test_a_node_group_lists_its_members_from_the_mesh(
+    kube: KubeAPI, api: Rest, solo: tuple[Process, Process, str]
+) -> None:
+    process, node, solo_api = solo
+    body = {
+        "apiVersion": API,
+        "kind": "Node",
+        "metadata": {"name": "app"},
+        "spec": {"meshRef": {"name": "solo"}, "replicas": 1},
+    }
+    api.create(mesh_path(SOLO, kind="nodes"), body)
+    with mesh_node(kube, "solo-app-0", join=solo_api) as (member, _):
+        statefulset = wait_for(
+            lambda: get_or_none(api, apps(SOLO, "solo-app")), "StatefulSet solo-app", process
+        )
+        api.merge_patch(apps(SOLO, "solo-app") + "/status", sts_ready_status(statefulset, 1))
+
+        def members() -> list[dict[str, Any]]:
+            status = api.get(mesh_path(SOLO, "app", kind="nodes")).get("status") or {}
+            if (status.get("replicas"), status.get("readyReplicas")) != (1, 1):
+                return []
+            return [m for m in status.get("members") or [] if m["nodeId"] == "solo-app-0"]
+
+        def now() -> str:
+            status = api.get(mesh_path(SOLO, "app", kind="nodes")).get("status")
+            return f"Node app: ready 1/1, member solo-app-0; its status now: {status}"
+
+        (found,) = wait_for(members, now, process, member, node)
+        assert found["addresses"], found
+
+
+# --- leader election ----------------------------------------------------------------------------
+
+
+def lease_holder(api: Rest) -> str:
+    path = resource_path(
+        "coordination.k8s.io/v1", "leases", namespace=ELECTION, name="webmesh-operator"
+    )
+    lease = get_or_none(api, path)
+    return str(((lease or {}).get("spec") or {}).get("holderIdentity") or "")
+
+
+def test_one_elected_operator_reconciles_and_another_takes_over(
+    kube: KubeAPI, api: Rest, operator_account: Any
+) -> None:
+    flags = [
+        "--leader-election",
+        "--leader-election-namespace", ELECTION,
+        "--lease-name", "webmesh-operator",
+        "--lease-duration", "4",
+    ]  # fmt: skip
+    closed = f"127.0.0.1:{free_port()}"
+    kubeconfig = operator_account.kubeconfig
+    with operator(kube, kubeconfig, ELECTION, mesh_api=closed, extra=flags, tag="-a") as first:
+        holder = wait_for(lambda: lease_holder(api), "a Lease holder", first)
+        with operator(kube, kubeconfig, ELECTION, mesh_api=closed, extra=flags, tag="-b") as second:
+            mesh = {
+                "apiVersion": API,
+                "kind": "Mesh",
+                "metadata": {"name": "one"},
+                "spec": {"servers": 1},
+            }
+            api.create(mesh_path(ELECTION), mesh)
+            wait_for(
+                lambda: get_or_none(api, apps(ELECTION, "one")), "StatefulSet one", first, second
+            )
+            assert lease_holder(api) == holder, (
+                "the second operator took the Lease from a live leader"
+            )
+
+            first.kill()
+            new_holder = wait_for(
+                lambda: (h := lease_holder(api)) != holder and h,
+                "a new Lease holder",
+                second,
+            )
+            assert new_holder
+            mesh["metadata"]["name"] = "two"
+            api.create(mesh_path(ELECTION), mesh)
+            wait_for(lambda: get_or_none(api, apps(ELECTION, "two")), "StatefulSet two", second)
+            for name in ("one", "two"):
+                api.delete(mesh_path(ELECTION, name))
+            for name in ("one", "two"):
+                wait_for(
+                    lambda n=name: get_or_none(api, mesh_path(ELECTION, n)) is None,
+                    f"Mesh {name} deleted",
+                    second,
+                )
