@@ -1,9 +1,9 @@
 """webmesh_operator: the Kubernetes operator of webmesh, for ``Mesh`` and ``Node`` resources.
 
 It lives under the ``operator/`` source root (a package named ``operator`` would clash with the
-standard library). :mod:`webmesh_operator.render` is pure (spec -> manifest dicts) and must not
-import kopf, kubernetes or anything that does I/O; the kopf handlers and the single Kubernetes
-API seam come with later steps of the Kubernetes issue.
+standard library). See ``operator/DESIGN.md``: kopf handlers (:mod:`.handlers`) over a kopf-free
+reconciler (:mod:`.reconcile`) over one Kubernetes API seam (:mod:`.k8s`) and pure pieces
+(:mod:`.render`, :mod:`.validate`, :mod:`.status`, :mod:`.permissions`).
 """
 
 from __future__ import annotations
