@@ -42,27 +42,8 @@ DEMO, SOLO, ELECTION = "op-demo", "op-solo", "op-election"
 OPERATOR = Path(sys.executable).parent / "webmesh-operator"
 WAIT = 30.0
 
-# A webmesh node with the in-memory WireGuard driver and links: `webmesh-node --wireguard.backend
-# fake` still needs a real interface for its addresses, which a test process cannot make.
-NODE_RUNNER = """
-import asyncio, signal, sys
-from webmesh.daemon import logs
-from webmesh.daemon.node import NodeDaemon
-from webmesh.daemon.settings import load_settings
-from webmesh.wg.fake import FakeDriver, FakeLinks
-
-async def main():
-    settings = load_settings(sys.argv[1:], environ={}, hostname="node")
-    logs.configure(settings.global_.log_level, settings.global_.log_format)
-    driver = FakeDriver()
-    daemon = NodeDaemon(settings, driver=driver, links=FakeLinks(driver=driver))
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-    await daemon.run(stop)
-
-asyncio.run(main())
-"""
+# Real nodes on loopback: `--wireguard.backend=fake` keeps WireGuard and links in memory.
+NODE = Path(sys.executable).parent / "webmesh-node"
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -232,9 +213,7 @@ def node_argv(node_id: str, data_dir: Path, *, join: str = "") -> tuple[list[str
 @contextlib.contextmanager
 def mesh_node(kube: KubeAPI, node_id: str, *, join: str = "") -> Iterator[tuple[Process, str]]:
     argv, api = node_argv(node_id, kube.root / "nodes" / node_id, join=join)
-    process = Process.start(
-        node_id, [sys.executable, "-c", NODE_RUNNER, *argv], kube.root / f"{node_id}.log"
-    )
+    process = Process.start(node_id, [str(NODE), *argv], kube.root / f"{node_id}.log")
     try:
         wait_for(lambda: port_open(api), f"node {node_id} serving its API on {api}", process)
         yield process, api

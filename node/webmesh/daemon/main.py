@@ -13,9 +13,10 @@ from webmesh.daemon import logs
 from webmesh.daemon.node import NodeDaemon
 from webmesh.daemon.settings import PROG, Settings, SettingsError, parse_or_exit
 from webmesh.mesh import errors
-from webmesh.wg.driver import open_driver
+from webmesh.wg.driver import WireGuardDriver, open_driver
 from webmesh.wg.errors import WireGuardError
-from webmesh.wg.netlink import NetlinkLinks
+from webmesh.wg.fake import FakeDriver, FakeLinks
+from webmesh.wg.netlink import Links, NetlinkLinks
 
 log = logging.getLogger("webmesh.node")
 
@@ -23,9 +24,16 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2  # a setting is unusable: the same code as a bad flag
 
 
+def links_for(driver: WireGuardDriver) -> Links:
+    """The host's links, or in-memory ones with the fake backend (no interface to address)."""
+    if isinstance(driver, FakeDriver):
+        return FakeLinks(driver=driver)
+    return NetlinkLinks()
+
+
 async def serve(settings: Settings) -> None:
     driver = open_driver(settings.wireguard.backend)
-    daemon = NodeDaemon(settings, driver=driver, links=NetlinkLinks())
+    daemon = NodeDaemon(settings, driver=driver, links=links_for(driver))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
