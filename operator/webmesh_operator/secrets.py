@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import base64
 import datetime
-import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from secrets import token_urlsafe
@@ -44,9 +43,9 @@ from typing import Any, Literal
 import yaml
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
 
 from webmesh.authn import pki
 from webmesh.cli import config as wmctl_config
@@ -62,7 +61,6 @@ Kind = Literal["node", "user"]
 CA_DAYS = 3650
 LEAF_DAYS = 365
 RENEW_BEFORE = datetime.timedelta(days=30)
-BACKDATE = datetime.timedelta(minutes=5)  # tolerate clock skew between nodes
 CLUSTER_DOMAIN = "cluster.local"
 ADMIN_USER = "admin"  # the node's default --bootstrap.admin
 CA_CERT, CA_KEY = pki.CA_CERT, pki.CA_KEY
@@ -287,7 +285,7 @@ def _valid_leaf(
     return (
         cert.public_key() == key.public_key()
         and common_names == [name]
-        and list(san) == _san_entries(name, kind, sans)
+        and list(san) == pki.san_entries(name, kind, sans)
         and _current(cert, now)
     )
 
@@ -299,97 +297,13 @@ def _current(cert: x509.Certificate, now: datetime.datetime) -> bool:
 
 
 def _new_ca(mesh: str, now: datetime.datetime) -> _Ca:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, f"{mesh}-ca"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, pki.ORGANIZATION),
-        ]
-    )
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - BACKDATE)
-        .not_valid_after(now + datetime.timedelta(days=CA_DAYS))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_key_usage(ca=True), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return _Ca(cert, key, _cert_pem(cert), _key_pem(key))
+    cert, key = pki.make_ca(name=f"{mesh}-ca", days=CA_DAYS, now=now)
+    return _Ca(cert, key, pki.cert_pem(cert), pki.key_pem(key))
 
 
 def _issue(
     ca: _Ca, name: str, *, kind: Kind, sans: Sequence[str], now: datetime.datetime
 ) -> tuple[bytes, bytes]:
-    """A leaf as ``wmctl pki issue`` makes it (see ``webmesh.authn.pki``), in memory."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, name),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, pki.ORGANIZATION),
-            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"{kind}s"),
-        ]
-    )
-    usages = [ExtendedKeyUsageOID.CLIENT_AUTH]
-    if kind == "node":
-        usages.insert(0, ExtendedKeyUsageOID.SERVER_AUTH)
-    ca_ski = ca.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    not_after = min(now + datetime.timedelta(days=LEAF_DAYS), ca.cert.not_valid_after_utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(ca.cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - BACKDATE)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(ca=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-        .add_extension(x509.SubjectAlternativeName(_san_entries(name, kind, sans)), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
-        )
-        .sign(ca.key, hashes.SHA256())
-    )
-    return _cert_pem(cert), _key_pem(key)
-
-
-def _san_entries(name: str, kind: Kind, sans: Sequence[str]) -> list[x509.GeneralName]:
-    """The kind's URI SAN (what the node's mTLS authenticator reads), then DNS or IP SANs."""
-    entries: list[x509.GeneralName] = [x509.UniformResourceIdentifier(pki.kind_uri(kind, name))]
-    for value in dict.fromkeys(sans):
-        try:
-            entries.append(x509.IPAddress(ipaddress.ip_address(value)))
-        except ValueError:
-            entries.append(x509.DNSName(value))
-    return entries
-
-
-def _key_usage(*, ca: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=ca,
-        crl_sign=ca,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-def _cert_pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    """A leaf exactly as ``wmctl pki issue`` makes it, in memory."""
+    cert, key = pki.make_leaf(ca.cert, ca.key, name, kind=kind, sans=sans, days=LEAF_DAYS, now=now)
+    return pki.cert_pem(cert), pki.key_pem(key)

@@ -75,6 +75,17 @@ def init_ca(
     out = Path(directory)
     pair = KeyPair(out / CA_CERT, out / CA_KEY)
     _refuse_overwrite(pair, force=force)
+    cert, key = make_ca(name=name, days=days)
+    _write(pair, cert, key)
+    return pair
+
+
+def make_ca(
+    *, name: str = "webmesh-ca", days: int = 3650, now: datetime.datetime | None = None
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A self-signed mesh CA in memory (``init_ca`` writes one; the operator keeps one in a
+    Secret)."""
+    _check_days(days)
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name(
         [
@@ -82,7 +93,7 @@ def init_ca(
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
         ]
     )
-    now = datetime.datetime.now(datetime.UTC)
+    now = now or datetime.datetime.now(datetime.UTC)
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     cert = (
         x509.CertificateBuilder()
@@ -97,8 +108,7 @@ def init_ca(
         .add_extension(ski, critical=False)
         .sign(key, hashes.SHA256())
     )
-    _write(pair, cert, key)
-    return pair
+    return cert, key
 
 
 def issue(
@@ -112,6 +122,17 @@ def issue(
     force: bool = False,
 ) -> KeyPair:
     """Write ``<directory>/<name>.crt`` and ``<name>.key`` signed by the CA in ``ca_dir``."""
+    out = Path(directory)
+    pair = KeyPair(out / f"{name}.crt", out / f"{name}.key")
+    _check_leaf(name, kind, days)
+    _refuse_overwrite(pair, force=force)
+    ca_cert, ca_key = load_ca(ca_dir)
+    cert, key = make_leaf(ca_cert, ca_key, name, kind=kind, sans=sans, days=days)
+    _write(pair, cert, key)
+    return pair
+
+
+def _check_leaf(name: str, kind: str, days: int) -> None:
     if kind not in KINDS:
         raise errors.InvalidArgument(
             f"certificate kind must be one of {', '.join(KINDS)}: {kind!r}"
@@ -121,12 +142,23 @@ def issue(
             f"invalid certificate name {name!r}: use 1-63 letters, digits, '.', '_', '@' or '-'"
         )
     _check_days(days)
-    out = Path(directory)
-    pair = KeyPair(out / f"{name}.crt", out / f"{name}.key")
-    _refuse_overwrite(pair, force=force)
-    ca_cert, ca_key = load_ca(ca_dir)
+
+
+def make_leaf(
+    ca_cert: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+    name: str,
+    *,
+    kind: CertKind = "node",
+    sans: Sequence[str] = (),
+    days: int = 365,
+    now: datetime.datetime | None = None,
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A certificate for ``name`` signed by the CA, in memory (``issue`` writes one; the
+    operator keeps them in Secrets). Never valid beyond the CA."""
+    _check_leaf(name, kind, days)
     key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
+    now = now or datetime.datetime.now(datetime.UTC)
     not_after = min(now + datetime.timedelta(days=days), ca_cert.not_valid_after_utc)
     subject = x509.Name(
         [
@@ -147,15 +179,14 @@ def issue(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(ca=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage(_eku(kind)), critical=False)
-        .add_extension(x509.SubjectAlternativeName(_san_entries(name, kind, sans)), critical=False)
+        .add_extension(x509.SubjectAlternativeName(san_entries(name, kind, sans)), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
         )
         .sign(ca_key, hashes.SHA256())
     )
-    _write(pair, cert, key)
-    return pair
+    return cert, key
 
 
 def load_ca(ca_dir: str | os.PathLike[str]) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
@@ -202,7 +233,9 @@ def _eku(kind: CertKind) -> list[x509.ObjectIdentifier]:
     return [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
 
 
-def _san_entries(name: str, kind: CertKind, sans: Sequence[str]) -> list[x509.GeneralName]:
+def san_entries(name: str, kind: CertKind, sans: Sequence[str]) -> list[x509.GeneralName]:
+    """The SANs :func:`make_leaf` writes: the kind's URI marker, the name (a host name, for node
+    and server certificates), then ``sans`` (IP addresses become IP SANs)."""
     entries: list[x509.GeneralName] = []
     if kind in ("node", "user"):
         entries.append(x509.UniformResourceIdentifier(kind_uri(kind, name)))
@@ -234,15 +267,23 @@ def _refuse_overwrite(pair: KeyPair, *, force: bool) -> None:
         )
 
 
-def _write(pair: KeyPair, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
-    pair.cert.parent.mkdir(parents=True, exist_ok=True)
-    key_pem = key.private_bytes(
+def cert_pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    """Unencrypted PKCS#8 PEM: gRPC cannot read an encrypted key."""
+    return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    _atomic_write(pair.key, key_pem, mode=0o600)
-    _atomic_write(pair.cert, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+
+
+def _write(pair: KeyPair, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
+    pair.cert.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(pair.key, key_pem(key), mode=0o600)
+    _atomic_write(pair.cert, cert_pem(cert), mode=0o644)
 
 
 def _atomic_write(path: Path, data: bytes, *, mode: int) -> None:
