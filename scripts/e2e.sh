@@ -4,16 +4,19 @@
 #
 # 1. installs the chart (the helm binary if there is one, else charts/webmesh rendered offline
 #    with the helm-python-sdk and applied with kubectl);
-# 2. applies examples/mesh.yaml with a NodePort external Service and waits for the Mesh's Ready;
+# 2. applies examples/mesh.yaml with NodePort external access, advertising the kind worker's
+#    address (its container's, which Docker makes reachable from this machine), and waits for
+#    the Mesh's Ready;
 # 3. pings between two server pods over the mesh;
-# 4. joins from this machine with `wmctl connect` through the NodePort (the admin credentials
-#    from the Secret <mesh>-admin) and pings a server's mesh address.
+# 4. joins from this machine with `wmctl connect` at the Mesh's status.joinAddress (the worker's
+#    address and the gRPC node port of <mesh>-external; the admin credentials from the Secret
+#    <mesh>-admin) and pings a server's mesh address.
 # Every step says what it does; the first failure stops the script with the step's name and a
 # dump of the namespace.
 #
-# WireGuard from this machine goes to the pods' own addresses (their detected endpoints): the
-# script routes the kind nodes' pod CIDRs through the nodes' container addresses, which Docker
-# makes reachable from this machine, and removes the routes at the end.
+# WireGuard from this machine reaches each server at its own endpoint, <worker address>:<node
+# port of <mesh>-external-<ordinal>>, which the operator computes (ConfigMap <mesh>-endpoints):
+# no route into the pod network is needed.
 set -euo pipefail
 
 CLUSTER=${KIND_CLUSTER:-webmesh}
@@ -27,7 +30,6 @@ KUBECTL=(kubectl --context "kind-${CLUSTER}")
 WORK=$(mktemp -d)
 STEP="starting"
 CONNECT_PID=""
-ROUTES=()
 
 step() {
   STEP=$*
@@ -37,6 +39,7 @@ step() {
 dump() {
   echo "--- pods, events and operator log (for the failed step) ---"
   "${KUBECTL[@]}" get meshes,pods,svc,secrets -n "$MESH_NS" -o wide || true
+  "${KUBECTL[@]}" get configmap -n "$MESH_NS" "${MESH}-endpoints" -o yaml || true
   "${KUBECTL[@]}" get events -n "$MESH_NS" --sort-by=.lastTimestamp | tail -30 || true
   "${KUBECTL[@]}" logs -n "$SYSTEM_NS" -l app.kubernetes.io/name=webmesh --tail=50 || true
   "${KUBECTL[@]}" logs -n "$MESH_NS" "${MESH}-0" --tail=30 || true
@@ -53,9 +56,6 @@ cleanup() {
     kill "$CONNECT_PID" 2>/dev/null || true
     wait "$CONNECT_PID" 2>/dev/null || true
   fi
-  for route in "${ROUTES[@]}"; do
-    ip route del "$route" 2>/dev/null || true
-  done
   rm -rf "$WORK"
   exit "$code"
 }
@@ -109,8 +109,8 @@ EOF
   "${KUBECTL[@]}" apply --server-side -n "$SYSTEM_NS" -f "$WORK/chart.yaml"
 }
 
-mesh_manifest() {
-  "$PY" - "$TAG" <<'EOF'
+mesh_manifest() { # mesh_manifest NODE_IP: examples/mesh.yaml, NodePort access advertising NODE_IP
+  "$PY" - "$TAG" "$1" <<'EOF'
 import sys
 
 import yaml
@@ -118,24 +118,19 @@ import yaml
 with open("examples/mesh.yaml", encoding="utf-8") as source:
     mesh = yaml.safe_load(source)
 mesh["spec"]["image"] = f"webmesh-node:{sys.argv[1]}"
-mesh["spec"]["externalAccess"] = {"type": "NodePort"}
+mesh["spec"]["externalAccess"] = {"type": "NodePort", "advertiseEndpoint": sys.argv[2]}
 print(yaml.safe_dump(mesh))
 EOF
+}
+
+worker_ip() { # the InternalIP of the first node without the control-plane role
+  "${KUBECTL[@]}" get nodes -l '!node-role.kubernetes.io/control-plane' \
+    -o jsonpath='{.items[0].status.addresses[?(@.type=="InternalIP")].address}'
 }
 
 mesh_ipv4() { # the mesh IPv4 address of a pod's webmesh0
   "${KUBECTL[@]}" exec -n "$MESH_NS" "$1" -- ip -4 -o addr show dev webmesh0 |
     awk '{print $4}' | cut -d/ -f1 | head -1
-}
-
-route_pod_cidrs() {
-  local cidr node_ip
-  while read -r cidr node_ip; do
-    [[ -n "$cidr" && -n "$node_ip" ]] || continue
-    ip route replace "$cidr" via "$node_ip"
-    ROUTES+=("$cidr")
-  done < <("${KUBECTL[@]}" get nodes -o \
-    jsonpath='{range .items[*]}{.spec.podCIDR} {.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}')
 }
 
 secret_key() { # secret_key KEY FILE: one key of the admin Secret, decoded
@@ -144,7 +139,7 @@ secret_key() { # secret_key KEY FILE: one key of the admin Secret, decoded
 }
 
 main() {
-  require docker kind kubectl ip ping base64 "$PY"
+  require docker kind kubectl ping base64 "$PY"
   [[ $(id -u) -eq 0 ]] || { echo "e2e needs root (wmctl connect creates a WireGuard interface)" >&2; exit 1; }
   WMCTL=$(dirname "$PY")/wmctl
   [[ -x "$WMCTL" ]] || WMCTL=$(command -v wmctl)
@@ -156,10 +151,16 @@ main() {
   install_chart
   "${KUBECTL[@]}" wait -n "$SYSTEM_NS" --for=condition=Available deployment --all --timeout=180s
 
-  step "applying examples/mesh.yaml (NodePort) in ${MESH_NS}"
+  step "finding the address of the kind worker (the advertised node address)"
+  local node_ip
+  node_ip=$(worker_ip)
+  [[ -n "$node_ip" ]] || { echo "no worker node with an InternalIP" >&2; exit 1; }
+  echo "worker: ${node_ip}"
+
+  step "applying examples/mesh.yaml (NodePort, advertising ${node_ip}) in ${MESH_NS}"
   "${KUBECTL[@]}" create namespace "$MESH_NS" --dry-run=client -o yaml | "${KUBECTL[@]}" apply -f -
   "${KUBECTL[@]}" label namespace "$MESH_NS" --overwrite pod-security.kubernetes.io/enforce=privileged
-  mesh_manifest | "${KUBECTL[@]}" apply -n "$MESH_NS" -f -
+  mesh_manifest "$node_ip" | "${KUBECTL[@]}" apply -n "$MESH_NS" -f -
 
   step "waiting for mesh/${MESH} to be Ready"
   "${KUBECTL[@]}" wait -n "$MESH_NS" --for=condition=Ready "mesh/${MESH}" --timeout=300s
@@ -178,20 +179,18 @@ main() {
   done
   chmod 600 "$WORK/tls.key"
 
-  step "finding the NodePort of ${MESH}-external and the address of ${MESH}-0's kind node"
-  local node_port node_ip
-  node_port=$("${KUBECTL[@]}" get svc -n "$MESH_NS" "${MESH}-external" \
-    -o jsonpath='{.spec.ports[?(@.name=="grpc")].nodePort}')
-  node_ip=$("${KUBECTL[@]}" get pod -n "$MESH_NS" "${MESH}-0" -o jsonpath='{.status.hostIP}')
-  echo "join server: ${node_ip}:${node_port}"
-
-  step "routing the pod networks through the kind nodes (for WireGuard to the pods)"
-  route_pod_cidrs
+  step "reading the join address and the servers' endpoints"
+  local join
+  join=$("${KUBECTL[@]}" get -n "$MESH_NS" "mesh/${MESH}" -o jsonpath='{.status.joinAddress}')
+  [[ "$join" == "${node_ip}:"* ]] || { echo "joinAddress ${join} is not on ${node_ip}" >&2; exit 1; }
+  echo "join server: ${join}"
+  "${KUBECTL[@]}" get configmap -n "$MESH_NS" "${MESH}-endpoints" -o jsonpath='{.data}'
+  echo
 
   step "joining from this machine with wmctl connect"
   # The servers' certificates name their in-cluster DNS names, not the kind node's address, so
   # the server name is not verified here; the client still authenticates with the admin cert.
-  "$WMCTL" connect --join-server "${node_ip}:${node_port}" --no-ipv6 --interface-name "$IFACE" \
+  "$WMCTL" connect --join-server "$join" --no-ipv6 --interface-name "$IFACE" \
     --listen-port 51899 --tls.ca-file "$WORK/ca.crt" --tls.insecure-skip-verify \
     --auth.mtls.cert-file "$WORK/tls.crt" --auth.mtls.key-file "$WORK/tls.key" \
     >"$WORK/connect.log" 2>&1 &

@@ -23,6 +23,7 @@ from kubernetes import client as k8s_client
 Manifest = dict[str, Any]
 
 FIELD_MANAGER = "webmesh-operator"
+FIRST_NODE_PORT = 30000  # the API server's default service-node-port-range starts here
 REQUEST_TIMEOUT = 30.0
 
 logger = logging.getLogger(__name__)
@@ -257,7 +258,8 @@ class MemoryCluster:
     """An in-memory :class:`Cluster` for tests and dry runs: a dict of objects, a call log.
 
     Apply replaces the applied fields (no field ownership), keeps ``status`` and the server's
-    metadata; create/replace check existence and ``resourceVersion`` like the API server.
+    metadata, and allocates Services' node ports; create/replace check existence and
+    ``resourceVersion`` like the API server.
     ``failures[(verb, kind)]`` makes the next such calls raise the given :class:`ApiError`.
     """
 
@@ -266,6 +268,7 @@ class MemoryCluster:
         self.calls: list[tuple[str, str, str]] = []
         self.failures: dict[tuple[str, str], ApiError] = {}
         self._version = 0
+        self._node_port = FIRST_NODE_PORT - 1
 
     def put(self, manifest: Manifest) -> Manifest:
         """Store an object as if another client had created it."""
@@ -310,6 +313,8 @@ class MemoryCluster:
                 merged["status"] = current["status"]
         else:
             merged["metadata"]["uid"] = f"uid-{manifest['kind']}-{meta['name']}"
+        if merged["kind"] == "Service":
+            self._allocate_node_ports(merged, current)
         return self._store(merged)
 
     async def create(self, manifest: Manifest) -> Manifest:
@@ -349,6 +354,24 @@ class MemoryCluster:
                 merged[key] = copy.deepcopy(value)
         current["status"] = merged
         return self._store(current)
+
+    def _allocate_node_ports(self, service: Manifest, current: Manifest | None) -> None:
+        """As the API server does: NodePort and LoadBalancer Services get a node port per port,
+        kept across applies that do not name one."""
+        spec = service.get("spec") or {}
+        if spec.get("type") not in ("NodePort", "LoadBalancer"):
+            return
+        previous = {
+            port.get("name"): port.get("nodePort")
+            for port in ((current or {}).get("spec") or {}).get("ports") or []
+        }
+        for port in spec.get("ports") or []:
+            if not port.get("nodePort"):
+                port["nodePort"] = previous.get(port.get("name")) or self._next_node_port()
+
+    def _next_node_port(self) -> int:
+        self._node_port += 1
+        return self._node_port
 
     def _record(self, verb: str, kind: str, detail: str) -> None:
         self.calls.append((verb, kind, detail))

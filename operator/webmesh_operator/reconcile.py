@@ -8,7 +8,9 @@ never escape as other exceptions: the API server's answers are mapped here, once
 
 Reconcile: defaults -> validate -> render (and the Secrets, which keep their generated keys) ->
 owner references -> server-side apply -> prune what is no longer desired (never Secrets) -> status.
-Status is published only when it differs from the stored one.
+A Mesh's per-server Services are applied before the rest: their node ports and load-balancer
+addresses are the servers' endpoints, which the rest embeds. Status is published only when it
+differs from the stored one; the Mesh timer also re-reconciles when those endpoints changed.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NoReturn, Protocol
 
 from webmesh_operator import k8s, meshapi, secrets, status, validate
-from webmesh_operator.render import defaults, names, render_mesh, render_node_group
+from webmesh_operator.render import defaults, endpoints, names, render_mesh, render_node_group
 from webmesh_operator.render.mesh import COMPONENT as SERVER_COMPONENT
+from webmesh_operator.render.mesh import server_services
 from webmesh_operator.render.node_group import COMPONENT as NODE_GROUP_COMPONENT
 from webmesh_operator.render.node_group import group_name
 
@@ -111,12 +114,12 @@ async def reconcile_mesh(ctx: Context, body: Resource) -> None:
     try:
         namespace = mesh["metadata"]["namespace"]
         existing = await read_secrets(ctx.cluster, namespace, secrets.mesh_secret_names(mesh))
-        desired = [
-            *secrets.render_mesh_secrets(mesh, existing, now=ctx.clock()),
-            *render_mesh(mesh),
-        ]
+        mesh_secrets = secrets.render_mesh_secrets(mesh, existing, now=ctx.clock())
+        await apply_owned(ctx, "Mesh", mesh, mesh_secrets)
+        known = await apply_server_services(ctx, mesh)
+        desired = render_mesh(mesh, endpoints.server_endpoints(mesh, known))
         applied = await apply_owned(ctx, "Mesh", mesh, desired)
-        await prune(ctx.cluster, mesh, desired, _mesh_labels(mesh))
+        await prune(ctx.cluster, mesh, [*mesh_secrets, *desired], _mesh_labels(mesh))
         await _publish_mesh_status(ctx, mesh, statefulset=_find(applied, "StatefulSet"))
     except k8s.ApiError as error:
         await _api_failure(ctx, "Mesh", mesh, error)
@@ -145,9 +148,51 @@ async def refresh_mesh_status(ctx: Context, body: Resource) -> None:
             return
         namespace, name = mesh["metadata"]["namespace"], mesh["metadata"]["name"]
         statefulset = await ctx.cluster.get("StatefulSet", namespace, name)
+        if statefulset is not None and await _servers_outdated(ctx.cluster, mesh, statefulset):
+            logger.info("the servers of Mesh %s/%s are out of date: reconciling", namespace, name)
+            await reconcile_mesh(ctx, body)  # it publishes the status too
+            return
         await _publish_mesh_status(ctx, mesh, statefulset=statefulset)
     except k8s.ApiError as error:
         raise RetryLater(str(error), None if error.retryable else SLOW_RETRY_DELAY) from error
+
+
+async def apply_server_services(ctx: Context, mesh: Manifest) -> dict[str, Manifest]:
+    """Apply each server's own WireGuard Service (LoadBalancer/NodePort) before the rest: the
+    API server answers with the allocated node ports and any load-balancer address, which the
+    endpoints ConfigMap and the pod template's checksum need in this same reconcile."""
+    applied = await apply_owned(ctx, "Mesh", mesh, server_services(mesh))
+    return {service["metadata"]["name"]: service for service in applied}
+
+
+async def read_server_services(cluster: k8s.Cluster, mesh: Resource) -> dict[str, Manifest]:
+    """Each server's own Service as it is now (``get``: the ones that exist)."""
+    if mesh["spec"]["externalAccess"]["type"] not in endpoints.SERVICE_TYPES:
+        return {}
+    namespace, name = mesh["metadata"]["namespace"], mesh["metadata"]["name"]
+    found = {}
+    for ordinal in range(mesh["spec"]["servers"]):
+        service_name = names.server_service_name(name, ordinal)
+        service = await cluster.get("Service", namespace, service_name)
+        if service is not None:
+            found[service_name] = service
+    return found
+
+
+async def _servers_outdated(cluster: k8s.Cluster, mesh: Manifest, statefulset: Resource) -> bool:
+    """Whether the servers' pod template misses what the mesh needs now, typically a load
+    balancer's address that arrived after the last reconcile (no spec change announces it):
+    the checksum of the template rendered from the Services as they are differs."""
+    known = endpoints.server_endpoints(mesh, await read_server_services(cluster, mesh))
+    wanted = _find(render_mesh(mesh, known), "StatefulSet")
+    return _pod_checksum(wanted) != _pod_checksum(statefulset)
+
+
+def _pod_checksum(statefulset: Resource | None) -> str | None:
+    template = ((statefulset or {}).get("spec") or {}).get("template") or {}
+    annotations = (template.get("metadata") or {}).get("annotations") or {}
+    value = annotations.get(names.CONFIG_CHECKSUM_ANNOTATION)
+    return str(value) if value is not None else None
 
 
 async def _publish_mesh_status(
@@ -427,27 +472,14 @@ async def observe_mesh(
 
 
 async def external_join_address(cluster: k8s.Cluster, mesh: Resource) -> str:
-    """Where outside machines join: the advertised endpoint's host, the load balancer's ingress,
-    else the in-cluster address (the headless Service)."""
+    """Where outside machines join: the shared external Service's load balancer address or node
+    port, the advertised host, else the in-cluster address (see
+    :func:`webmesh_operator.render.endpoints.join_address`)."""
     namespace, name = mesh["metadata"]["namespace"], mesh["metadata"]["name"]
-    access = mesh["spec"].get("externalAccess") or {}
-    endpoint = access.get("advertiseEndpoint")
-    if endpoint:
-        return f"{_host_of(endpoint)}:{names.API_PORT}"
-    if access.get("type") == "LoadBalancer":
+    service = None
+    if mesh["spec"]["externalAccess"]["type"] in endpoints.SERVICE_TYPES:
         service = await cluster.get("Service", namespace, names.external_service_name(name))
-        ingress = (((service or {}).get("status") or {}).get("loadBalancer") or {}).get("ingress")
-        if ingress:
-            host = ingress[0].get("ip") or ingress[0].get("hostname")
-            if host:
-                return f"{host}:{names.API_PORT}"
-    return names.join_address(name, namespace)
-
-
-def _host_of(endpoint: str) -> str:
-    if endpoint.startswith("["):
-        return endpoint[: endpoint.index("]") + 1]
-    return endpoint.rsplit(":", 1)[0] if ":" in endpoint else endpoint
+    return endpoints.join_address(mesh, service)
 
 
 async def publish_status(

@@ -8,10 +8,14 @@ Rules and why:
 
 - ``spec.ipv4Network`` must parse, have no host bits (the node would refuse it at bootstrap) and be
   a /30 or larger (the schema's pattern cannot compare numbers reliably).
-- ``spec.externalAccess.advertiseEndpoint`` needs a port in 1..65535 when it has one. It is *not*
-  required for any access type: the servers detect their endpoints (with ``HostNetwork`` that is the
-  host's addresses), and for ``LoadBalancer``/``NodePort`` the address is often known only after
-  the Service exists, so requiring it would block the first apply.
+- ``spec.externalAccess.advertiseEndpoint`` needs a port in 1..65535 when it has one; its host may
+  contain ``{ordinal}`` or ``{pod}`` (one host per server) and no other braces. Each server has its
+  own WireGuard key, so each needs its own address: a host without a placeholder is refused for
+  more than one server, except with ``NodePort``, where every server gets its own port on it.
+- ``NodePort`` needs ``advertiseEndpoint``: the address of a cluster node reachable from outside,
+  which the operator cannot know (a node's InternalIP is usually not it). The other types do not:
+  servers detect their endpoints (with ``HostNetwork`` the host's addresses), and a load
+  balancer's address comes from its Service.
 - ``spec.storage.size`` must be more than zero (a zero PVC cannot hold the Raft log).
 - Names: pods are named ``<statefulset>-<ordinal>`` and are the nodes' mesh ids and host names, so
   they must be DNS labels (lowercase letters, digits, '-', at most 63). A StatefulSet name longer
@@ -37,11 +41,13 @@ NODE_PORTS = {(API_PORT, "TCP"), (WIREGUARD_PORT, "UDP"), (METRICS_PORT, "TCP")}
 
 MAX_LABEL = 63
 MAX_STATEFULSET_NAME = 52
-LONGEST_SERVICE_SUFFIX = "-headless"  # "-external" is as long
+LONGEST_SERVICE_SUFFIX = "-external-0"  # a server's own Service; 52 + 11 fits 63
 _LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1035_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _QUANTITY_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
 MIN_PREFIX = 30
+ENDPOINT_FIELD = "spec.externalAccess.advertiseEndpoint"
+PLACEHOLDERS = ("{ordinal}", "{pod}")  # mirrors render.endpoints
 
 
 def mesh_problems(mesh: Mapping[str, Any]) -> list[str]:
@@ -49,9 +55,7 @@ def mesh_problems(mesh: Mapping[str, Any]) -> list[str]:
     spec = mesh["spec"]
     problems = _mesh_name_problems(str(mesh["metadata"]["name"]), spec["servers"])
     problems += _network_problems(str(spec["ipv4Network"]))
-    endpoint = spec.get("externalAccess", {}).get("advertiseEndpoint")
-    if endpoint:
-        problems += _endpoint_problems(str(endpoint))
+    problems += _external_access_problems(spec.get("externalAccess") or {}, spec["servers"])
     problems += _storage_problems(str(spec["storage"]["size"]))
     return problems
 
@@ -72,7 +76,7 @@ def _mesh_name_problems(name: str, servers: int) -> list[str]:
     if not _DNS1035_RE.match(name):
         problems.append(
             f"metadata.name {name!r} must start with a letter: it names the Services "
-            f"{name}{LONGEST_SERVICE_SUFFIX} and {name}-external"
+            f"{name}-headless and {name}{LONGEST_SERVICE_SUFFIX}"
         )
     return problems
 
@@ -115,17 +119,46 @@ def _network_problems(network: str) -> list[str]:
     return problems
 
 
+def _external_access_problems(access: Mapping[str, Any], servers: int) -> list[str]:
+    endpoint = str(access.get("advertiseEndpoint") or "")
+    access_type = access.get("type", "None")
+    if not endpoint:
+        if access_type == "NodePort":
+            return [
+                f"{ENDPOINT_FIELD} is required with type NodePort: the host (or IP) of a "
+                "cluster node that outside machines reach; each server gets its own node port"
+            ]
+        return []
+    problems = _endpoint_problems(endpoint)
+    if servers > 1 and access_type != "NodePort" and not _templated(endpoint):
+        problems.append(
+            f"{ENDPOINT_FIELD} {endpoint} would be the one address of {servers} servers, but "
+            "each has its own WireGuard key and needs its own address: put {ordinal} or {pod} "
+            "in the host (wg-{ordinal}.example.com), or leave it out"
+        )
+    return problems
+
+
+def _templated(endpoint: str) -> bool:
+    return any(placeholder in endpoint for placeholder in PLACEHOLDERS)
+
+
 def _endpoint_problems(endpoint: str) -> list[str]:
-    field = "spec.externalAccess.advertiseEndpoint"
-    if endpoint.startswith("["):
-        host, _, rest = endpoint[1:].partition("]")
+    field = ENDPOINT_FIELD
+    concrete = endpoint  # a placeholder stands for a DNS label: check one server's endpoint
+    for placeholder in PLACEHOLDERS:
+        concrete = concrete.replace(placeholder, "0")
+    if "{" in concrete or "}" in concrete:
+        return [f"{field} {endpoint}: the only placeholders are {' and '.join(PLACEHOLDERS)}"]
+    if concrete.startswith("["):
+        host, _, rest = concrete[1:].partition("]")
         port = rest.removeprefix(":") if rest.startswith(":") else ""
         try:
             ipaddress.IPv6Address(host)
         except ValueError:
             return [f"{field} {endpoint}: {host!r} in brackets is not an IPv6 address"]
     else:
-        _, _, port = endpoint.rpartition(":") if ":" in endpoint else ("", "", "")
+        _, _, port = concrete.rpartition(":") if ":" in concrete else ("", "", "")
     if port and not (port.isdigit() and 1 <= int(port) <= 65535):
         return [f"{field} {endpoint} has port {port}; use a port from 1 to 65535"]
     return []

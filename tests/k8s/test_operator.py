@@ -41,6 +41,7 @@ CHECKSUM = "mesh.webmesh.io/config-checksum"
 DEMO, SOLO, ELECTION = "op-demo", "op-solo", "op-election"
 OPERATOR = Path(sys.executable).parent / "webmesh-operator"
 WAIT = 30.0
+NODE_ADDRESS = "192.0.2.10"  # TEST-NET-1: the "cluster node" the NodePort mesh advertises
 
 # Real nodes on loopback: `--wireguard.backend=fake` keeps WireGuard and links in memory.
 NODE = Path(sys.executable).parent / "webmesh-node"
@@ -244,7 +245,10 @@ def create_demo(api: Rest) -> dict[str, Any]:
         "apiVersion": API,
         "kind": "Mesh",
         "metadata": {"name": "demo"},
-        "spec": {"servers": 3, "externalAccess": {"type": "NodePort"}},
+        "spec": {
+            "servers": 3,
+            "externalAccess": {"type": "NodePort", "advertiseEndpoint": NODE_ADDRESS},
+        },
     }
     created = api.create(mesh_path(DEMO), body)
     assert isinstance(created, dict)
@@ -266,6 +270,11 @@ def test_a_mesh_gets_its_secrets_config_services_budget_and_statefulset(
         "ConfigMap demo-config": core(DEMO, "configmaps", "demo-config"),
         "Service demo-headless": core(DEMO, "services", "demo-headless"),
         "Service demo-external": core(DEMO, "services", "demo-external"),
+        **{
+            f"Service demo-external-{i}": core(DEMO, "services", f"demo-external-{i}")
+            for i in range(3)
+        },
+        "ConfigMap demo-endpoints": core(DEMO, "configmaps", "demo-endpoints"),
         "PodDisruptionBudget demo": pdb(DEMO, "demo"),
         **{
             f"Secret demo-{s}": core(DEMO, "secrets", f"demo-{s}")
@@ -282,6 +291,38 @@ def test_a_mesh_gets_its_secrets_config_services_budget_and_statefulset(
     assert found["Service demo-headless"]["spec"]["clusterIP"] == "None"
     assert found["Service demo-external"]["spec"]["type"] == "NodePort"
     assert decoded(found["Secret demo-raft"])["secret"]
+
+
+def node_port(service: dict[str, Any], name: str) -> int:
+    (port,) = [p for p in service["spec"]["ports"] if p["name"] == name]
+    return int(port["nodePort"])
+
+
+def test_each_server_advertises_its_own_node_port(api: Rest, demo_operator: Process) -> None:
+    """From the first reconcile: the API server allocates the ports when the operator applies
+    the per-server Services, and the operator writes them into <mesh>-endpoints."""
+    wanted = {}
+    for ordinal in range(3):
+        service = api.get(core(DEMO, "services", f"demo-external-{ordinal}"))
+        assert service["spec"]["type"] == "NodePort"
+        assert service["spec"]["selector"]["statefulset.kubernetes.io/pod-name"] == (
+            f"demo-{ordinal}"
+        )
+        wanted[f"demo-{ordinal}"] = f"{NODE_ADDRESS}:{node_port(service, 'wireguard')}"
+    assert len(set(wanted.values())) == 3
+    endpoints = wait_for(
+        lambda: (get_or_none(api, core(DEMO, "configmaps", "demo-endpoints")) or {}).get("data"),
+        "ConfigMap demo-endpoints with data",
+        demo_operator,
+    )
+    assert endpoints == wanted
+    shared = api.get(core(DEMO, "services", "demo-external"))
+    join = f"{NODE_ADDRESS}:{node_port(shared, 'grpc')}"
+    wait_for(
+        lambda: (api.get(mesh_path(DEMO, "demo")).get("status") or {}).get("joinAddress") == join,
+        f"Mesh demo's joinAddress {join}",
+        demo_operator,
+    )
 
 
 def test_server_certificates_chain_to_the_mesh_ca(api: Rest, demo_operator: Process) -> None:
@@ -450,25 +491,31 @@ def test_an_invalid_spec_is_rejected_or_degraded(api: Rest, demo_operator: Proce
         )
 
 
-def test_a_load_balancer_address_becomes_the_join_address(
-    api: Rest, demo_operator: Process
-) -> None:
+def test_load_balancer_addresses_reach_the_servers(api: Rest, demo_operator: Process) -> None:
+    """The shared load balancer's address is the join address; each server's own load balancer
+    address, arriving after the Mesh was reconciled, becomes its endpoint and rolls the pods."""
     body = {
         "apiVersion": API,
         "kind": "Mesh",
         "metadata": {"name": "lb"},
-        "spec": {"servers": 1, "externalAccess": {"type": "LoadBalancer"}},
+        "spec": {"servers": 3, "externalAccess": {"type": "LoadBalancer"}},
     }
     api.create(mesh_path(DEMO), body)
     try:
-        service = wait_for(
-            lambda: get_or_none(api, core(DEMO, "services", "lb-external")),
-            "Service lb-external",
-            demo_operator,
+        for name in ("lb-external", *(f"lb-external-{i}" for i in range(3))):
+            service = wait_for(
+                lambda n=name: get_or_none(api, core(DEMO, "services", n)),
+                f"Service {name}",
+                demo_operator,
+            )
+            assert service["spec"]["type"] == "LoadBalancer"
+        statefulset = wait_for(
+            lambda: get_or_none(api, apps(DEMO, "lb")), "StatefulSet lb", demo_operator
         )
-        assert service["spec"]["type"] == "LoadBalancer"
-        ingress = {"status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.10"}]}}}
-        api.merge_patch(core(DEMO, "services", "lb-external") + "/status", ingress)
+        before = statefulset["spec"]["template"]["metadata"]["annotations"][CHECKSUM]
+        set_ingress(api, "lb-external", "203.0.113.10")
+        for ordinal in range(3):
+            set_ingress(api, f"lb-external-{ordinal}", f"203.0.113.{11 + ordinal}")
 
         def join_address() -> str:
             return str((api.get(mesh_path(DEMO, "lb")).get("status") or {}).get("joinAddress"))
@@ -478,6 +525,19 @@ def test_a_load_balancer_address_becomes_the_join_address(
             lambda: f"Mesh lb's joinAddress 203.0.113.10:8443, now {join_address()}",
             demo_operator,
         )
+        wanted = {f"lb-{i}": f"203.0.113.{11 + i}:51820" for i in range(3)}
+
+        def endpoints() -> dict[str, str]:
+            found = get_or_none(api, core(DEMO, "configmaps", "lb-endpoints")) or {}
+            return dict(found.get("data") or {})
+
+        wait_for(
+            lambda: endpoints() == wanted,
+            lambda: f"ConfigMap lb-endpoints {wanted}, now {endpoints()}",
+            demo_operator,
+        )
+        after = api.get(apps(DEMO, "lb"))["spec"]["template"]["metadata"]["annotations"][CHECKSUM]
+        assert after != before, "the servers roll to read their new endpoints"
     finally:
         api.delete(mesh_path(DEMO, "lb"))
         wait_for(
@@ -485,6 +545,12 @@ def test_a_load_balancer_address_becomes_the_join_address(
             "Mesh lb deleted",
             demo_operator,
         )
+
+
+def set_ingress(api: Rest, service: str, ip: str) -> None:
+    """What a cloud controller does once the load balancer exists."""
+    ingress = {"status": {"loadBalancer": {"ingress": [{"ip": ip}]}}}
+    api.merge_patch(core(DEMO, "services", service) + "/status", ingress)
 
 
 def test_deleting_resources_removes_their_children(api: Rest, demo_operator: Process) -> None:
@@ -504,6 +570,8 @@ def test_deleting_resources_removes_their_children(api: Rest, demo_operator: Pro
         core(DEMO, "configmaps", "demo-config"),
         core(DEMO, "services", "demo-headless"),
         core(DEMO, "services", "demo-external"),
+        *(core(DEMO, "services", f"demo-external-{i}") for i in range(3)),
+        core(DEMO, "configmaps", "demo-endpoints"),
         pdb(DEMO, "demo"),
         *(core(DEMO, "secrets", f"demo-{s}") for s in ("ca", "tls", "raft", "admin")),
         mesh_path(DEMO, "demo"),

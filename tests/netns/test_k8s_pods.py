@@ -2,14 +2,16 @@
 
 A small "kubelet" takes the server StatefulSet and a Node group's StatefulSet exactly as
 ``webmesh_operator.render`` produces them and starts each pod in a netlab host: ``$(VAR)``
-references and ``fieldRef`` values are expanded as the kubelet does, the ConfigMap's
-``webmesh.yaml`` and every Secret volume (rendered by ``webmesh_operator.secrets``: the Raft
-password, and with mTLS the per-pod certificates) are bind-mounted at their mount paths, init
-containers run to completion first, and the headless Service is an /etc/hosts line that lists
-the *ready* servers only (a pod is ready when its readiness probe, the gRPC port, answers).
-wmctl uses the admin Secret's ``config.yaml`` as a user would. What is not
-emulated: images (the venv's ``webmesh-node`` stands in for the node image's) and PVCs (the
-host's data dir is the pod's ``/var/lib/webmesh``, kept across a restart as a PVC is).
+references and ``fieldRef`` values are expanded as the kubelet does, the ConfigMaps
+(``webmesh.yaml``; ``<mesh>-endpoints``, where pod 0 gets an endpoint of its own, an extra address
+of its host, which the mesh must then list as its primary endpoint) and every Secret volume
+(rendered by ``webmesh_operator.secrets``: the Raft password, and with mTLS the per-pod
+certificates) are bind-mounted at their mount paths, init containers run to completion first,
+and the headless Service is an /etc/hosts line that lists the *ready* servers only (a pod is
+ready when its readiness probe, the gRPC port, answers). wmctl uses the admin Secret's
+``config.yaml`` as a user would. What is not emulated: images (the venv's ``webmesh-node``
+stands in for the node image's) and PVCs (the host's data dir is the pod's ``/var/lib/webmesh``,
+kept across a restart as a PVC is).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ HEADLESS = f"{MESH}-headless.{NAMESPACE}.svc"
 NODE_CONTAINER = "webmesh-node"
 EVERYONE = {"demo-0", "demo-1", "demo-app-0"}
 PROVIDED_BY_NETLAB = {"/run/wireguard", "/var/lib/webmesh"}  # its run dir and data dir
+ENDPOINT_HOST = 200  # pod 0's extra LAN address (<lab subnet>.200): its advertised endpoint
 
 
 def mesh_resource(mode: str) -> dict[str, Any]:
@@ -153,9 +156,11 @@ def volume_source(
 ) -> Path:
     """Where a volume's content is on this machine (a hostPath is its own path)."""
     if "configMap" in volume:
-        config_map = objects[("ConfigMap", volume["configMap"]["name"])]
-        data = {key: text.encode() for key, text in config_map["data"].items()}
-        return write_volume(directory, data, volume["configMap"])
+        source = volume["configMap"]
+        config_map = objects.get(("ConfigMap", source["name"]))
+        assert config_map or source.get("optional"), f"no ConfigMap {source['name']}"
+        data = {key: text.encode() for key, text in (config_map or {}).get("data", {}).items()}
+        return write_volume(directory, data, source)
     if "secret" in volume:
         name = volume["secret"]["secretName"]
         assert name in secret_files, f"no Secret {name} for volume {volume['name']}"
@@ -292,25 +297,43 @@ def pings(source: Host, target: Host, lab: Lab) -> None:
     )
 
 
+def add_address(host: Host, address: str) -> None:
+    """A second address on the host's LAN interface (as a node port or a load balancer would
+    give a server an address of its own that its interfaces do not otherwise announce)."""
+    listed = host.exec("ip", "-o", "-4", "addr", "show").stdout.splitlines()
+    device = next(line.split()[1] for line in listed if f" {host.lan_ip}/" in line)
+    host.exec("ip", "addr", "add", f"{address}/24", "dev", device)
+
+
+def primary_endpoints(admin: Admin, host: Host) -> dict[str, str]:
+    return {n["id"]: n.get("primaryEndpoint", "") for n in admin.json(host, "get", "nodes") or []}
+
+
 @pytest.mark.parametrize("mode", ["insecure", "mtls"])
 def test_rendered_pods_bootstrap_join_ping_and_resume(tmp_path: Path, mode: str) -> None:
     mesh = mesh_resource(mode)
-    mesh_objects = index(render_mesh(mesh))
-    group_objects = index(render_node_group(node_resource(), mesh))
-    objects = {**mesh_objects, **group_objects}
-    servers, group = mesh_objects[("StatefulSet", MESH)], group_objects[("StatefulSet", "demo-app")]
     secret_files = secret_data(mesh, node_resource())
-    pods = [pod_from_statefulset(servers, i, objects, secret_files, tmp_path) for i in (0, 1)]
-    app = pod_from_statefulset(group, 0, objects, secret_files, tmp_path)
-    assert pods[0].env["MESH_NODE_ID"] == "demo-0"
-    assert pods[0].command[:2] == ["sh", "-c"]
-    if mode == "mtls":
-        assert pods[1].env["GLOBAL_TLS_CERT_FILE"] == "/etc/webmesh/tls/demo-1.crt"
     admin = Admin(client_flags(secret_files, tmp_path / "admin"))
 
     with Lab() as lab:
+        # What the operator computes for an externally reachable server: pod 0's own endpoint
+        # (an extra address of its host), in <mesh>-endpoints; pod 1 has none (it detects).
+        endpoint = f"{lab.subnet}.{ENDPOINT_HOST}:51820"
+        mesh_objects = index(render_mesh(mesh, {"demo-0": endpoint}))
+        group_objects = index(render_node_group(node_resource(), mesh))
+        objects = {**mesh_objects, **group_objects}
+        servers = mesh_objects[("StatefulSet", MESH)]
+        group = group_objects[("StatefulSet", "demo-app")]
+        pods = [pod_from_statefulset(servers, i, objects, secret_files, tmp_path) for i in (0, 1)]
+        app = pod_from_statefulset(group, 0, objects, secret_files, tmp_path)
+        assert pods[0].env["MESH_NODE_ID"] == "demo-0"
+        assert pods[0].command[:2] == ["sh", "-c"]
+        if mode == "mtls":
+            assert pods[1].env["GLOBAL_TLS_CERT_FILE"] == "/etc/webmesh/tls/demo-1.crt"
+
         headless = Headless(lab)
         hosts = [lab.add_host(pod.name) for pod in (*pods, app)]
+        add_address(hosts[0], endpoint.rsplit(":", 1)[0])
         first = start_ready(hosts[0], pods[0], headless)
         assert "mesh bootstrapped" in first.tail(200), first.tail()
         start_ready(hosts[1], pods[1], headless)
@@ -321,6 +344,9 @@ def test_rendered_pods_bootstrap_join_ping_and_resume(tmp_path: Path, mode: str)
             timeout=30,
             what=lambda: f"demo-1 a voter\n{logs(lab)}",
         )
+        advertised = primary_endpoints(admin, hosts[1])
+        assert advertised["demo-0"] == endpoint, advertised
+        assert advertised["demo-1"] not in ("", endpoint), advertised
 
         start_pod(hosts[2], app)
         pings(hosts[2], hosts[0], lab)
@@ -335,6 +361,7 @@ def test_rendered_pods_bootstrap_join_ping_and_resume(tmp_path: Path, mode: str)
             assert Admin(["--insecure"]).json(hosts[0], "get", "nodes") is None
         check_raft_secret(hosts, pods[0], secret_files)
         restart_keeps_the_mesh(lab, hosts, pods[0], headless, admin)
+        assert primary_endpoints(admin, hosts[1])["demo-0"] == endpoint
 
 
 def stored_raft_secret(host: Host) -> str:

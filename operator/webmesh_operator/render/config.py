@@ -47,14 +47,14 @@ def _common(spec: Mapping[str, Any]) -> dict[str, Any]:
 def server_config(mesh: Mapping[str, Any]) -> dict[str, Any]:
     """The config of the Mesh's servers; ``bootstrap.*`` is only read by the pod that bootstraps.
 
+    No ``global.primary-endpoint``: each server has its own external address (the
+    ``<mesh>-endpoints`` ConfigMap), which its entrypoint passes in the environment.
+
     ``bootstrap.enabled`` and ``mesh.join-address`` are mutually exclusive, so neither is in the
     file: the entrypoint passes one of them as a flag.
     """
     name, spec = mesh["metadata"]["name"], mesh["spec"]
     config = _common(spec)
-    advertise = spec["externalAccess"].get("advertiseEndpoint")
-    if advertise:
-        config["global"]["primary-endpoint"] = advertise
     config["bootstrap"] = {
         "ipv4-network": spec["ipv4Network"],
         "mesh-domain": spec["meshDomain"],

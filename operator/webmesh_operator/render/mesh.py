@@ -7,6 +7,7 @@ from typing import Any
 
 from webmesh_operator.render import config, names, pod
 from webmesh_operator.render.defaults import mesh_with_defaults
+from webmesh_operator.render.endpoints import SERVICE_TYPES
 from webmesh_operator.render.names import Manifest
 
 COMPONENT = "server"
@@ -28,16 +29,32 @@ def config_map(mesh: Mapping[str, Any]) -> Manifest:
     }
 
 
-def _service_ports() -> list[dict[str, Any]]:
-    return [
-        {"name": "grpc", "port": names.API_PORT, "targetPort": "grpc", "protocol": "TCP"},
-        {
-            "name": "wireguard",
-            "port": names.WIREGUARD_PORT,
-            "targetPort": "wireguard",
-            "protocol": "UDP",
-        },
-    ]
+def _api_port() -> dict[str, Any]:
+    return {"name": "grpc", "port": names.API_PORT, "targetPort": "grpc", "protocol": "TCP"}
+
+
+def _wireguard_port() -> dict[str, Any]:
+    return {
+        "name": "wireguard",
+        "port": names.WIREGUARD_PORT,
+        "targetPort": "wireguard",
+        "protocol": "UDP",
+    }
+
+
+def endpoints_config_map(mesh: Mapping[str, Any], endpoints: Mapping[str, str]) -> Manifest:
+    """Each server's external WireGuard endpoint (``<pod>: host:port``), read by its entrypoint.
+
+    Always rendered (empty when no endpoint is known), so the pods' optional volume has one
+    source and pruning never has to guess.
+    """
+    name, namespace, object_labels = _ids(mesh)
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": names.metadata(names.endpoints_config_map_name(name), namespace, object_labels),
+        "data": dict(sorted(endpoints.items())),
+    }
 
 
 def headless_service(mesh: Mapping[str, Any]) -> Manifest:
@@ -52,7 +69,8 @@ def headless_service(mesh: Mapping[str, Any]) -> Manifest:
             "publishNotReadyAddresses": False,
             "selector": names.selector(name, COMPONENT),
             "ports": [
-                *_service_ports(),
+                _api_port(),
+                _wireguard_port(),
                 {
                     "name": "metrics",
                     "port": names.METRICS_PORT,
@@ -64,26 +82,66 @@ def headless_service(mesh: Mapping[str, Any]) -> Manifest:
     }
 
 
+def _external_metadata(mesh: Mapping[str, Any], service_name: str) -> dict[str, Any]:
+    _, namespace, object_labels = _ids(mesh)
+    meta = names.metadata(service_name, namespace, object_labels)
+    annotations = mesh["spec"]["externalAccess"].get("serviceAnnotations")
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    return meta
+
+
+def _external_spec(access_type: str, selector: dict[str, str], port: dict[str, Any]) -> Manifest:
+    """A LoadBalancer keeps the client's address and sends only to a node running the pod
+    (``Local``); a NodePort forwards from any node (``Cluster``), so one advertised node address
+    reaches every server wherever it runs (WireGuard copes with the source NAT)."""
+    policy = "Local" if access_type == "LoadBalancer" else "Cluster"
+    return {
+        "type": access_type,
+        "externalTrafficPolicy": policy,
+        "selector": selector,
+        "ports": [port],
+    }
+
+
 def external_service(mesh: Mapping[str, Any]) -> Manifest | None:
-    """The Service for workstations and other clusters (LoadBalancer or NodePort), if any."""
-    access = mesh["spec"]["externalAccess"]
-    if access["type"] not in ("LoadBalancer", "NodePort"):
+    """The gRPC API for workstations and other clusters (LoadBalancer or NodePort), if any: any
+    server answers a Join, so one Service spans them all. WireGuard has per-server Services."""
+    access_type = mesh["spec"]["externalAccess"]["type"]
+    if access_type not in SERVICE_TYPES:
         return None
-    name, namespace, object_labels = _ids(mesh)
-    meta = names.metadata(names.external_service_name(name), namespace, object_labels)
-    if access.get("serviceAnnotations"):
-        meta["annotations"] = dict(access["serviceAnnotations"])
+    name = mesh["metadata"]["name"]
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": meta,
-        "spec": {
-            "type": access["type"],
-            "externalTrafficPolicy": "Local",
-            "selector": names.selector(name, COMPONENT),
-            "ports": _service_ports(),
-        },
+        "metadata": _external_metadata(mesh, names.external_service_name(name)),
+        "spec": _external_spec(access_type, names.selector(name, COMPONENT), _api_port()),
     }
+
+
+def server_services(mesh: Mapping[str, Any]) -> list[Manifest]:
+    """One WireGuard Service per server (LoadBalancer or NodePort): each server has its own key,
+    so each needs its own external address (see :mod:`webmesh_operator.render.endpoints`)."""
+    access_type = mesh["spec"]["externalAccess"]["type"]
+    if access_type not in SERVICE_TYPES:
+        return []
+    name = mesh["metadata"]["name"]
+    services = []
+    for ordinal in range(mesh["spec"]["servers"]):
+        selector = {
+            **names.selector(name, COMPONENT),
+            names.POD_NAME_LABEL: names.server_pod_name(name, ordinal),
+        }
+        service_name = names.server_service_name(name, ordinal)
+        services.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": _external_metadata(mesh, service_name),
+                "spec": _external_spec(access_type, selector, _wireguard_port()),
+            }
+        )
+    return services
 
 
 def pod_disruption_budget(mesh: Mapping[str, Any]) -> Manifest | None:
@@ -114,7 +172,7 @@ def statefulset(mesh: Mapping[str, Any], config_checksum: str) -> Manifest:
         command=["sh", "-c", pod.SERVER_ENTRYPOINT],
         resources=spec.get("resources"),
         host_network=host_network,
-        raft_secret=True,
+        server=True,
     )
     pod_spec: dict[str, Any] = {
         "initContainers": [pod.forwarding_init_container(mesh)],
@@ -124,6 +182,7 @@ def statefulset(mesh: Mapping[str, Any], config_checksum: str) -> Manifest:
             config_map=names.server_config_map_name(name),
             tls_secret=names.tls_secret_name(name),
             raft_secret=names.raft_secret_name(name),
+            endpoints_config_map=names.endpoints_config_map_name(name),
         ),
         "terminationGracePeriodSeconds": 30,
         **pod.scheduling(spec),
@@ -144,17 +203,33 @@ def statefulset(mesh: Mapping[str, Any], config_checksum: str) -> Manifest:
     )
 
 
-def render_mesh(mesh: Mapping[str, Any]) -> list[Manifest]:
+def render_mesh(
+    mesh: Mapping[str, Any], endpoints: Mapping[str, str] | None = None
+) -> list[Manifest]:
     """Every manifest of one Mesh, in apply order; ``metadata.namespace`` must be set.
 
-    Secrets (the CA and per-pod certificates, the admin wmctl config) are not rendered here: they
-    hold generated keys, so the handler creates them once and keeps them.
+    ``endpoints`` are the servers' external WireGuard endpoints (``<pod>: host:port``, from
+    :func:`webmesh_operator.render.endpoints.server_endpoints`); the pod template's checksum
+    covers them, so a new address rolls the servers. Secrets (the CA and per-pod certificates,
+    the admin wmctl config) are not rendered here: they hold generated keys, so the handler
+    creates them once and keeps them.
     """
     mesh = mesh_with_defaults(mesh)
     configmap = config_map(mesh)
-    manifests = [configmap, headless_service(mesh)]
-    for optional in (external_service(mesh), pod_disruption_budget(mesh)):
-        if optional is not None:
-            manifests.append(optional)
-    manifests.append(statefulset(mesh, config.checksum(configmap["data"])))
+    endpoints_map = endpoints_config_map(mesh, endpoints or {})
+    manifests = [configmap, endpoints_map, headless_service(mesh)]
+    external = external_service(mesh)
+    if external is not None:
+        manifests += [external, *server_services(mesh)]
+    budget = pod_disruption_budget(mesh)
+    if budget is not None:
+        manifests.append(budget)
+    manifests.append(statefulset(mesh, pod_checksum(configmap, endpoints_map)))
     return manifests
+
+
+def pod_checksum(configmap: Manifest, endpoints_map: Manifest) -> str:
+    """The servers' pod-template checksum: the config file and every server's endpoint."""
+    data = dict(configmap["data"])
+    data.update({f"endpoints/{pod}": value for pod, value in endpoints_map["data"].items()})
+    return config.checksum(data)

@@ -10,6 +10,8 @@ GROUP = "mesh.webmesh.io"
 MANAGED_BY = "webmesh-operator"
 CONFIG_CHECKSUM_ANNOTATION = f"{GROUP}/config-checksum"
 MESH_LABEL = f"{GROUP}/mesh"
+# Set by the StatefulSet controller on every pod: selects one server for its own Service.
+POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 
 API_PORT = 8443
 WIREGUARD_PORT = 51820
@@ -19,6 +21,7 @@ CONFIG_DIR = "/etc/webmesh"
 CONFIG_FILE = "webmesh.yaml"
 CONFIG_PATH = f"{CONFIG_DIR}/{CONFIG_FILE}"
 TLS_DIR = "/etc/webmesh/tls"
+ENDPOINTS_DIR = "/etc/webmesh/endpoints"
 DATA_DIR = "/var/lib/webmesh"
 STORE_DIR = f"{DATA_DIR}/store"
 
@@ -58,8 +61,23 @@ def external_service_name(mesh: str) -> str:
     return f"{mesh}-external"
 
 
+def server_service_name(mesh: str, ordinal: int) -> str:
+    """The WireGuard Service of one server (LoadBalancer/NodePort): each has its own key, so its
+    own external address."""
+    return f"{mesh}-external-{ordinal}"
+
+
+def server_pod_name(mesh: str, ordinal: int) -> str:
+    return f"{mesh}-{ordinal}"
+
+
 def server_config_map_name(mesh: str) -> str:
     return f"{mesh}-config"
+
+
+def endpoints_config_map_name(mesh: str) -> str:
+    """The servers' external WireGuard endpoints (``<pod>: host:port``), made by the operator."""
+    return f"{mesh}-endpoints"
 
 
 def tls_secret_name(owner: str) -> str:

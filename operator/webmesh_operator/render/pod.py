@@ -7,6 +7,12 @@ POSIX shell snippet that reads the StatefulSet ordinal from the pod name's suffi
 with ``--bootstrap.enabled`` (a no-op when it already has Raft state) unless its store is empty
 *and* the headless Service already resolves (it lists ready servers only): then a mesh exists
 and pod 0, having lost its data, rejoins like every other server with ``--mesh.join-address``.
+
+Each server's external WireGuard endpoint differs too (its own load balancer or node port): the
+operator writes ``<pod>: host:port`` into the ``<mesh>-endpoints`` ConfigMap, mounted (optional)
+at ``/etc/webmesh/endpoints``, and the entrypoint exports the pod's entry, when there is one, as
+``GLOBAL_PRIMARY_ENDPOINT`` (the environment overrides the file). It is read once, at start: the
+pod-template checksum covers the endpoints, so a new address restarts the servers one by one.
 """
 
 from __future__ import annotations
@@ -19,6 +25,11 @@ from webmesh_operator.render import names
 SERVER_ENTRYPOINT = f"""\
 set -eu
 config={names.CONFIG_PATH}
+endpoint_file="{names.ENDPOINTS_DIR}/$POD_NAME"
+if [ -s "$endpoint_file" ]; then
+  GLOBAL_PRIMARY_ENDPOINT=$(cat "$endpoint_file")
+  export GLOBAL_PRIMARY_ENDPOINT
+fi
 if [ "${{POD_NAME##*-}}" = "0" ]; then
   if [ -n "$(ls -A {names.STORE_DIR} 2>/dev/null)" ] || \\
      ! getent hosts "$WEBMESH_HEADLESS_HOST" >/dev/null 2>&1; then
@@ -78,10 +89,10 @@ def node_container(
     command: list[str],
     resources: Mapping[str, Any] | None,
     host_network: bool = False,
-    raft_secret: bool = False,
+    server: bool = False,
 ) -> dict[str, Any]:
     """The webmesh-node container: NET_ADMIN, /dev/net/tun, its config, data and TLS; servers
-    (``raft_secret``) also the Raft password."""
+    also the Raft password and their external endpoints."""
     spec = mesh["spec"]
     mtls = spec["security"]["mode"] == "mtls"
     mounts = [
@@ -92,8 +103,9 @@ def node_container(
     ]
     if mtls:
         mounts.append({"name": "tls", "mountPath": names.TLS_DIR, "readOnly": True})
-    if raft_secret:
+    if server:
         mounts.append({"name": "raft", "mountPath": names.RAFT_DIR, "readOnly": True})
+        mounts.append({"name": "endpoints", "mountPath": names.ENDPOINTS_DIR, "readOnly": True})
     container: dict[str, Any] = {
         "name": "webmesh-node",
         "image": spec["image"],
@@ -138,10 +150,16 @@ def forwarding_init_container(mesh: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def volumes(
-    mesh: Mapping[str, Any], *, config_map: str, tls_secret: str, raft_secret: str | None = None
+    mesh: Mapping[str, Any],
+    *,
+    config_map: str,
+    tls_secret: str,
+    raft_secret: str | None = None,
+    endpoints_config_map: str | None = None,
 ) -> list[dict[str, Any]]:
     """The pod's volumes, except ``data`` (a volumeClaimTemplate of the StatefulSet); servers
-    also mount the Raft password Secret (``raft_secret``)."""
+    also mount the Raft password Secret (``raft_secret``) and their endpoints ConfigMap
+    (optional: a pod must start even before the operator has written it)."""
     items: list[dict[str, Any]] = [
         {"name": "config", "configMap": {"name": config_map}},
         {"name": "run-wireguard", "emptyDir": {}},
@@ -151,6 +169,9 @@ def volumes(
         items.append({"name": "tls", "secret": {"secretName": tls_secret, "defaultMode": 0o400}})
     if raft_secret:
         items.append({"name": "raft", "secret": {"secretName": raft_secret, "defaultMode": 0o400}})
+    if endpoints_config_map:
+        source = {"name": endpoints_config_map, "optional": True}
+        items.append({"name": "endpoints", "configMap": source})
     return items
 
 

@@ -32,6 +32,7 @@ PROVIDERS: dict[str, str] = {
     "sh": BASE,  # dash
     "getent": BASE,  # libc-bin
     "ls": BASE,  # coreutils
+    "cat": BASE,  # coreutils
     "webmesh-node": PACKAGE,
     "wmctl": PACKAGE,
     "wireguard-go": "wireguard-go",  # started by the node (userspace WireGuard)
@@ -39,7 +40,9 @@ PROVIDERS: dict[str, str] = {
     "ip": "iproute2",
     "ping": "iputils-ping",  # the kind e2e pings between pods
 }
-SHELL_BUILTINS = {"set", "exec", "echo", "test", "[", "if", "then", "else", "elif", "fi", "!"}
+SHELL_BUILTINS = {
+    *("set", "exec", "echo", "export", "test", "[", "if", "then", "else", "elif", "fi", "!"),
+}
 
 
 # ---- reading Dockerfiles --------------------------------------------------------------------

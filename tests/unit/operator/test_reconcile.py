@@ -94,7 +94,9 @@ async def test_mesh_reconcile_applies_every_child_owned_by_the_mesh(
     expected = {
         "ConfigMap/prod-config",
         "Service/prod-headless",
+        "ConfigMap/prod-endpoints",
         "Service/prod-external",
+        *(f"Service/prod-external-{ordinal}" for ordinal in range(5)),
         "PodDisruptionBudget/prod",
         "StatefulSet/prod",
     }
@@ -145,7 +147,7 @@ async def test_scaling_down_to_one_server_prunes_the_pdb_and_the_external_servic
     changed["spec"]["externalAccess"] = {"type": "None"}
     await reconcile.reconcile_mesh(ctx, changed)
     assert "PodDisruptionBudget/prod" not in children(cluster)
-    assert "Service/prod-external" not in children(cluster)
+    assert not {name for name in children(cluster) if name.startswith("Service/prod-external")}
     assert "Service/prod-headless" in children(cluster)
     assert set(secrets_before) <= set(cluster.names("Secret")), "Secrets are never pruned"
     statefulset = cluster.find("StatefulSet", NAMESPACE, "prod")
@@ -276,12 +278,88 @@ async def test_status_timer_says_why_the_mesh_api_is_not_ready(cluster: k8s.Memo
     assert "connection refused" in ready["message"]
 
 
-async def test_external_join_address_prefers_the_advertised_endpoint(
+def node_port_mesh(servers: int = 3) -> dict[str, Any]:
+    resource = example("mesh.yaml")
+    resource["spec"] = {
+        "servers": servers,
+        "externalAccess": {"type": "NodePort", "advertiseEndpoint": "192.0.2.10"},
+    }
+    return resource
+
+
+def endpoints_data(cluster: k8s.MemoryCluster, mesh: str = "demo") -> dict[str, str]:
+    configmap = cluster.find("ConfigMap", NAMESPACE, f"{mesh}-endpoints")
+    assert configmap is not None
+    return dict(configmap["data"])
+
+
+def pod_checksum(cluster: k8s.MemoryCluster, mesh: str = "demo") -> str:
+    statefulset = cluster.find("StatefulSet", NAMESPACE, mesh)
+    assert statefulset is not None
+    annotations = statefulset["spec"]["template"]["metadata"]["annotations"]
+    return str(annotations["mesh.webmesh.io/config-checksum"])
+
+
+async def test_the_first_reconcile_gives_each_server_its_node_port(
     cluster: k8s.MemoryCluster,
 ) -> None:
-    mesh = example("mesh-ha.yaml")
-    assert await reconcile.external_join_address(cluster, mesh) == "mesh.example.com:8443"
-    del mesh["spec"]["externalAccess"]["advertiseEndpoint"]
+    mesh = cluster.put(node_port_mesh())
+    ctx = context(cluster)
+    await reconcile.reconcile_mesh(ctx, mesh)
+    ports = {}
+    for ordinal in range(3):
+        service = cluster.find("Service", NAMESPACE, f"demo-external-{ordinal}")
+        assert service is not None
+        assert (
+            service["spec"]["selector"]["statefulset.kubernetes.io/pod-name"] == f"demo-{ordinal}"
+        )
+        (port,) = service["spec"]["ports"]
+        ports[f"demo-{ordinal}"] = f"192.0.2.10:{port['nodePort']}"
+    assert endpoints_data(cluster) == ports
+    assert len(set(ports.values())) == 3
+    statefulsets = [call for call in cluster.calls if call[:2] == ("apply", "StatefulSet")]
+    assert len(statefulsets) == 1, "the StatefulSet is written once, with the endpoints"
+    shared = cluster.find("Service", NAMESPACE, "demo-external")
+    assert shared is not None
+    (grpc,) = shared["spec"]["ports"]
+    join = stored(cluster, mesh)["status"]["joinAddress"]
+    assert join == f"192.0.2.10:{grpc['nodePort']}"
+
+    checksum = pod_checksum(cluster)
+    await reconcile.reconcile_mesh(ctx, stored(cluster, mesh))
+    assert endpoints_data(cluster) == ports, "allocated node ports are kept"
+    assert pod_checksum(cluster) == checksum
+
+
+async def test_a_load_balancer_address_that_arrives_later_rolls_the_servers(
+    cluster: k8s.MemoryCluster,
+) -> None:
+    """The timer notices the new address (no spec change announces it) and reconciles."""
+    mesh = cluster.put(example("mesh-ha.yaml"))
+    ctx = context(cluster)
+    await reconcile.reconcile_mesh(ctx, mesh)
+    assert endpoints_data(cluster, "prod") == {}
+    before = pod_checksum(cluster, "prod")
+    await reconcile.refresh_mesh_status(ctx, stored(cluster, mesh))
+    assert pod_checksum(cluster, "prod") == before, "nothing new: nothing rolls"
+
+    service = cluster.find("Service", NAMESPACE, "prod-external-1")
+    assert service is not None
+    service["status"] = {"loadBalancer": {"ingress": [{"ip": "203.0.113.21"}]}}
+    applies = len([call for call in cluster.calls if call[0] == "apply"])
+    await reconcile.refresh_mesh_status(ctx, stored(cluster, mesh))
+    assert endpoints_data(cluster, "prod") == {"prod-1": "203.0.113.21:51820"}
+    assert pod_checksum(cluster, "prod") != before
+    assert len([call for call in cluster.calls if call[0] == "apply"]) > applies
+
+    calls = len(cluster.calls)
+    await reconcile.refresh_mesh_status(ctx, stored(cluster, mesh))
+    assert not [call for call in cluster.calls[calls:] if call[0] == "apply"], "settled"
+
+
+async def test_external_join_address(cluster: k8s.MemoryCluster) -> None:
+    mesh = reconcile.defaults.mesh_with_defaults(example("mesh-ha.yaml"))
+    assert await reconcile.external_join_address(cluster, mesh) == "prod-headless.team-a.svc:8443"
     service = {
         "kind": "Service",
         "metadata": {"name": "prod-external", "namespace": NAMESPACE},

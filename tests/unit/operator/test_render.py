@@ -57,6 +57,12 @@ def only(manifests: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return manifest
 
 
+def server_config_map(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    """The servers' config file ConfigMap (``<mesh>-config``; ``<mesh>-endpoints`` is the other)."""
+    (configmap,) = [m for m in by_kind(manifests, "ConfigMap") if names.CONFIG_FILE in m["data"]]
+    return configmap
+
+
 def config_text(configmap: dict[str, Any]) -> str:
     text = configmap["data"][names.CONFIG_FILE]
     assert isinstance(text, str)
@@ -73,6 +79,14 @@ def test_golden_minimal_mesh(golden: Golden) -> None:
 
 def test_golden_ha_mesh(golden: Golden) -> None:
     golden("mesh-ha.yaml", dump(render_mesh(example("mesh-ha.yaml"))))
+
+
+def test_golden_ha_mesh_behind_node_ports(golden: Golden) -> None:
+    """Three servers, each with its own WireGuard node port on the advertised node address."""
+    mesh = example("mesh.yaml")
+    mesh["spec"] = {"externalAccess": {"type": "NodePort", "advertiseEndpoint": "192.0.2.10"}}
+    known = {f"demo-{i}": f"192.0.2.10:{31000 + i}" for i in range(3)}
+    golden("mesh-nodeport.yaml", dump(render_mesh(mesh, known)))
 
 
 def test_golden_node_group(golden: Golden) -> None:
@@ -96,12 +110,12 @@ def _load(tmp_path: Path, text: str, *extra: str) -> settings.Settings:
 
 
 def test_server_config_loads(tmp_path: Path) -> None:
-    configmap = only(render_mesh(example("mesh-ha.yaml")), "ConfigMap")
+    configmap = server_config_map(render_mesh(example("mesh-ha.yaml")))
     loaded = _load(tmp_path, config_text(configmap))
     assert loaded.global_.mtls
     assert not loaded.global_.insecure
     assert loaded.global_.tls_ca_file == f"{names.TLS_DIR}/ca.crt"
-    assert loaded.global_.primary_endpoint == "mesh.example.com:51820"
+    assert loaded.global_.primary_endpoint == "", "each server's endpoint is its own, not shared"
     assert loaded.bootstrap.ipv4_network == "10.200.0.0/16"
     assert loaded.bootstrap.mesh_domain == "prod.webmesh.internal"
     assert loaded.bootstrap.default_network_policy == "deny"
@@ -115,7 +129,7 @@ def test_server_config_loads(tmp_path: Path) -> None:
     "extra", [["--bootstrap.enabled"], [f"--mesh.join-address=demo-headless.{NAMESPACE}.svc:8443"]]
 )
 def test_server_config_loads_with_either_entrypoint(tmp_path: Path, extra: list[str]) -> None:
-    configmap = only(render_mesh(example("mesh.yaml")), "ConfigMap")
+    configmap = server_config_map(render_mesh(example("mesh.yaml")))
     _load(tmp_path, config_text(configmap), *extra)
 
 
@@ -123,7 +137,7 @@ def test_insecure_config_loads(tmp_path: Path) -> None:
     mesh = example("mesh.yaml")
     mesh["spec"] = {"servers": 1, "ipv6": False, "security": {"mode": "insecure"}}
     manifests = render_mesh(mesh)
-    loaded = _load(tmp_path, config_text(only(manifests, "ConfigMap")))
+    loaded = _load(tmp_path, config_text(server_config_map(manifests)))
     assert loaded.global_.insecure
     assert loaded.global_.no_ipv6
     assert not loaded.global_.mtls
@@ -163,18 +177,32 @@ def test_environment_names_are_settings() -> None:
 # The server entrypoint: pod 0 bootstraps, the others join
 
 
-def _run_entrypoint(tmp_path: Path, pod_name: str, *, has_data: bool, others_ready: bool) -> str:
-    bin_dir, store = tmp_path / "bin", tmp_path / "store"
+def _run_entrypoint(
+    tmp_path: Path,
+    pod_name: str,
+    *,
+    has_data: bool,
+    others_ready: bool,
+    endpoints: dict[str, str] | None = None,
+    node: str = 'echo "$@"',
+) -> str:
+    """Run the server entrypoint with a fake ``webmesh-node`` (``node``: its body) and the
+    endpoints ConfigMap's files (``endpoints``; None: the optional volume is empty)."""
+    bin_dir, store, endpoint_dir = tmp_path / "bin", tmp_path / "store", tmp_path / "endpoints"
     bin_dir.mkdir()
     store.mkdir()
+    endpoint_dir.mkdir()
+    for pod_file, text in (endpoints or {}).items():
+        (endpoint_dir / pod_file).write_text(text)
     if has_data:
         (store / "raft.log").write_text("x")
-    fakes = {"webmesh-node": 'echo "$@"', "getent": "exit 0" if others_ready else "exit 2"}
+    fakes = {"webmesh-node": node, "getent": "exit 0" if others_ready else "exit 2"}
     for name, body in fakes.items():
         path = bin_dir / name
         path.write_text(f"#!/bin/sh\n{body}\n")
         path.chmod(path.stat().st_mode | stat.S_IXUSR)
     script = pod.SERVER_ENTRYPOINT.replace(names.STORE_DIR, str(store))
+    script = script.replace(names.ENDPOINTS_DIR, str(endpoint_dir))
     env = {
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "POD_NAME": pod_name,
@@ -209,6 +237,25 @@ def test_entrypoint_chooses_by_ordinal(
     )
 
 
+@pytest.mark.parametrize(
+    ("endpoints", "expected"),
+    [
+        ({"demo-1": "203.0.113.2:51820"}, "203.0.113.2:51820"),  # its own entry
+        ({"demo-0": "203.0.113.1:51820"}, "none"),  # another server's only
+        ({"demo-1": ""}, "none"),  # empty: not set
+        ({}, "none"),  # the optional ConfigMap does not exist yet
+    ],
+)
+def test_entrypoint_exports_the_pods_own_endpoint(
+    tmp_path: Path, endpoints: dict[str, str], expected: str
+) -> None:
+    node = 'echo "${GLOBAL_PRIMARY_ENDPOINT:-none}"'
+    out = _run_entrypoint(
+        tmp_path, "demo-1", has_data=False, others_ready=True, endpoints=endpoints, node=node
+    )
+    assert out == expected
+
+
 # ---------------------------------------------------------------------------------------------
 # Properties
 
@@ -217,6 +264,7 @@ def test_minimal_mesh_objects() -> None:
     manifests = render_mesh(example("mesh.yaml"))
     assert [(m["kind"], m["metadata"]["name"]) for m in manifests] == [
         ("ConfigMap", "demo-config"),
+        ("ConfigMap", "demo-endpoints"),
         ("Service", "demo-headless"),
         ("PodDisruptionBudget", "demo"),
         ("StatefulSet", "demo"),
@@ -238,18 +286,56 @@ def test_minimal_mesh_objects() -> None:
     ],
 )
 def test_external_access(access: str, service_type: str | None) -> None:
+    """The API behind one shared Service; WireGuard behind one Service per server."""
     mesh = example("mesh.yaml")
-    mesh["spec"] = {"externalAccess": {"type": access}}
+    mesh["spec"] = {"externalAccess": {"type": access, "advertiseEndpoint": "192.0.2.1"}}
+    if access != "NodePort":
+        mesh["spec"]["externalAccess"]["advertiseEndpoint"] = "wg-{ordinal}.example.com"
     manifests = render_mesh(mesh)
-    external = [
-        m for m in by_kind(manifests, "Service") if m["metadata"]["name"] == "demo-external"
-    ]
-    assert [m["spec"]["type"] for m in external] == ([service_type] if service_type else [])
-    if external:
-        protocols = {(p["port"], p["protocol"]) for p in external[0]["spec"]["ports"]}
-        assert protocols == {(8443, "TCP"), (51820, "UDP")}
+    services = {m["metadata"]["name"]: m for m in by_kind(manifests, "Service")}
+    external = sorted(name for name in services if name.startswith("demo-external"))
+    wanted = ["demo-external", "demo-external-0", "demo-external-1", "demo-external-2"]
+    assert external == (wanted if service_type else [])
     pod_spec = only(manifests, "StatefulSet")["spec"]["template"]["spec"]
     assert pod_spec.get("hostNetwork", False) == (access == "HostNetwork")
+    if not service_type:
+        return
+    ports = {
+        name: [(p["port"], p["protocol"]) for p in services[name]["spec"]["ports"]]
+        for name in external
+    }
+    assert ports == {
+        "demo-external": [(8443, "TCP")],
+        **{f"demo-external-{i}": [(51820, "UDP")] for i in range(3)},
+    }
+    for ordinal in range(3):
+        spec = services[f"demo-external-{ordinal}"]["spec"]
+        assert spec["type"] == service_type
+        assert spec["selector"] == {
+            **names.selector("demo", "server"),
+            "statefulset.kubernetes.io/pod-name": f"demo-{ordinal}",
+        }
+        policy = "Local" if service_type == "LoadBalancer" else "Cluster"
+        assert spec["externalTrafficPolicy"] == policy
+
+
+def test_servers_mount_their_endpoints_and_node_groups_do_not() -> None:
+    pod_spec = only(render_mesh(example("mesh.yaml")), "StatefulSet")["spec"]["template"]["spec"]
+    volumes = {volume["name"]: volume for volume in pod_spec["volumes"]}
+    assert volumes["endpoints"]["configMap"] == {"name": "demo-endpoints", "optional": True}
+    mounts = {m["name"]: m for m in pod_spec["containers"][0]["volumeMounts"]}
+    assert mounts["endpoints"]["mountPath"] == names.ENDPOINTS_DIR
+    group = render_node_group(example("node-group-with-app.yaml"), example("mesh.yaml"))
+    group_spec = only(group, "StatefulSet")["spec"]["template"]["spec"]
+    assert "endpoints" not in {volume["name"] for volume in group_spec["volumes"]}
+
+
+def test_endpoints_config_map_holds_the_given_endpoints() -> None:
+    given = {"demo-1": "203.0.113.2:51820", "demo-0": "203.0.113.1:51820"}
+    configmap = by_kind(render_mesh(example("mesh.yaml"), given), "ConfigMap")[1]
+    assert configmap["metadata"]["name"] == "demo-endpoints"
+    assert list(configmap["data"].items()) == sorted(given.items())
+    assert by_kind(render_mesh(example("mesh.yaml")), "ConfigMap")[1]["data"] == {}
 
 
 def test_single_server_has_no_pdb() -> None:
@@ -284,7 +370,7 @@ def test_server_pods_get_what_the_node_needs() -> None:
 def test_servers_read_the_raft_password_from_its_secret(tmp_path: Path) -> None:
     """Every server mounts <mesh>-raft and its config names the file (node groups do neither)."""
     manifests = render_mesh(example("mesh.yaml"))
-    loaded = _load(tmp_path, config_text(only(manifests, "ConfigMap")), "--bootstrap.enabled")
+    loaded = _load(tmp_path, config_text(server_config_map(manifests)), "--bootstrap.enabled")
     path = f"{names.RAFT_DIR}/{names.RAFT_SECRET_KEY}"
     assert loaded.bootstrap.raft_secret_file == path
     pod_spec = only(manifests, "StatefulSet")["spec"]["template"]["spec"]
@@ -314,6 +400,20 @@ def test_config_change_rolls_pods_and_other_changes_do_not() -> None:
     assert checksum({"logLevel": "debug"}) != base
     assert checksum({"defaultNetworkPolicy": "deny"}) != base
     assert checksum({"storage": {"size": "9Gi"}}) == base
+
+
+def test_an_endpoint_change_rolls_the_servers() -> None:
+    def checksum(endpoints: dict[str, str]) -> str:
+        statefulset = only(render_mesh(example("mesh.yaml"), endpoints), "StatefulSet")
+        value = statefulset["spec"]["template"]["metadata"]["annotations"]
+        return str(value[names.CONFIG_CHECKSUM_ANNOTATION])
+
+    base = checksum({})
+    first = checksum({"demo-0": "203.0.113.1:51820"})
+    assert first != base
+    assert checksum({"demo-0": "203.0.113.1:51820"}) == first
+    assert checksum({"demo-0": "203.0.113.9:51820"}) != first
+    assert checksum({"demo-0": "203.0.113.1:51820", "demo-1": "203.0.113.2:51820"}) != first
 
 
 def test_node_group_pods() -> None:

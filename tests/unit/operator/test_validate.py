@@ -54,21 +54,44 @@ def test_a_30_is_enough() -> None:
         ("mesh.example.com", True),
         ("mesh.example.com:51820", True),
         ("[fd00::1]:51820", True),
+        ("wg-{ordinal}.example.com:51820", True),
+        ("{pod}.example.com", True),
         ("mesh.example.com:0", False),
         ("mesh.example.com:65536", False),
         ("[fd00::1]:99999", False),
         ("[nonsense]:1", False),
+        ("wg-{index}.example.com", False),
     ],
 )
 def test_advertise_endpoint(endpoint: str, ok: bool) -> None:
     spec = {"type": "HostNetwork", "advertiseEndpoint": endpoint}
-    problems = validate.mesh_problems(mesh(externalAccess=spec))
+    problems = validate.mesh_problems(mesh(servers=1, externalAccess=spec))
     assert (problems == []) is ok, problems
     assert all("spec.externalAccess.advertiseEndpoint" in p for p in problems)
 
 
+@pytest.mark.parametrize("access_type", ["LoadBalancer", "HostNetwork", "None"])
+def test_one_address_for_several_servers_is_refused(access_type: str) -> None:
+    """Each server has its own WireGuard key: one shared address reaches only one of them."""
+    fixed = {"type": access_type, "advertiseEndpoint": "mesh.example.com:51820"}
+    (problem,) = validate.mesh_problems(mesh(servers=3, externalAccess=fixed))
+    assert "{ordinal}" in problem and "3 servers" in problem
+    templated = {"type": access_type, "advertiseEndpoint": "wg-{ordinal}.example.com"}
+    assert validate.mesh_problems(mesh(servers=3, externalAccess=templated)) == []
+
+
+def test_node_port_needs_the_advertised_node_address() -> None:
+    (problem,) = validate.mesh_problems(mesh(externalAccess={"type": "NodePort"}))
+    assert problem.startswith(
+        "spec.externalAccess.advertiseEndpoint is required with type NodePort"
+    )
+    one_host = {"type": "NodePort", "advertiseEndpoint": "192.0.2.10"}  # a node port per server
+    assert validate.mesh_problems(mesh(servers=3, externalAccess=one_host)) == []
+
+
 def test_host_network_without_endpoint_is_allowed() -> None:
     assert validate.mesh_problems(mesh(externalAccess={"type": "HostNetwork"})) == []
+    assert validate.mesh_problems(mesh(externalAccess={"type": "LoadBalancer"})) == []
 
 
 @pytest.mark.parametrize("size", ["0", "0Gi", "0.0Mi"])
