@@ -27,6 +27,7 @@ from webmesh.reconcile.desired import (
     extra_routes,
     incremental_plan,
 )
+from webmesh.reconcile.resolve import EndpointResolver
 from webmesh.wg.driver import WireGuardDriver
 from webmesh.wg.netlink import Links
 from webmesh.wg.plan import Plan
@@ -60,6 +61,7 @@ class Reconciler:
         forwarding: Callable[[], bool] = lambda: False,
         on_pass: Callable[[PassResult], None] = lambda _: None,
         resync_interval: float = RESYNC_INTERVAL,
+        resolver: EndpointResolver | None = None,
     ) -> None:
         self._driver = driver
         self._links = links
@@ -68,6 +70,7 @@ class Reconciler:
         self._forwarding = forwarding
         self._on_pass = on_pass
         self._resync_interval = resync_interval
+        self._resolver = resolver or EndpointResolver()
         self._wake = asyncio.Event()
         self._peers: dict[str, Peer] = {}  # what the device was last made to carry
         self._routes: tuple[str, ...] | None = None
@@ -119,7 +122,7 @@ class Reconciler:
         started = time.perf_counter()
         full = self._needs_full
         self._needs_full = True
-        delta = self._feed.poll(full=full)
+        delta = await self._resolver.delta(self._feed.poll(full=full))
         plan = await (self._full(delta) if delta.full is not None else self._fast(delta))
         await self._ensure_forwarding()
         self._needs_full = False
