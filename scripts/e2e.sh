@@ -8,9 +8,11 @@
 #    address (its container's, which Docker makes reachable from this machine), and waits for
 #    the Mesh's Ready;
 # 3. pings between two server pods over the mesh;
-# 4. joins from this machine with `wmctl connect` at the Mesh's status.joinAddress (the worker's
-#    address and the gRPC node port of <mesh>-external; the admin credentials from the Secret
-#    <mesh>-admin) and pings a server's mesh address.
+# 4. lists the nodes with the admin config.yaml of the Secret <mesh>-admin through the Mesh's
+#    status.joinAddress (the worker's address and the gRPC node port of <mesh>-external), then
+#    joins from this machine with `wmctl connect` there (the admin credentials;
+#    --tls.server-name <mesh>-headless.<ns>.svc, the name in the servers' certificates) and
+#    pings a server's mesh address.
 # Every step says what it does; the first failure stops the script with the step's name and a
 # dump of the namespace.
 #
@@ -187,11 +189,16 @@ main() {
   "${KUBECTL[@]}" get configmap -n "$MESH_NS" "${MESH}-endpoints" -o jsonpath='{.data}'
   echo
 
+  # The servers' certificates name the in-cluster Service, not the kind node's address: verify
+  # them against that name (the admin config.yaml carries it as the cluster's server-name).
+  local server_name="${MESH}-headless.${MESH_NS}.svc"
+
+  step "listing the nodes from this machine with the admin config, through ${join}"
+  "$WMCTL" --config "$WORK/config.yaml" --server "$join" get nodes
+
   step "joining from this machine with wmctl connect"
-  # The servers' certificates name their in-cluster DNS names, not the kind node's address, so
-  # the server name is not verified here; the client still authenticates with the admin cert.
   "$WMCTL" connect --join-server "$join" --no-ipv6 --interface-name "$IFACE" \
-    --listen-port 51899 --tls.ca-file "$WORK/ca.crt" --tls.insecure-skip-verify \
+    --listen-port 51899 --tls.ca-file "$WORK/ca.crt" --tls.server-name "$server_name" \
     --auth.mtls.cert-file "$WORK/tls.crt" --auth.mtls.key-file "$WORK/tls.key" \
     >"$WORK/connect.log" 2>&1 &
   CONNECT_PID=$!

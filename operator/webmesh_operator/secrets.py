@@ -21,11 +21,13 @@ Secrets of Mesh ``demo`` (namespace ``ns``):
 - ``demo-raft`` (``secret``): the Raft password, every mode; the servers read it with
   ``--bootstrap.raft-secret-file`` (see ``render.config``).
 - ``demo-admin``: ``config.yaml``, a wmctl config whose cluster is ``demo-headless.ns.svc:8443``
-  and whose user is ``admin`` (the node's default ``bootstrap.admin``, bound to ``mesh-admin``);
-  with mTLS also ``ca.crt``, ``tls.crt``, ``tls.key``, a *user* certificate (URI SAN
-  ``webmesh:user/admin``). wmctl resolves relative paths against the config file's directory, so
-  the file names ``ca.crt``, ``tls.crt``, ``tls.key`` as they are: mount the Secret as a
-  directory (or extract it into one) and run ``wmctl --config <dir>/config.yaml``.
+  (with mTLS verified as ``server-name: demo-headless.ns.svc``, so that ``--server`` may name an
+  external address: a LoadBalancer or NodePort) and whose user is ``admin`` (the node's default
+  ``bootstrap.admin``, bound to ``mesh-admin``); with mTLS also ``ca.crt``, ``tls.crt``,
+  ``tls.key``, a *user* certificate (URI SAN ``webmesh:user/admin``). wmctl resolves relative
+  paths against the config file's directory, so the file names ``ca.crt``, ``tls.crt``,
+  ``tls.key`` as they are: mount the Secret as a directory (or extract it into one) and run
+  ``wmctl --config <dir>/config.yaml``.
 
 Node group ``web`` of ``demo``: ``demo-web-tls`` (mTLS only), like ``demo-tls`` for its pods
 ``demo-web-0..``, signed by the CA in ``demo-ca`` (:class:`CaNotReady` until that exists).
@@ -219,7 +221,11 @@ def _admin_config(mesh: Mapping[str, Any], *, insecure: bool) -> bytes:
     if insecure:
         cluster = wmctl_config.Cluster(name=context, server=server, insecure=True)
     else:
-        cluster = wmctl_config.Cluster(name=context, server=server, ca_file=CA_CERT)
+        # Verified by the Service's name, a SAN of every server certificate, so that the same
+        # file works from outside with --server <external address> (a LoadBalancer, a NodePort).
+        cluster = wmctl_config.Cluster(
+            name=context, server=server, ca_file=CA_CERT, server_name=_service_host(mesh)
+        )
     user = wmctl_config.User(
         name=f"{context}/{ADMIN_USER}",
         mtls_cert_file="" if insecure else ADMIN_CERT,
@@ -238,10 +244,15 @@ def _admin_config(mesh: Mapping[str, Any], *, insecure: bool) -> bytes:
 def _pod_sans(mesh: Mapping[str, Any], pod: str, *, server: bool) -> tuple[str, ...]:
     """How a pod is dialled: by node id, by its name under the headless Service, and (servers
     only: it lists only them) through the Service itself, the join address."""
-    service = f"{names.headless_service_name(mesh['metadata']['name'])}."
-    service += f"{mesh['metadata']['namespace']}.svc"
+    service = _service_host(mesh)
     sans = (pod, f"{pod}.{service}", f"{pod}.{service}.{CLUSTER_DOMAIN}")
     return (*sans, service) if server else sans
+
+
+def _service_host(mesh: Mapping[str, Any]) -> str:
+    """``<mesh>-headless.<ns>.svc``: the join address's host, and a SAN of every server."""
+    name, namespace = mesh["metadata"]["name"], mesh["metadata"]["namespace"]
+    return f"{names.headless_service_name(name)}.{namespace}.svc"
 
 
 # --- certificates ------------------------------------------------------------------------------

@@ -70,6 +70,7 @@ class ClientSecurity:
     insecure: bool = True
     ca_file: str = ""
     insecure_skip_verify: bool = False
+    server_name: str = ""  # verify servers against this name, not the dialled host
     cert_file: str = ""
     key_file: str = ""
     basic: tuple[str, str] = ("", "")
@@ -91,19 +92,21 @@ class ClientSecurity:
 
         ``server_name`` is the name to verify the server's certificate against when it is not
         the host in ``address``: nodes call each other on mesh addresses, and a node's
-        certificate names the node (``wmctl pki issue NODE``), not its mesh address.
+        certificate names the node (``wmctl pki issue NODE``), not its mesh address. Without it,
+        this client's own ``server_name`` (``--tls.server-name``) applies: a server reached
+        through a load balancer or a node port has a certificate that names it, not that address.
         """
         if self.insecure:
             return aio.insecure_channel(address)
         interceptors = [_AddMetadata(self.metadata())] if self.metadata() else None
         key = _read(self.key_file, "client key") if self.key_file else None
         cert = _read(self.cert_file, "client certificate") if self.cert_file else None
-        options: list[tuple[str, Any]] = []
-        if server_name:
-            options.append(("grpc.ssl_target_name_override", server_name))
         roots = _read(self.ca_file, "CA file") if self.ca_file else None
+        name = server_name or self.server_name
         if self.insecure_skip_verify:
             roots, name = _trust_on_sight(address)
+        options: list[tuple[str, Any]] = []
+        if name:
             options.append(("grpc.ssl_target_name_override", name))
         creds = grpc.ssl_channel_credentials(roots, private_key=key, certificate_chain=cert)
         return aio.secure_channel(address, creds, options=options, interceptors=interceptors)

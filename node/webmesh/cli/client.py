@@ -40,7 +40,20 @@ class ClientOptions:
     timeout: float = DEFAULT_TIMEOUT
 
 
-TLS_HINTS = ("socket closed", "handshake", "ssl", "certificate", "tls", "peer name")
+TLS_HINTS = (
+    "socket closed",
+    "handshake",
+    "ssl",
+    "certificate",
+    "tls",
+    "peer name",
+    "hostname verification",
+)
+_NAME_MISMATCH = (
+    "its certificate does not name {name}; pass a name in its certificate with "
+    "--tls.server-name (a server behind a load balancer or node port), or dial a name or "
+    "address in its SANs with --server"
+)
 LEADER_HINTS = ("no leader", "leader changed")
 CLIENT_CERT_FLAGS = "--auth.mtls.cert-file and --auth.mtls.key-file"
 
@@ -57,7 +70,7 @@ class LeaderUnavailable(errors.Unavailable):
     """The server answered, but the mesh has no reachable leader right now."""
 
 
-# (hint in grpc's details, what to do); the first match wins. {cert} is the client certificate.
+# (hint in grpc's details, advice); the first match wins. {name}: what the certificate must name.
 _TLS_ADVICE = (
     (
         "wrong_version_number",
@@ -67,11 +80,8 @@ _TLS_ADVICE = (
         "verify",
         "its certificate is not signed by the CA you trust; pass the mesh CA with --tls.ca-file",
     ),
-    (
-        "peer name",
-        "its certificate does not name the host you dialled; use the name in its certificate "
-        "(or an address in its SANs) as --server",
-    ),
+    ("peer name", _NAME_MISMATCH),
+    ("hostname verification", _NAME_MISMATCH),
 )
 
 
@@ -80,6 +90,8 @@ def _tls_advice(server: str, details: str, security: ClientSecurity) -> str:
     if security.insecure:
         return f"{server} closed the connection: it probably serves TLS; drop --insecure"
     advice = next((text for hint, text in _TLS_ADVICE if hint in lowered), "")
+    expected = repr(security.server_name) if security.server_name else "the host you dialled"
+    advice = advice.replace("{name}", expected)
     if not advice and "socket closed" in lowered:
         advice = (
             f"the server refused the client certificate {security.cert_file}; use one issued "

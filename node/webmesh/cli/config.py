@@ -33,6 +33,7 @@ class Cluster:
     ca_file: str = ""
     insecure: bool = False
     insecure_skip_verify: bool = False
+    server_name: str = ""  # the name in the server's certificate, when not the host of server
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,7 @@ _CLUSTER_KEYS = (
     ("ca_file", ("ca-file",)),
     ("insecure", ("insecure",)),
     ("insecure_skip_verify", ("insecure-skip-verify",)),
+    ("server_name", ("server-name",)),
 )
 _USER_KEYS = (
     ("mtls_cert_file", ("mtls", "cert-file")),
@@ -243,6 +245,7 @@ def resolve(config: Config, context_name: str = "", *, base: PurePath | None = N
             "tls.ca_file": _path(cluster.ca_file, base),
             "insecure": cluster.insecure,
             "tls.insecure_skip_verify": cluster.insecure_skip_verify,
+            "tls.server_name": cluster.server_name,
         }
     if context.user:
         user = config.user(context.user)

@@ -21,6 +21,7 @@ DEFAULT_PATH = "~/.wmctl/config.yaml"
 EXAMPLES = """\
 examples:
   wmctl config set-cluster prod --server 10.0.0.1:8443 --ca-file ~/pki/ca.crt
+  wmctl config set-cluster kube --server 203.0.113.7:30443 --server-name demo-headless.ns.svc
   wmctl config set-credentials admin --mtls-cert ~/pki/admin.crt --mtls-key ~/pki/admin.key
   wmctl config set-context prod --cluster prod --user admin
   wmctl config use-context prod
@@ -137,12 +138,21 @@ def _add_set_cluster(csub: Any, common: list[argparse.ArgumentParser]) -> None:
         **_help(
             epilog="examples:\n  wmctl config set-cluster prod --server 10.0.0.1:8443 "
             "--ca-file ./pki/ca.crt\n  wmctl config set-cluster lab --server 127.0.0.1:8443 "
-            "--insecure\n"
+            "--insecure\n  wmctl config set-cluster kube --server 203.0.113.7:30443 "
+            "--ca-file ./ca.crt --server-name demo-headless.ns.svc\n"
         ),
     )
     cluster.add_argument("name", help="the cluster")
     cluster.add_argument("--server", dest="cluster_server", default=None, metavar="HOST:PORT")
     cluster.add_argument("--ca-file", dest="cluster_ca_file", default=None, metavar="FILE")
+    cluster.add_argument(
+        "--server-name",
+        dest="cluster_server_name",
+        default=None,
+        metavar="NAME",
+        help="verify the server's certificate against NAME instead of the host in --server "
+        "(a server behind a load balancer or node port); '' clears it",
+    )
     for flag, dest, help_ in (
         ("insecure", "cluster_insecure", "without TLS (test meshes only)"),
         ("insecure-skip-verify", "cluster_skip_verify", "do not verify the server (unsafe)"),
@@ -220,6 +230,7 @@ def run(args: argparse.Namespace) -> str:
             ca_file=args.cluster_ca_file,
             insecure=args.cluster_insecure,
             insecure_skip_verify=args.cluster_skip_verify,
+            server_name=args.cluster_server_name,
         )
         message = f'Cluster "{args.name}" set.\n'
     else:

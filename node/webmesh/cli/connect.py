@@ -3,7 +3,8 @@
 A client keeps no replica and serves nothing: it joins through a server, brings up a WireGuard
 interface with its mesh addresses, and follows its peer list with ``Membership.SubscribePeers``.
 When the server it streams from goes away it moves to another one (the join servers first, then
-every API server the mesh listed, reached through the tunnel). SIGINT or SIGTERM leaves the mesh,
+every API server the mesh listed, reached through the tunnel and verified by node id, whatever
+``--tls.server-name`` says: that name is for the join servers). SIGINT or SIGTERM leaves the mesh,
 removes the interface and exits 0.
 """
 
@@ -43,9 +44,12 @@ examples:
   wmctl connect --insecure --no-ipv6 --join-server=10.0.0.1:8443
   wmctl connect --join-server=a.example:8443 --join-server=b.example:8443 \\
       --tls.ca-file ca.crt --auth.mtls.cert-file laptop.crt --auth.mtls.key-file laptop.key
+  wmctl connect --join-server=203.0.113.7:30443 --tls.server-name demo-headless.ns.svc \\
+      --tls.ca-file ca.crt --auth.mtls.cert-file laptop.crt --auth.mtls.key-file laptop.key
   wmctl connect --insecure --join-server=10.0.0.1:8443 --json    # machine-readable events
 """
 RECONNECT_BACKOFF = (0.2, 5.0)
+LEARN_RETRIES = (0.2, 0.5, 1.0)  # pauses after failed attempts to list the servers
 
 
 def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -168,14 +172,23 @@ async def _bring_up(session: Session, response: membership_pb2.JoinResponse, dri
     )
 
 
-async def _learn_servers(session: Session) -> None:
-    """Every API server of the mesh, as fallbacks reachable through the tunnel."""
-    with contextlib.suppress(errors.MeshError):
-        async with session.client(session.servers[0]) as client:
-            for node in await client.list_nodes():
-                if node.api_address and node.api_address not in session.servers:
-                    session.servers.append(node.api_address)
-                    session.server_names[node.api_address] = node.id
+async def _learn_servers(session: Session, via: str = "") -> None:
+    """Every API server of the mesh, as fallbacks reachable through the tunnel (asked at join
+    and again on each new stream: servers that joined or got their API since are added).
+    A failed ask is retried briefly; the stream keeps working without the fallbacks."""
+    for delay in LEARN_RETRIES:
+        try:
+            async with session.client(via or session.servers[0]) as client:
+                nodes = await client.list_nodes()
+        except errors.MeshError as exc:
+            log.debug("cannot list the mesh's servers yet error=%s", exc)
+            await asyncio.sleep(delay)
+            continue
+        for node in nodes:
+            if node.api_address and node.api_address not in session.servers:
+                session.servers.append(node.api_address)
+                session.server_names[node.api_address] = node.id
+        return
 
 
 async def _follow_until_stopped(session: Session) -> None:
@@ -205,9 +218,13 @@ async def _stream_peers(session: Session) -> None:
         server = session.servers[index % len(session.servers)]
         try:
             async with session.client(server) as client:
+                learnt = False
                 async for update in client.subscribe_peers(session.node_id):
                     _apply(session, server, update)
                     backoff = RECONNECT_BACKOFF[0]
+                    if not learnt:
+                        learnt = True
+                        await _learn_servers(session, via=server)
         except errors.MeshError as exc:
             session.emit("server-lost", server=server, error=str(exc).replace(" ", "_")[:120])
         index += 1

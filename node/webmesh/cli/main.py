@@ -54,6 +54,7 @@ examples:
   wmctl pki init --dir ./pki && wmctl pki issue node-a --ca-dir ./pki --out-dir ./pki
   wmctl --server 10.0.0.1:8443 --tls.ca-file ca.crt --auth.mtls.cert-file admin.crt \\
       --auth.mtls.key-file admin.key get nodes
+  wmctl --server 203.0.113.7:30443 --tls.server-name demo-headless.ns.svc get nodes
   wmctl config set-context prod --cluster prod --user admin && wmctl config use-context prod
   wmctl genkey | tee private.key | wmctl pubkey
   source <(wmctl completion bash)
@@ -71,7 +72,8 @@ exit codes:
   4  not found
   5  permission denied, or not authenticated
   6  request rejected: invalid, already exists, or not possible now
-  7  TLS failure: wrong CA, the server wants a client certificate, TLS against --insecure
+  7  TLS failure: wrong CA, the server wants a client certificate, TLS against --insecure,
+     the certificate does not name the server (see --tls.server-name)
   8  no leader: the mesh has no reachable Raft leader right now; retry
 """
 
@@ -88,6 +90,7 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "auth.ldap.username": "",
     "auth.ldap.password": "",
     "tls.insecure_skip_verify": False,
+    "tls.server_name": "",
     "output": "table",
     "timeout": 10.0,
     "config": "",
@@ -118,6 +121,13 @@ def _global_options() -> argparse.ArgumentParser:
         ("--auth.ldap.password", "password for LDAP authentication"),
     ):
         parent.add_argument(flag, default=quiet, help=help_)
+    parent.add_argument(
+        "--tls.server-name",
+        default=quiet,
+        metavar="NAME",
+        help="verify the server's certificate against NAME instead of the host in --server; "
+        "for servers behind a load balancer or node port",
+    )
     parent.add_argument(
         "--tls.insecure-skip-verify",
         action="store_true",
@@ -378,6 +388,7 @@ def security_of(args: argparse.Namespace) -> ClientSecurity:
         insecure=bool(get("insecure")),
         ca_file=get("tls.ca_file", ""),
         insecure_skip_verify=bool(get("tls.insecure_skip_verify")),
+        server_name=get("tls.server_name", ""),
         cert_file=get("auth.mtls.cert_file", ""),
         key_file=get("auth.mtls.key_file", ""),
         basic=(get("auth.basic.username", ""), get("auth.basic.password", "")),

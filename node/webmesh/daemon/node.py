@@ -58,6 +58,7 @@ log = logging.getLogger("webmesh.node")
 READY_TIMEOUT = 30.0
 WILDCARDS = ("", "0.0.0.0", "::")
 DEVICE_REFRESH = 5.0
+TASK_STOP_TIMEOUT = 5.0
 
 
 def bootstrap_raft_secret(path: str) -> str:
@@ -546,12 +547,7 @@ class NodeDaemon:
         if self.server is not None:
             await self.server.stop(grace=1.0)
             self.server = None
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
+        await self._stop_tasks()
         await self.forwarder.close()
         if self.store is not None:
             await self.store.close()
@@ -561,6 +557,21 @@ class NodeDaemon:
                 await self.reconciler.tear_down()
                 log.info("interface removed iface=%s", self.reconciler.local.name)
             self.reconciler = None
+
+    async def _stop_tasks(self) -> None:
+        """Cancel the background tasks and wait for them, bounded: a task stuck in a call that
+        ignores cancellation must not hang the shutdown (it is named in the log instead)."""
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            done, pending = await asyncio.wait(self._tasks, timeout=TASK_STOP_TIMEOUT)
+            for task in done:  # retrieve outcomes, so none is reported as never retrieved
+                if not task.cancelled():
+                    task.exception()
+            if pending:
+                names = ", ".join(sorted(task.get_name() for task in pending))
+                log.warning("tasks still running at shutdown tasks=%s", names)
+        self._tasks.clear()
 
     def _leader_id(self) -> str:
         if self.store is None:

@@ -86,6 +86,7 @@ def client_security(settings: Settings) -> ClientSecurity:
         insecure=g.insecure,
         ca_file=settings.tls.ca_file or g.tls_ca_file,
         insecure_skip_verify=settings.tls.insecure_skip_verify,
+        server_name=settings.tls.server_name,
         cert_file=auth.mtls.cert_file or g.tls_cert_file,
         key_file=auth.mtls.key_file or g.tls_key_file,
         basic=(auth.basic.username, auth.basic.password),

@@ -25,6 +25,9 @@ OPTIONS: tuple[Option, ...] = (
     bool_option("global.mtls", "Require a client certificate from the mesh CA on every call."),
     _path("tls.ca-file", "CA to verify the server with when joining or calling a mesh."),
     bool_option("tls.insecure-skip-verify", "Do not verify the server's certificate (unsafe)."),
+    _text("tls.server-name",
+          "Verify the certificate of the server at --mesh.join-address against NAME, not its "
+          "host (a server behind a load balancer or node port).", metavar="NAME"),
     _path("auth.mtls.cert-file", "Client certificate to authenticate with (mTLS)."),
     _path("auth.mtls.key-file", "Key of --auth.mtls.cert-file."),
     _text("auth.basic.username", "User name for Basic authentication.", metavar="USER"),
@@ -61,6 +64,7 @@ class TlsSettings:
 
     ca_file: str
     insecure_skip_verify: bool
+    server_name: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -40,12 +40,15 @@ def secure_flags(pki_dir: Path, name: str, *extra: str) -> tuple[str, ...]:
     )
 
 
-def user_client(pki_dir: Path, member: Member, name: str, ca_dir: Path | None = None) -> MeshClient:
+def user_client(
+    pki_dir: Path, member: Member, name: str, ca_dir: Path | None = None, server_name: str = ""
+) -> MeshClient:
     security = ClientSecurity(
         insecure=False,
         ca_file=str(pki_dir / "ca.crt"),
         cert_file=str((ca_dir or pki_dir) / f"{name}.crt"),
         key_file=str((ca_dir or pki_dir) / f"{name}.key"),
+        server_name=server_name,
     )
     return MeshClient(member.api, ClientOptions(security=security, timeout=5))
 
@@ -93,7 +96,13 @@ async def test_mtls_mesh_admits_its_own_and_rbac_decides(lab: Lab, pki_dir: Path
             assert "n3" in await _ids(alice)  # reads need no role
     async with user_client(pki_dir, n2, "admin") as admin:  # through the follower
         await admin.put_object(Kind.NETWORKACL, DENY_B_C)
-        assert [a.name for a in await admin.list_objects(Kind.NETWORKACL)] == ["deny-b-c"]
+
+        async def acl_names() -> list[str] | None:  # follower reads trail the commit briefly
+            names = [a.name for a in await admin.list_objects(Kind.NETWORKACL)]
+            return names or None
+
+        listed_acls = await async_eventually(acl_names, timeout=10, what="the ACL on the follower")
+        assert listed_acls == ["deny-b-c"]
         await admin.leave("n3")
         await async_eventually(lambda: _gone(admin, "n3"), timeout=10, what="n3 removed")
     del n3
@@ -177,3 +186,20 @@ async def test_basic_auth_right_password_joins_wrong_one_does_not(
 
 def _sha(password: str) -> str:
     return base64.b64encode(hashlib.sha1(password.encode()).digest()).decode()
+
+
+async def test_join_through_an_address_the_certificate_does_not_name(
+    lab: Lab, pki_dir: Path
+) -> None:
+    """A join server behind a load balancer or node port: its certificate names the Service
+    (here server.example) and its node id, not the address dialled (127.0.0.1).
+    --tls.server-name makes the join verify; without it the join is a TLS failure."""
+    pki.issue(pki_dir, "n1", ca_dir=pki_dir, kind="node", sans=["server.example"], force=True)
+    n1 = await lab.start("n1", extra=secure_flags(pki_dir, "n1"))
+    retries = "--mesh.max-join-retries=0"
+    with pytest.raises(errors.Unavailable, match=r"--tls\.server-name"):
+        await lab.start("n3", join=n1, extra=secure_flags(pki_dir, "n3", retries))
+    named = secure_flags(pki_dir, "n2", retries, "--tls.server-name=server.example")
+    await lab.start("n2", join=n1, extra=named)
+    async with user_client(pki_dir, n1, "admin", server_name="server.example") as admin:
+        assert await _ids(admin) == {"n1", "n2"}

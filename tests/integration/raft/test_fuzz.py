@@ -27,6 +27,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -310,21 +311,31 @@ async def test_stranger_streaming_a_huge_frame_does_not_stall_commits(
     start_store: Any, helpers: Any, tmp_path: Path
 ) -> None:
     target = await make_target(start_store, helpers, tmp_path)
-    stop = time.monotonic() + 1.5
+    sent = 0
+    done = threading.Event()
 
     def stream() -> None:
+        """Stream until the proposal below is over (at most 10 s)."""
+        nonlocal sent
         chunk = b"z" * 65536
+        deadline = time.monotonic() + 10
         with socket.create_connection(("127.0.0.1", target.port), timeout=IO_TIMEOUT) as sock:
             sock.sendall(struct.pack("i", 2**31 - 1))
-            while time.monotonic() < stop:
+            while not done.is_set() and time.monotonic() < deadline:
                 sock.sendall(chunk)
+                sent += len(chunk)
 
     streaming = asyncio.ensure_future(asyncio.to_thread(stream))
     try:
-        await asyncio.sleep(0.2)
+        # The stall grows with the buffered frame: start measuring once it is big (bounded wait),
+        # so a busy machine (fewer bytes streamed per second) does not turn this into an XPASS.
+        deadline = time.monotonic() + 5
+        while sent < 16 * 2**20 and time.monotonic() < deadline and not streaming.done():
+            await asyncio.sleep(0.05)
         await target.member.store.propose(helpers.put_node_entry("during"), timeout=0.8)
     finally:
-        await asyncio.wait_for(streaming, 5)
+        done.set()
+        await asyncio.wait_for(streaming, 15)
 
 
 @pytest.mark.xfail(

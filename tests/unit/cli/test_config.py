@@ -161,3 +161,31 @@ def test_config_path_flag_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("HOME", str(tmp_path))
     plain = wmctl.build_parser().parse_args(["status"])
     assert config_cmd.path_of(plain) == tmp_path / ".wmctl" / "config.yaml"
+
+
+def test_server_name_is_read_written_shown_and_flags_win(
+    isolated_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cluster's ``server-name`` (kubectl's tls-server-name): set-cluster writes it, view shows
+    it, the context supplies it, and --tls.server-name on the command line wins."""
+    wmctl_main("config", "set-cluster", "kube", "--server", "203.0.113.7:30443")
+    wmctl_main("config", "set-cluster", "kube", "--server-name", "demo-headless.ns.svc")
+    wmctl_main("config", "set-context", "kube", "--cluster", "kube")
+    wmctl_main("config", "use-context", "kube")
+    capsys.readouterr()
+    wmctl_main("config", "view")
+    shown = yaml.safe_load(capsys.readouterr().out)
+    assert shown["clusters"] == [
+        {"name": "kube", "server": "203.0.113.7:30443", "server-name": "demo-headless.ns.svc"}
+    ]
+    assert config_cmd.load(isolated_config).cluster("kube") == config.Cluster(
+        "kube", server="203.0.113.7:30443", server_name="demo-headless.ns.svc"
+    )
+    assert wmctl.security_of(args_for("get", "nodes")).server_name == "demo-headless.ns.svc"
+    flagged = args_for("get", "nodes", "--tls.server-name", "other.example")
+    assert wmctl.security_of(flagged).server_name == "other.example"
+    wmctl_main("config", "set-cluster", "kube", "--server-name", "")
+    assert config_cmd.load(isolated_config).cluster("kube") == config.Cluster(
+        "kube", server="203.0.113.7:30443"
+    )
+    assert wmctl.security_of(args_for("get", "nodes")).server_name == ""

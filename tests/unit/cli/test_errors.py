@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,12 @@ import grpc
 import pytest
 
 from support.wait import async_eventually
+from webmesh.api.security import ClientSecurity
 from webmesh.api.v1 import membership_pb2, mesh_pb2, node_pb2, types_pb2
 from webmesh.authn import pki
+from webmesh.cli import join
 from webmesh.cli import main as wmctl
+from webmesh.cli.client import ClientOptions, MeshClient, TlsFailed
 
 FAILURES = {
     "missing": (grpc.StatusCode.NOT_FOUND, "node missing not found"),
@@ -45,6 +49,9 @@ class Mesh:
 
     async def get_status(self, request: Any, context: Any) -> node_pb2.Status:
         return node_pb2.Status(id="node-b", version="test")
+
+    async def join(self, request: Any, context: Any) -> membership_pb2.JoinResponse:
+        return membership_pb2.JoinResponse(address_ipv4="172.16.0.9/32")
 
     async def subscribe(self, request: Any, context: Any) -> AsyncIterator[membership_pb2.PeerList]:
         self.streams_open += 1
@@ -80,7 +87,13 @@ class Mesh:
                 {"GetStatus": unary(self.get_status, node_pb2.GetStatusRequest, node_pb2.Status)},
             ),
             grpc.method_handlers_generic_handler(
-                "webmesh.v1.Membership", {"SubscribePeers": stream}
+                "webmesh.v1.Membership",
+                {
+                    "SubscribePeers": stream,
+                    "Join": unary(
+                        self.join, membership_pb2.JoinRequest, membership_pb2.JoinResponse
+                    ),
+                },
             ),
         ]
 
@@ -91,6 +104,7 @@ def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pki.init_ca(root / "ca")
     pki.issue(root, "node-b", ca_dir=root / "ca", kind="node", sans=["localhost"])
     pki.issue(root, "admin", ca_dir=root / "ca", kind="user")
+    pki.issue(root, "server.example", ca_dir=root / "ca", kind="server")
     pki.init_ca(root / "evil", name="evil-ca")
     return root
 
@@ -120,6 +134,25 @@ async def mtls_server(pki_dir: Path) -> AsyncIterator[tuple[str, Mesh]]:
     server, port = await _serve(mesh, creds)
     try:
         yield f"localhost:{port}", mesh
+    finally:
+        await server.stop(grace=None)
+
+
+@pytest.fixture
+async def named_server(pki_dir: Path) -> AsyncIterator[str]:
+    """A TLS server whose certificate names only server.example, dialled as 127.0.0.1 (like a
+    load balancer's or a node port's address)."""
+    creds = grpc.ssl_server_credentials(
+        [
+            (
+                (pki_dir / "server.example.key").read_bytes(),
+                (pki_dir / "server.example.crt").read_bytes(),
+            )
+        ]
+    )
+    server, port = await _serve(Mesh(), creds)
+    try:
+        yield f"127.0.0.1:{port}"
     finally:
         await server.stop(grace=None)
 
@@ -279,3 +312,80 @@ async def test_unexpected_exceptions_are_one_line_exit_1(
     assert err == (
         "wmctl: internal error: RuntimeError: boom second line (a bug; WMCTL_DEBUG=1 shows where)\n"
     )
+
+
+async def test_a_name_mismatch_is_exit_7_and_points_at_tls_server_name(
+    named_server: str, pki_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = await wmctl_run(capsys, "-s", named_server, *tls(pki_dir), "get", "nodes")
+    assert code == 7
+    assert "does not name the host you dialled" in one_line(err, named_server)
+    assert "--tls.server-name" in err
+
+
+async def test_tls_server_name_verifies_against_that_name(
+    named_server: str, pki_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ("-s", named_server, *tls(pki_dir), "--tls.server-name", "server.example")
+    code, out, err = await wmctl_run(capsys, *argv, "get", "nodes")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[1].startswith("node-b ")
+    argv = ("-s", named_server, *tls(pki_dir), "--tls.server-name", "other.example")
+    code, _, err = await wmctl_run(capsys, *argv, "get", "nodes")
+    assert code == 7
+    assert "does not name 'other.example'" in one_line(err, named_server)
+
+
+async def test_server_name_from_the_config_context(
+    named_server: str, pki_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for argv in (
+        ("set-cluster", "lb", "--server", named_server, "--ca-file", str(pki_dir / "ca/ca.crt")),
+        ("set-context", "lb", "--cluster", "lb"),
+        ("use-context", "lb"),
+    ):
+        assert (await wmctl_run(capsys, "config", *argv))[0] == 0
+    code, _, err = await wmctl_run(capsys, "get", "nodes")
+    assert code == 7, "without server-name the certificate does not match"
+    assert "--tls.server-name" in one_line(err, named_server)
+    await wmctl_run(capsys, "config", "set-cluster", "lb", "--server-name", "server.example")
+    code, out, err = await wmctl_run(capsys, "get", "nodes")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[1].startswith("node-b ")
+
+
+async def test_a_per_call_server_name_wins_over_tls_server_name(
+    mtls_server: tuple[str, Mesh], pki_dir: Path
+) -> None:
+    """Nodes learnt from the mesh are verified by node id, whatever --tls.server-name says."""
+    _, mesh = mtls_server  # mesh.address is 127.0.0.1:PORT; the certificate names node-b
+    security = ClientSecurity(
+        insecure=False,
+        ca_file=str(pki_dir / "ca" / "ca.crt"),
+        cert_file=str(pki_dir / "admin.crt"),
+        key_file=str(pki_dir / "admin.key"),
+        server_name="server.example",
+    )
+    options = ClientOptions(security=security, timeout=5)
+    async with MeshClient(mesh.address, options, server_name="node-b") as client:
+        assert (await client.status()).id == "node-b"
+    async with MeshClient(mesh.address, options) as client:
+        with pytest.raises(TlsFailed, match=r"does not name 'server\.example'"):
+            await client.status()
+
+
+async def test_connect_joins_a_server_by_its_tls_server_name(
+    named_server: str, pki_dir: Path
+) -> None:
+    """``wmctl connect --tls.server-name``: the join servers are verified against that name."""
+    flags = (*tls(pki_dir), "--tls.server-name", "server.example")
+    args = wmctl.build_parser().parse_args(["connect", "--join-server", named_server, *flags])
+    security = wmctl.security_of(args)
+    assert security.server_name == "server.example"
+    request = membership_pb2.JoinRequest(id="laptop")
+    server, response = await join.join([named_server], request, max_retries=0, security=security)
+    assert (server, response.address_ipv4) == (named_server, "172.16.0.9/32")
+    with pytest.raises(TlsFailed, match=r"--tls\.server-name"):
+        await join.join(
+            [named_server], request, max_retries=0, security=replace(security, server_name="")
+        )

@@ -94,7 +94,7 @@ def test_defaults() -> None:
             persistent_keepalive=0,
             backend="auto",
         ),
-        tls=sec.TlsSettings(ca_file="", insecure_skip_verify=False),
+        tls=sec.TlsSettings(ca_file="", insecure_skip_verify=False, server_name=""),
         auth=sec.AuthSettings(
             mtls=sec.MtlsCredentials(cert_file="", key_file=""),
             basic=sec.PasswordCredentials(username="", password=""),
@@ -165,6 +165,7 @@ def test_every_option_has_exactly_one_attribute() -> None:
         ("mesh.join-address", "MESH_JOIN_ADDRESS"),
         ("services.api.listen-address", "SERVICES_API_LISTEN_ADDRESS"),
         ("wireguard.persistent-keepalive", "WIREGUARD_PERSISTENT_KEEPALIVE"),
+        ("tls.server-name", "TLS_SERVER_NAME"),
     ],
 )
 def test_env_names(name: str, env: str) -> None:
@@ -192,7 +193,7 @@ def test_the_documented_names_exist() -> None:
         "bootstrap.admin", "bootstrap.voters", "bootstrap.disable-rbac",
         "bootstrap.default-network-policy",
         # Kubernetes (issue 6)
-        "bootstrap.raft-secret-file",
+        "bootstrap.raft-secret-file", "tls.server-name",
     }  # fmt: skip
     assert set(s.OPTIONS_BY_NAME) == documented
 
@@ -234,6 +235,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "global.mtls": ("true", True),
     "tls.ca-file": ("/etc/wm/ca.crt", "/etc/wm/ca.crt"),
     "tls.insecure-skip-verify": ("true", True),
+    "tls.server-name": ("demo-headless.ns.svc", "demo-headless.ns.svc"),
     "auth.mtls.cert-file": ("/c.crt", "/c.crt"),
     "auth.mtls.key-file": ("/c.key", "/c.key"),
     "auth.basic.username": ("alice", "alice"),

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import argparse
 import base64
 import datetime
 from collections.abc import Sequence
-from pathlib import PurePosixPath
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+import grpc
 import pytest
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from webmesh.api.v1 import mesh_pb2, types_pb2
 from webmesh.authn.mtls import MtlsAuthenticator
 from webmesh.authn.types import Credentials
 from webmesh.cli import config as wmctl_config
+from webmesh.cli import main as wmctl
+from webmesh.cli.client import ClientOptions, MeshClient, TlsFailed
 from webmesh.mesh import errors
 from webmesh_operator import secrets
 from webmesh_operator.render import names
@@ -203,6 +209,7 @@ def test_admin_config_for_wmctl() -> None:
     assert sorted(data) == ["ca.crt", "config.yaml", "tls.crt", "tls.key"]
     assert admin_config(data) == {
         "server": "demo-headless.ns.svc:8443",
+        "tls.server_name": "demo-headless.ns.svc",
         "tls.ca_file": "/mnt/admin/ca.crt",
         "auth.mtls.cert_file": "/mnt/admin/tls.crt",
         "auth.mtls.key_file": "/mnt/admin/tls.key",
@@ -220,3 +227,57 @@ def test_insecure_mesh_has_a_password_and_a_plain_admin_config() -> None:
     }
     assert len(base64.urlsafe_b64decode(data["demo-raft"]["secret"] + b"=")) == 32
     assert secrets.render_mesh_secrets(mesh(mode="insecure"), data, now=NOW) == manifests
+
+
+def test_admin_config_server_name_is_a_san_of_every_server() -> None:
+    data = decoded(secrets.render_mesh_secrets(mesh(), {}, now=NOW))
+    server_name = admin_config(data["demo-admin"])["tls.server_name"]
+    for pod in ("demo-0", "demo-1", "demo-2"):
+        assert server_name in dns_names(cert(data["demo-tls"][f"{pod}.crt"]))
+
+
+async def test_admin_config_verifies_a_server_dialled_by_another_address(tmp_path: Path) -> None:
+    """wmctl with the admin Secret's files, dialling 127.0.0.1 (as an external address would be):
+    the server's certificate names the Service, not 127.0.0.1, and the config's server-name
+    makes it verify; without it the same call is a TLS failure."""
+    data = decoded(secrets.render_mesh_secrets(mesh(), {}, now=datetime.datetime.now(datetime.UTC)))
+    for key, value in data["demo-admin"].items():
+        (tmp_path / key).write_bytes(value)
+    parsed = wmctl_config.from_dict(yaml.safe_load(data["demo-admin"]["config.yaml"]))
+    values = wmctl_config.resolve(parsed, base=tmp_path).values
+    security = wmctl.security_of(argparse.Namespace(**values))
+    assert security.server_name == "demo-headless.ns.svc"
+    tls = data["demo-tls"]
+    server, address = await _serve_nodes(tls["demo-0.key"], tls["demo-0.crt"], tls["ca.crt"])
+    try:
+        async with MeshClient(address, ClientOptions(security=security, timeout=5)) as client:
+            assert [n.id for n in await client.list_nodes()] == ["demo-0"]
+        unnamed = ClientOptions(security=replace(security, server_name=""), timeout=5)
+        async with MeshClient(address, unnamed) as client:
+            with pytest.raises(TlsFailed, match=r"--tls\.server-name"):
+                await client.list_nodes()
+    finally:
+        await server.stop(grace=None)
+
+
+async def _serve_nodes(key: bytes, crt: bytes, ca: bytes) -> tuple[grpc.aio.Server, str]:
+    """A TLS server (client certificates required, like --global.mtls) that lists demo-0."""
+
+    async def list_nodes(request: Any, context: Any) -> mesh_pb2.NodeList:
+        return mesh_pb2.NodeList(nodes=[types_pb2.MeshNode(id="demo-0")])
+
+    handler = grpc.unary_unary_rpc_method_handler(
+        list_nodes,
+        request_deserializer=mesh_pb2.ListNodesRequest.FromString,
+        response_serializer=mesh_pb2.NodeList.SerializeToString,
+    )
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers(
+        [grpc.method_handlers_generic_handler("webmesh.v1.Mesh", {"ListNodes": handler})]
+    )
+    creds = grpc.ssl_server_credentials(
+        [(key, crt)], root_certificates=ca, require_client_auth=True
+    )
+    port = server.add_secure_port("127.0.0.1:0", creds)
+    await server.start()
+    return server, f"127.0.0.1:{port}"
