@@ -6,11 +6,12 @@ Regenerate the golden files after an intended change of a manifest with
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from support.golden import golden_checker
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = "WEBMESH_UPDATE_GOLDEN"
@@ -18,11 +19,4 @@ UPDATE = "WEBMESH_UPDATE_GOLDEN"
 
 @pytest.fixture
 def golden() -> Callable[[str, str], None]:
-    def check(name: str, text: str) -> None:
-        path = GOLDEN / name
-        if os.environ.get(UPDATE):
-            path.write_text(text)
-        assert path.exists(), f"no golden file {path}: run with {UPDATE}=1 to create it"
-        assert text == path.read_text(), f"{name} changed; if intended, rerun with {UPDATE}=1"
-
-    return check
+    return golden_checker(GOLDEN, UPDATE)
