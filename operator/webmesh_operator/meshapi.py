@@ -32,7 +32,6 @@ from webmesh.api.security import ClientSecurity
 from webmesh.api.v1 import admin_pb2, types_pb2
 from webmesh.authz.model import VOTERS
 from webmesh.cli.client import (
-    TLS_HINTS,
     ClientOptions,
     ConnectionFailed,
     LeaderUnavailable,
@@ -162,20 +161,11 @@ async def _bounded(address: str, timeout: float) -> AsyncIterator[None]:
     except TlsFailed as exc:
         raise MeshApiError(f"TLS: {exc}", reason="TlsFailed") from exc
     except (ConnectionFailed, errors.Unavailable) as exc:
-        if _mentions_tls(str(exc)):
-            raise MeshApiError(f"TLS: {exc}", reason="TlsFailed") from exc
         raise MeshApiError(f"unreachable: {exc}", reason="ApiUnreachable") from exc
     except (errors.PermissionDenied, errors.Unauthenticated) as exc:
         raise MeshApiError(f"permission: {exc}", reason="PermissionDenied") from exc
     except errors.MeshError as exc:
         raise MeshApiError(f"{address}: {exc}") from exc
-
-
-def _mentions_tls(message: str) -> bool:
-    """The node's client reports a server name mismatch ("Hostname Verification Check failed")
-    as a connection failure; for a status condition it is a TLS problem."""
-    lowered = message.lower()
-    return "hostname verification" in lowered or any(hint in lowered for hint in TLS_HINTS)
 
 
 @contextlib.asynccontextmanager

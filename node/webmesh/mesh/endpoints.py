@@ -19,6 +19,12 @@ def format_endpoint(host: str, port: int) -> str:
     return f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"
 
 
+def split_endpoint(endpoint: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port`` -> (host, port); raises ValueError without a port."""
+    host, _, port = endpoint.rpartition(":")
+    return host.removeprefix("[").removesuffix("]"), int(port)
+
+
 def with_port(endpoint: str, port: int) -> str:
     """Add the default port to a bare host ("1.2.3.4", "[fd::1]", "fd::1", "host.example")."""
     if endpoint.startswith("["):

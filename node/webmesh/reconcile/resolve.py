@@ -23,7 +23,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 
-from webmesh.mesh.endpoints import format_endpoint
+from webmesh.mesh.endpoints import format_endpoint, split_endpoint
 from webmesh.mesh.feed import PeerDelta
 from webmesh.mesh.peers import Peer
 
@@ -42,12 +42,6 @@ async def getaddrinfo_lookup(host: str, port: int) -> list[str]:
         loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM), LOOKUP_TIMEOUT
     )
     return [str(info[4][0]) for info in infos]
-
-
-def split_endpoint(endpoint: str) -> tuple[str, int]:
-    """``host:port`` or ``[v6]:port`` -> (host, port)."""
-    host, _, port = endpoint.rpartition(":")
-    return host.removeprefix("[").removesuffix("]"), int(port)
 
 
 def is_address(host: str) -> bool:
