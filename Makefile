@@ -25,15 +25,27 @@ system-deps: ## Install the Debian packages the node and the tests need (root; s
 	  apt-get install -y -qq --no-install-recommends $(APT_PKGS); \
 	fi
 
-$(VENV)/.installed: pyproject.toml
+# Installs exactly what the lock says (requirements/*.txt are exports of uv.lock, with hashes):
+# the build backend first, so that pysyncobj (an sdist) and webmesh itself are built without
+# fetching anything unpinned; then every dependency; then webmesh, editable, with no resolution.
+$(VENV)/.installed: requirements/build.txt requirements/dev.txt pyproject.toml
 	@command -v python3 >/dev/null || $(MAKE) system-deps
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test]'
+	$(VENV)/bin/pip install -q --require-hashes --no-deps -r requirements/build.txt
+	$(VENV)/bin/pip install -q --require-hashes --no-deps --no-build-isolation -r requirements/dev.txt
+	$(VENV)/bin/pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
 
 .PHONY: install
-install: system-deps $(VENV)/.installed ## Install everything: Debian packages, a venv with webmesh and its test tools
+install: system-deps $(VENV)/.installed ## Install everything from the lock: Debian packages, a venv with webmesh and its test tools
+
+.PHONY: lock
+lock: install ## Re-resolve uv.lock after a pyproject.toml change and re-export requirements/ (UPGRADE=1: newest versions)
+	$(PY) scripts/lock.py $(if $(UPGRADE),--upgrade)
+
+.PHONY: verify-lock
+verify-lock: install ## Fail when uv.lock is stale for pyproject.toml or requirements/ differs from it
+	$(PY) scripts/lock.py --check
 
 .PHONY: demo
 demo: install ## Start a 3-node mesh in network namespaces, show `wmctl get nodes` and a ping, clean up
@@ -71,7 +83,7 @@ verify-generate: install ## Fail when generated code (gRPC, the chart's CRDs) is
 	  echo "generated code is stale: run 'make generate' and commit"; rm -rf $$tmp; exit 1; fi; rm -rf $$tmp
 
 .PHONY: verify
-verify: lint typecheck verify-generate ## All static checks
+verify: lint typecheck verify-generate verify-lock ## All static checks
 
 .PHONY: test-unit
 test-unit: install ## Unit and loopback integration tests (no root needed)

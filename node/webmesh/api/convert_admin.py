@@ -8,7 +8,7 @@ forwarder and the client all read it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,9 @@ class AdminKind:
 
     kind: Kind
     message: type[Message]  # the object's message (what Put takes and Get returns)
-    list_message: type[Message]  # what List returns, with the objects in ``items``
+    # What List returns, with the objects in ``items``: a constructor, since protobuf's stubs
+    # type ``Message.__init__`` without the generated fields.
+    list_message: Callable[..., Message]
     rpc: str  # the RPCs are Put<rpc>, Get<rpc>, Delete<rpc> and List<plural_rpc>
     plural_rpc: str
 

@@ -5,7 +5,7 @@ import warnings
 
 from webmesh.api.v1 import membership_pb2 as webmesh_dot_api_dot_v1_dot_membership__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.85.4'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
