@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "node"))
 
-from webmesh.daemon import logs
+from webmesh import logs
 from webmesh.daemon.node import NodeDaemon
 from webmesh.daemon.settings import load_settings
 from webmesh.mesh import commands

@@ -1,11 +1,20 @@
-"""Structured logging for the daemon: ``key=value`` text or one JSON object per line."""
+"""Logging for every program of ours: ``key=value`` text or one JSON object per line.
+
+webmesh-node (``--global.log-level``, ``--global.log-format``) and wmctl (``--log-level``,
+``--log-format``, or the node's spellings) log in the same format, configured here.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import sys
 import time
+from collections.abc import Sequence
+
+LEVELS = ("debug", "info", "warning", "error")
+FORMATS = ("text", "json")
 
 
 class JsonFormatter(logging.Formatter):
@@ -25,15 +34,43 @@ class JsonFormatter(logging.Formatter):
 TEXT_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (tests swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def configure(level: str, fmt: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    """Log ``level`` and up to stderr in ``fmt``, replacing only a handler installed here before."""
+    handler = _StderrHandler()
     formatter: logging.Formatter = (
         JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT)
     )
     handler.setFormatter(formatter)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _StderrHandler)]
+    root.addHandler(handler)
     root.setLevel(level.upper())
     # pysyncobj logs its own chatter at INFO/DEBUG; keep warnings and up unless debugging.
     if level.lower() != "debug":
         logging.getLogger("pysyncobj").setLevel(logging.WARNING)
+
+
+def level_in_argv(argv: Sequence[str]) -> str:
+    """The log level named on a command line (``--log-level`` / ``--global.log-level``), or "".
+
+    For entry points that must know it before their full parser is built (:mod:`webmesh.grpcenv`).
+    """
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--log-level", "--global.log-level", dest="log_level", default="")
+    known, _ = parser.parse_known_args(list(argv))
+    return str(known.log_level).lower()

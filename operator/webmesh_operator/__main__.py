@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from webmesh_operator.main import main
+from webmesh_operator.entry import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -4,6 +4,11 @@ Each host is a network namespace attached to a private LAN (a bridge in a namesp
 A node runs there the way a container would: its own hostname (UTS namespace), its own
 ``/run/wireguard`` (a tmpfs, so every node may call its interface ``webmesh0``), its own
 ``/var/lib/webmesh`` and ``/etc/hosts``. Everything has unique names, so labs run in parallel.
+
+``Lab(nameserver=...)`` also gives every host an ``/etc/resolv.conf`` naming that server and a
+default route, as a container has. The route goes via a gateway that no host owns, whose
+neighbour entry is permanent with a made-up MAC: its frames go onto the lab's bridge and are
+dropped there, so a DNS server off the LAN never answers and no packet leaves the lab.
 """
 
 from __future__ import annotations
@@ -115,7 +120,7 @@ class Host:
                 *self._private_etc(mounts),
                 f"mount --bind {shlex.quote(str(self.run_dir))} /run/wireguard",
                 f"mount --bind {shlex.quote(str(self.data))} /var/lib/webmesh",
-                f"mount --bind {shlex.quote(str(self.lab.hosts_file))} /etc/hosts",
+                *self.lab.etc_binds(),
                 *(_bind(source, target) for source, target in mounts),
                 f"export PATH={shlex.quote(str(BIN))}:$PATH",
                 "exec " + " ".join(shlex.quote(a) for a in (program, *args)),
@@ -144,6 +149,33 @@ class Host:
         self.processes.append(process)
         self.lab.processes.append(process)
         return process
+
+    def contained(
+        self,
+        *cmd: str,
+        env: Mapping[str, str] | None = None,
+        check: bool = True,
+        timeout: float = 20.0,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a command to its end as ``spawn`` runs one: the host's hostname, the lab's
+        ``/etc/hosts`` (and ``/etc/resolv.conf``), the venv's console scripts on PATH."""
+        inner = "; ".join(
+            [
+                f"hostname {shlex.quote(self.name)}",
+                *self.lab.etc_binds(),
+                f"export PATH={shlex.quote(str(BIN))}:$PATH",
+                "exec " + " ".join(shlex.quote(a) for a in cmd),
+            ]
+        )
+        unshare = ("unshare", "--uts", "--mount", "--propagation", "private")
+        return subprocess.run(
+            ["ip", "netns", "exec", self.netns, *unshare, "sh", "-c", inner],
+            check=check,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
+        )
 
     def _private_etc(self, mounts: Sequence[tuple[Path, str]]) -> list[str]:
         """Shell lines that overlay /etc (upper layer on a tmpfs) when a mount goes under it."""
@@ -236,10 +268,23 @@ def _bind(source: Path, target: str) -> str:
 class Lab:
     """Create hosts with ``add_host``; ``close()`` (or the context manager) removes everything."""
 
-    def __init__(self, subnet: str = "10.213.0") -> None:
+    # The lab's black-hole gateway (with ``nameserver``): its MAC is made up, no host has it.
+    GATEWAY_MAC = "02:00:00:00:00:53"
+
+    def __init__(self, subnet: str = "10.213.0", *, nameserver: str = "") -> None:
+        """``nameserver``: an address for every host's /etc/resolv.conf, and give the hosts a
+        default route via a gateway that drops everything (see the module docstring). An
+        address off the LAN (TEST-NET 192.0.2.53) never answers: it is reached via that gateway.
+        """
         self.tag = f"wm{os.getpid() % 100000}x{next(_counter)}"
         self.dir = Path(tempfile.mkdtemp(prefix=f"{self.tag}-"))
         self.subnet = subnet
+        self.resolv_file: Path | None = None
+        self.gateway = ""
+        if nameserver:
+            self.resolv_file = self.dir / "resolv.conf"
+            self.resolv_file.write_text(f"nameserver {nameserver}\n")
+            self.gateway = f"{subnet}.254"
         self.hosts: list[Host] = []
         self.processes: list[Process] = []
         self.lan = f"{self.tag}lan"
@@ -268,6 +313,10 @@ class Lab:
         run("ip", "-n", netns, "link", "set", "lo", "up")
         run("ip", "-n", netns, "addr", "add", f"{lan_ip}/24", "dev", inside)
         run("ip", "-n", netns, "link", "set", inside, "up")
+        if self.gateway:
+            neigh = ("neigh", "add", self.gateway, "lladdr", self.GATEWAY_MAC, "dev", inside)
+            run("ip", "-n", netns, *neigh, "nud", "permanent")
+            run("ip", "-n", netns, "route", "add", "default", "via", self.gateway, "dev", inside)
         data = self.dir / f"data-{name}"
         data.mkdir()
         run_dir = self.dir / f"run-{name}"
@@ -277,6 +326,14 @@ class Lab:
         with self.hosts_file.open("a") as out:
             out.write(f"{lan_ip} {name}\n")
         return host
+
+    def etc_binds(self) -> list[str]:
+        """Shell lines that bind the lab's /etc/hosts (and resolv.conf) in a mount namespace."""
+        lines = [f"mount --bind {shlex.quote(str(self.hosts_file))} /etc/hosts"]
+        if self.resolv_file is not None:
+            resolv = shlex.quote(str(self.resolv_file))
+            lines.append(f"mount --bind {resolv} /etc/resolv.conf || exit 97")
+        return lines
 
     def close(self) -> None:
         for process in self.processes:

@@ -5,6 +5,9 @@ Used by wmctl, by joining nodes and (later) by the operator. Keeps one channel p
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -134,6 +137,10 @@ def _explain(
         )
     if unavailable and _is_tls_failure(details, security):
         return TlsFailed, _tls_advice(server, details, security)
+    unresolved = resolution_failure(details)
+    if unavailable and unresolved is not None:
+        host, reason = unresolved
+        return ConnectionFailed, f"cannot resolve {host!r} (in {server}): {reason}; {RESOLVER_HINT}"
     if unavailable and ("connect" in lowered or "dns" in lowered):
         return ConnectionFailed, (
             f"cannot reach {server}: {_last_error(details)}; check --server (HOST:PORT of a "
@@ -144,6 +151,64 @@ def _explain(
             f"{server} did not answer in time; check that it is a webmesh node, or raise --timeout"
         )
     return None, _server_says(server, code, details)
+
+
+RESOLVER_HINT = (
+    "the system resolver was asked (/etc/hosts, then DNS, in /etc/nsswitch.conf's order; DNS "
+    "servers from /etc/resolv.conf): check the name, or give an address"
+)
+_RESOLVING = re.compile(
+    r"(?:errors resolving|DNS resolution failed for) \[?([^\s\]]+?)\]?(?::\d+)?[:\s]"
+)
+_OS_ERROR = re.compile(r"os_error: ([^\]]+?)(?: syscall:|\]|$)")
+
+
+def resolution_failure(details: str) -> tuple[str, str] | None:
+    """(host, reason) when gRPC could not resolve the target's host name, else None.
+
+    gRPC says ``errors resolving HOST:PORT: [field:hostname lookup error:Address lookup failed
+    for HOST:PORT os_error: Name or service not known syscall: getaddrinfo]``.
+    """
+    found = _RESOLVING.search(details)
+    if found is None:
+        return None
+    reason = _OS_ERROR.search(details)
+    return found.group(1), (reason.group(1).strip() if reason else "lookup failed")
+
+
+RESOLVE_PROBE_TIMEOUT = 1.0
+
+
+async def unresolvable(server: str) -> str:
+    """Why ``server``'s host name does not resolve now ("" if it does, or is an address).
+
+    Asked after a call ran out of time: a name that is not in /etc/hosts, with a DNS server that
+    does not answer, makes the system resolver wait longer than the call's deadline (glibc: 5 s
+    a try), and gRPC then reports only the deadline. A name that resolves answers in far less
+    than :data:`RESOLVE_PROBE_TIMEOUT`.
+    """
+    host, _, port = server.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or is_address(host):
+        return ""
+    loop = asyncio.get_running_loop()
+    try:
+        await asyncio.wait_for(loop.getaddrinfo(host, int(port)), RESOLVE_PROBE_TIMEOUT)
+    except TimeoutError:
+        reason = "the system resolver did not answer in time"
+    except OSError as exc:
+        reason = str(exc.strerror or exc)
+    else:
+        return ""
+    return f"cannot resolve {host!r} (in {server}): {reason}; {RESOLVER_HINT}"
+
+
+def is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _server_says(server: str, code: grpc.StatusCode, details: str) -> str:
@@ -199,6 +264,10 @@ class MeshClient:
         try:
             return await call(self._options.timeout)
         except aio.AioRpcError as exc:
+            if exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED:
+                unresolved = await unresolvable(self.server)
+                if unresolved:
+                    raise ConnectionFailed(unresolved) from exc
             raise error_for_rpc(self.server, exc, self._options.security) from exc
 
     async def join(self, request: membership_pb2.JoinRequest) -> membership_pb2.JoinResponse:

@@ -17,7 +17,6 @@ import json
 import logging
 import signal
 import socket
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -255,5 +254,4 @@ async def _leave(session: Session) -> None:
 
 
 def run(args: argparse.Namespace, security: Callable[[argparse.Namespace], ClientSecurity]) -> int:
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     return asyncio.run(connect(args, security(args)))

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from webmesh import __version__
+from webmesh import __version__, logs
 from webmesh.api.security import ClientSecurity
 from webmesh.authn import pki_cli
 from webmesh.cli import admin, client, completion, config, config_cmd, connect, output, tools
@@ -95,6 +95,8 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "timeout": 10.0,
     "config": "",
     "context": "",
+    "log_level": "warning",
+    "log_format": "text",
 }
 
 
@@ -160,6 +162,22 @@ def _file_options(parent: argparse.ArgumentParser | None = None) -> argparse.Arg
     )
     parent.add_argument(
         "--context", default=quiet, metavar="NAME", help="use this context of the config file"
+    )
+    parent.add_argument(
+        "--log-level",
+        "--global.log-level",
+        dest="log_level",
+        choices=logs.LEVELS,
+        default=quiet,
+        help="what to log on stderr (default warning; debug adds gRPC's own lines)",
+    )
+    parent.add_argument(
+        "--log-format",
+        "--global.log-format",
+        dest="log_format",
+        choices=logs.FORMATS,
+        default=quiet,
+        help="log lines as key=value text or JSON, as webmesh-node does (default text)",
     )
     return parent
 
@@ -428,6 +446,7 @@ def _fail(message: str, code: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    logs.configure(args.log_level, args.log_format)
     try:
         if args.command == "connect":
             apply_context(args)

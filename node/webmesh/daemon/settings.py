@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import keyword
 import pathlib
 import socket
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
-
-import yaml
 
 import webmesh
 from webmesh.daemon import config_file, security_options, values
@@ -30,6 +29,9 @@ from webmesh.daemon.option import Option, bool_option
 PROG = "webmesh-node"
 RAFT_DEFAULT_PORT = 9443
 """The Raft port used when ``raft.listen-address`` is empty (the node's own mesh address)."""
+
+
+DEFAULT_SOURCE = "default"
 
 
 class SettingsError(Exception):
@@ -238,6 +240,7 @@ def load_settings(
     layers.update(_read_env(environ))
     layers.update(_read_flags(namespace))
     _check_combinations(layers)
+    _check_installed(layers)
     return _build({name: layer.value for name, layer in layers.items()})
 
 
@@ -268,7 +271,7 @@ def _defaults(hostname: str) -> dict[str, _Value]:
     """Every setting at its default; the node id defaults to the host name."""
     texts = {option.name: option.default for option in OPTIONS}
     texts["mesh.node-id"] = hostname
-    return {option.name: _convert(option, texts[option.name], "default") for option in OPTIONS}
+    return {option.name: _convert(option, texts[option.name], DEFAULT_SOURCE) for option in OPTIONS}
 
 
 def _read_env(environ: Mapping[str, str]) -> dict[str, _Value]:
@@ -298,6 +301,25 @@ def _check_combinations(layers: Mapping[str, _Value]) -> None:
         raise SettingsError(
             "--bootstrap.enabled and --mesh.join-address are mutually exclusive: choose one "
             f"(bootstrap.enabled from {bootstrap.source}, mesh.join-address from {join.source})"
+        )
+
+
+def ldap_installed() -> bool:
+    """python-ldap is in ``webmesh[ldap]``, not in the base install (it builds from C)."""
+    return importlib.util.find_spec("ldap") is not None
+
+
+def _check_installed(layers: Mapping[str, _Value]) -> None:
+    """Settings that need an optional extra: one line naming what to install (exit 2)."""
+    given = [
+        f"--{name}"
+        for name, layer in layers.items()
+        if name.startswith("plugins.ldap.") and layer.source != DEFAULT_SOURCE
+    ]
+    if given and not ldap_installed():
+        raise SettingsError(
+            f"{given[0]} needs LDAP support, which is not installed: "
+            "pip install 'webmesh[ldap]' (python-ldap; it builds against the OpenLDAP headers)"
         )
 
 
@@ -465,6 +487,8 @@ def _plain(value: object) -> object:
 
 def to_yaml(settings: Settings) -> str:
     """The settings as a YAML document, in the table's order, to log or to write as a file."""
+    import yaml  # noqa: PLC0415 (only here and with --config: flags alone need no YAML parser)
+
     return yaml.safe_dump(as_dict(settings), sort_keys=False, default_flow_style=False)
 
 

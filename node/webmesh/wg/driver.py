@@ -11,6 +11,7 @@ import logging
 import shutil
 from typing import Literal, Protocol, get_args
 
+from webmesh.wg import privileges
 from webmesh.wg.config import DeviceConfig, DeviceState
 from webmesh.wg.errors import WireGuardError
 from webmesh.wg.plan import Plan
@@ -58,6 +59,7 @@ def open_driver(backend: str, *, wireguard_go: str = "wireguard-go") -> WireGuar
         raise WireGuardError(f"unknown WireGuard backend {backend!r}: use one of {BACKENDS}")
     if backend == "fake":
         return FakeDriver()
+    privileges.check(userspace=backend == "userspace")
     if backend in ("auto", "kernel"):
         reason = kernel.unavailable_reason()
         if reason is None:
@@ -77,4 +79,5 @@ def open_driver(backend: str, *, wireguard_go: str = "wireguard-go") -> WireGuar
             else f"{wireguard_go!r} is not on PATH: install wireguard-go "
             "(Debian: apt-get install wireguard-go)"
         )
+    privileges.check(userspace=True)
     return UserspaceDriver(binary=wireguard_go)

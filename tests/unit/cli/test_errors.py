@@ -19,7 +19,7 @@ from webmesh.api.v1 import membership_pb2, mesh_pb2, node_pb2, types_pb2
 from webmesh.authn import pki
 from webmesh.cli import join
 from webmesh.cli import main as wmctl
-from webmesh.cli.client import ClientOptions, MeshClient, TlsFailed
+from webmesh.cli.client import ClientOptions, MeshClient, TlsFailed, resolution_failure
 
 FAILURES = {
     "missing": (grpc.StatusCode.NOT_FOUND, "node missing not found"),
@@ -389,3 +389,31 @@ async def test_connect_joins_a_server_by_its_tls_server_name(
         await join.join(
             [named_server], request, max_retries=0, security=replace(security, server_name="")
         )
+
+
+@pytest.mark.parametrize(
+    ("details", "expected"),
+    [
+        (
+            "errors resolving nosuch:8443: [field:hostname lookup error:Address lookup failed for "
+            "nosuch:8443 os_error: Name or service not known syscall: getaddrinfo]",
+            ("nosuch", "Name or service not known"),
+        ),
+        ("DNS resolution failed for foo.example:8443: timeout", ("foo.example", "lookup failed")),
+        ("failed to connect to all addresses; last error: connection refused", None),
+    ],
+)
+def test_resolution_failures_name_the_host(details: str, expected: tuple[str, str] | None) -> None:
+    assert resolution_failure(details) == expected
+
+
+def test_unknown_host_exit_3_names_it_and_the_resolver(capsys: pytest.CaptureFixture[str]) -> None:
+    """A real lookup of a name under .invalid (RFC 6761: never resolves)."""
+    with pytest.raises(SystemExit) as exited:
+        wmctl.main(
+            ["--insecure", "--server", "nosuch.invalid:8443", "--timeout", "5", "get", "nodes"]
+        )
+    assert exited.value.code == 3
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("wmctl: error: cannot resolve 'nosuch.invalid'")
+    assert "system resolver" in err and len(err.splitlines()) == 1

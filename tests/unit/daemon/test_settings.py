@@ -769,3 +769,20 @@ def test_parse_or_exit_error(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_parse_or_exit_success() -> None:
     assert parse_or_exit(["--global.insecure"], {}, hostname="h").global_.insecure
+
+
+def test_ldap_flags_without_python_ldap_name_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(s, "ldap_installed", lambda: False)
+    with pytest.raises(
+        SettingsError,
+        match=r"--plugins\.ldap\.server needs LDAP support.*"
+        r"pip install 'webmesh\[ldap\]'",
+    ):
+        load("--plugins.ldap.server=ldap://dir:389")
+    load("--global.insecure")  # no LDAP setting: nothing to install
+
+
+def test_ldap_settings_from_the_environment_count_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(s, "ldap_installed", lambda: False)
+    with pytest.raises(SettingsError, match=r"--plugins\.ldap\.bind-dn"):
+        load(env={"PLUGINS_LDAP_BIND_DN": "cn=svc"})

@@ -180,3 +180,25 @@ async def test_missing_crds_are_fatal() -> None:
 
 def test_parse_returns_namespace() -> None:
     assert isinstance(main.parse_args(["--log-level", "debug"]), argparse.Namespace)
+
+
+def test_without_the_operator_extra_one_line_names_it(tmp_path: Path) -> None:
+    """kopf and kubernetes hidden (an import path entry that shadows them with nothing)."""
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('kopf', 'kubernetes'):\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Block())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{blocker}:{os.environ.get('PYTHONPATH', '')}"}
+    done = run_cli("--help", env=env)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "webmesh-operator: needs the operator extra (kopf and kubernetes not installed): "
+        "pip install 'webmesh[operator]'"
+    )

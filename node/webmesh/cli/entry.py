@@ -1,0 +1,21 @@
+"""``wmctl``'s console script: gRPC's environment first, then the command line.
+
+gRPC reads its resolver and verbosity from the environment once, at import
+(:mod:`webmesh.grpcenv`), so the log level is looked up here, before :mod:`webmesh.cli.main`
+and grpc are imported; the full parser (with ``--help`` for these flags) comes after.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from webmesh import grpcenv, logs
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else list(argv)
+    grpcenv.prepare(debug=logs.level_in_argv(args) == "debug")
+    from webmesh.cli import main as wmctl  # noqa: PLC0415  (after grpcenv)
+
+    wmctl.main(args)

@@ -1,0 +1,36 @@
+"""Run a node with parsed settings until SIGTERM or SIGINT (webmesh-node after its flags).
+
+Imported by :mod:`webmesh.daemon.main` only once the settings are known and gRPC's environment
+is prepared (:mod:`webmesh.grpcenv`): this module pulls in grpc, pyroute2 and the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from webmesh.daemon.node import NodeDaemon
+from webmesh.daemon.settings import Settings
+from webmesh.wg.driver import WireGuardDriver, open_driver
+from webmesh.wg.fake import FakeDriver, FakeLinks
+from webmesh.wg.netlink import Links, NetlinkLinks
+
+
+def links_for(driver: WireGuardDriver) -> Links:
+    """The host's links, or in-memory ones with the fake backend (no interface to address)."""
+    if isinstance(driver, FakeDriver):
+        return FakeLinks(driver=driver)
+    return NetlinkLinks()
+
+
+async def serve(settings: Settings) -> None:
+    driver = open_driver(settings.wireguard.backend)
+    daemon = NodeDaemon(settings, driver=driver, links=links_for(driver))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await daemon.run(stop)
+    finally:
+        await driver.close()
