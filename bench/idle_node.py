@@ -49,6 +49,8 @@ JOINER = (
 
 
 # Resident memory added by each import, in the order the node pulls them in (one fresh interpreter).
+# pyroute2 as the node imports it (webmesh.wg.pyroute: rtnetlink and WireGuard only); no YAML
+# parser or LDAP client, which the node loads only with --config or --plugins.ldap.*.
 IMPORT_BREAKDOWN = """
 import importlib, re
 def rss():
@@ -57,8 +59,8 @@ prev = rss()
 parts = [f"interpreter {prev:.1f}"]
 for name in ("asyncio", "grpc", "google.protobuf.descriptor_pool",
              "cryptography.hazmat.primitives.asymmetric.x25519", "cryptography.fernet",
-             "pysyncobj", "prometheus_client", "yaml", "pyroute2", "grpc_health.v1.health",
-             "grpc_reflection.v1alpha.reflection", "webmesh.daemon.main"):
+             "pysyncobj", "prometheus_client", "webmesh.wg.pyroute", "grpc_health.v1.health",
+             "grpc_reflection.v1alpha.reflection", "webmesh.daemon.node", "webmesh.daemon.main"):
     importlib.import_module(name)
     now = rss()
     parts.append(f"{name} +{now - prev:.1f}")

@@ -1,4 +1,4 @@
-"""Prometheus metrics of a node.
+"""Prometheus metrics of a node (served at /metrics by :mod:`webmesh.metrics_http`).
 
 Counters and histograms are module-level (one process, one node). Gauges that mirror state (Raft,
 mesh size, WireGuard peers) are read at scrape time by ``NodeCollector`` from providers the daemon
@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from prometheus_client import Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.registry import Collector
-
 from webmesh.mesh.state import MeshState
+from webmesh.prometheus import (
+    REGISTRY,
+    Collector,
+    Counter,
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Histogram,
+    render,
+)
 from webmesh.raft.store import RaftRole, RaftStatus
 from webmesh.wg.config import DeviceState
 
@@ -100,3 +105,14 @@ class NodeCollector(Collector):
             tx.add_metric(key, float(peer.tx_bytes))
             handshake.add_metric(key, peer.last_handshake)
         yield from (rx, tx, handshake)
+
+
+__all__ = [
+    "GRPC_DURATION",
+    "GRPC_REQUESTS",
+    "RECONCILE_DURATION",
+    "RECONCILE_ERRORS",
+    "REGISTRY",
+    "NodeCollector",
+    "render",
+]

@@ -11,8 +11,6 @@ from __future__ import annotations
 import difflib
 from collections.abc import Collection, Mapping, Sequence
 
-import yaml
-
 
 def read(path: str, *, names: Collection[str], sections: Collection[str]) -> dict[str, object]:
     """Return ``{dotted name: YAML value}`` for every setting the file gives a value.
@@ -37,6 +35,8 @@ class _Known:
 
 def _load(path: str) -> Mapping[object, object]:
     """Read the file as one YAML mapping (an empty file is an empty mapping)."""
+    import yaml  # noqa: PLC0415 (a node started with flags alone never loads the YAML parser)
+
     try:
         with open(path, encoding="utf-8") as stream:
             document = yaml.safe_load(stream)

@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grpc import aio
-from prometheus_client import REGISTRY, start_http_server
 
 from webmesh import __version__, metrics
 from webmesh.api import convert
@@ -40,6 +39,7 @@ from webmesh.mesh.feed import ReplicaFeed
 from webmesh.mesh.machine import MeshMachine
 from webmesh.mesh.model import Networks, Node, NodeRole
 from webmesh.mesh.state import Effect, MeshState, changed_node_ids
+from webmesh.metrics_http import MetricsServer
 from webmesh.raft.store import ConsensusStore
 from webmesh.raft.syncobj import SyncObjStore
 from webmesh.reconcile.desired import LocalInterface, interface_addresses
@@ -106,6 +106,7 @@ class NodeDaemon:
         self.store: ConsensusStore | None = None
         self.reconciler: Reconciler | None = None
         self.server: aio.Server | None = None
+        self.metrics_server: MetricsServer | None = None
         self.device: DeviceState | None = None
         self._device_stale = asyncio.Event()
         self._remembered: tuple[tuple[str, ...], str] = ((), "")
@@ -516,10 +517,10 @@ class NodeDaemon:
             )
             log.info("api listening address=%s", s.api.listen_address)
         if not s.metrics.disabled:
-            self._start_metrics(s.metrics.listen_address)
+            await self._start_metrics(s.metrics.listen_address)
         self._tasks.append(asyncio.create_task(self._refresh_device(), name="device-stats"))
 
-    def _start_metrics(self, address: str) -> None:
+    async def _start_metrics(self, address: str) -> None:
         host, port = split_host_port(address, allow_zero_port=True)
         collector = metrics.NodeCollector(
             raft=lambda: self.store.status() if self.store else None,
@@ -528,8 +529,9 @@ class NodeDaemon:
             peer_names=self.peer_names,
         )
         with contextlib.suppress(ValueError):  # already registered (several nodes in one process)
-            REGISTRY.register(collector)
-        start_http_server(port, addr=host or "::")
+            metrics.REGISTRY.register(collector)
+        self.metrics_server = MetricsServer(metrics.render)
+        await self.metrics_server.start(host, port)
         log.info("metrics listening address=%s path=/metrics", address)
 
     async def _refresh_device(self) -> None:
@@ -547,6 +549,9 @@ class NodeDaemon:
         if self.server is not None:
             await self.server.stop(grace=1.0)
             self.server = None
+        if self.metrics_server is not None:
+            await self.metrics_server.close()
+            self.metrics_server = None
         await self._stop_tasks()
         await self.forwarder.close()
         if self.store is not None:

@@ -12,9 +12,7 @@ import concurrent.futures
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import pyroute2
-
-from webmesh.wg import keys
+from webmesh.wg import keys, pyroute
 from webmesh.wg.config import DeviceConfig, DeviceState, PeerConfig, PeerState
 from webmesh.wg.errors import WireGuardError
 from webmesh.wg.plan import PeerUpdate, Plan, plan
@@ -26,14 +24,14 @@ async def _call(fn: Callable[..., T], *args: Any) -> T:
     """Run a blocking pyroute2 call in a thread; netlink failures become WireGuardError."""
     try:
         return await asyncio.to_thread(fn, *args)
-    except (OSError, pyroute2.NetlinkError) as exc:
+    except (OSError, pyroute.NetlinkError) as exc:
         raise WireGuardError(f"kernel WireGuard {fn.__name__.strip('_')} failed: {exc}") from exc
 
 
 async def _probe() -> None:
     # Binding the "wireguard" genl family makes the kernel autoload the module if it can. The
     # async class is closed in finally: the sync one leaks its socket when the bind fails.
-    wg = pyroute2.AsyncWireGuard()
+    wg = pyroute.AsyncWireGuard()
     try:
         await wg.setup_endpoint()
     finally:
@@ -154,7 +152,7 @@ class KernelDriver:
 
     @staticmethod
     def _create(iface: str, mtu: int) -> None:
-        with pyroute2.IPRoute() as ipr:
+        with pyroute.IPRoute() as ipr:
             if not ipr.link_lookup(ifname=iface):
                 ipr.link("add", ifname=iface, kind="wireguard")
             (index,) = ipr.link_lookup(ifname=iface)
@@ -162,12 +160,12 @@ class KernelDriver:
 
     @staticmethod
     def _show(iface: str) -> DeviceState:
-        with pyroute2.WireGuard() as wg:
+        with pyroute.WireGuard() as wg:
             return state_from_messages(list(wg.info(iface)))
 
     @staticmethod
     def _apply(iface: str, p: Plan) -> None:
-        with pyroute2.WireGuard() as wg:
+        with pyroute.WireGuard() as wg:
             if p.device_changes:
                 private = None if p.private_key is None else p.private_key or keys.ZERO_KEY
                 wg.set(iface, private_key=private, listen_port=p.listen_port, fwmark=p.fwmark)
@@ -176,6 +174,6 @@ class KernelDriver:
 
     @staticmethod
     def _delete(iface: str) -> None:
-        with pyroute2.IPRoute() as ipr:
+        with pyroute.IPRoute() as ipr:
             for index in ipr.link_lookup(ifname=iface):
                 ipr.link("del", index=index)

@@ -10,7 +10,6 @@ import base64
 import binascii
 import secrets
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import x25519
 
 KEY_LEN = 32
@@ -51,9 +50,7 @@ def generate_preshared_key() -> str:
 def public_key(private_b64: str) -> str:
     """The public key of a base64 private key (like ``wg pubkey``)."""
     private = x25519.X25519PrivateKey.from_private_bytes(decode(private_b64))
-    raw = private.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
+    raw = private.public_key().public_bytes_raw()  # not .serialization: it loads every algorithm
     return base64.b64encode(raw).decode()
 
 

@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-import pyroute2
-
+from webmesh.wg import pyroute
 from webmesh.wg.errors import WireGuardError
 from webmesh.wg.plan import routes_to_install
 
@@ -61,10 +60,10 @@ class NetlinkLinks:
     def __init__(self, *, netns: str | None = None) -> None:
         self._kwargs: dict[str, Any] = {"netns": netns} if netns else {}
 
-    def _ipr(self) -> pyroute2.AsyncIPRoute:
-        return pyroute2.AsyncIPRoute(**self._kwargs)
+    def _ipr(self) -> pyroute.AsyncIPRoute:
+        return pyroute.AsyncIPRoute(**self._kwargs)
 
-    async def _index(self, ipr: pyroute2.AsyncIPRoute, iface: str) -> int:
+    async def _index(self, ipr: pyroute.AsyncIPRoute, iface: str) -> int:
         indices = await ipr.link_lookup(ifname=iface)
         if not indices:
             raise WireGuardError(f"no network interface named {iface!r} in this namespace")
@@ -85,7 +84,7 @@ class NetlinkLinks:
             for index in await ipr.link_lookup(ifname=iface):
                 await ipr.link("del", index=index)
 
-    async def _addresses(self, ipr: pyroute2.AsyncIPRoute, index: int) -> set[Interface]:
+    async def _addresses(self, ipr: pyroute.AsyncIPRoute, index: int) -> set[Interface]:
         found = set()
         async for msg in await ipr.addr("dump", match={"index": index}):
             ip = msg.get("local") or msg.get("address")
@@ -109,7 +108,7 @@ class NetlinkLinks:
             if have != wanted:
                 log.info("addresses of %s: %s", iface, sorted(map(str, wanted)))
 
-    async def _routes(self, ipr: pyroute2.AsyncIPRoute, index: int) -> set[Network]:
+    async def _routes(self, ipr: pyroute.AsyncIPRoute, index: int) -> set[Network]:
         found = set()
         async for msg in await ipr.route("dump"):
             if msg.get("oif") != index or msg.get("proto") == RTPROT_KERNEL:
