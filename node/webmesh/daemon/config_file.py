@@ -8,7 +8,6 @@ the settings module re-raises as its own error.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Mapping, Sequence
 
 
@@ -80,5 +79,7 @@ def _flatten(
 
 def suggest(name: str, known: Sequence[str]) -> str:
     """A "did you mean" hint for a misspelt name, or nothing."""
+    import difflib  # noqa: PLC0415  (only for a misspelt key: not in every node's memory)
+
     matches = difflib.get_close_matches(name, known, n=1)
     return f" (did you mean {matches[0]!r}?)" if matches else ""

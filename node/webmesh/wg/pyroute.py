@@ -17,6 +17,9 @@ from __future__ import annotations
 from webmesh import narrowimport
 
 narrowimport.register_bare_package("pyroute2")
+# pyroute2's rtnetlink socket imports ``unittest.mock`` for its mock mode; ``unittest``'s own
+# ``__init__`` would load the whole test framework (~0.4 MB) into a node that never tests.
+narrowimport.register_bare_package("unittest")
 
 # What pyroute2's __init__ sets up that is not a feature: its logger (level 0, a NullHandler).
 import pyroute2.config.log  # noqa: E402,F401

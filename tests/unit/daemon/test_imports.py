@@ -38,6 +38,10 @@ ABSENT = (
     "wsgiref",
     "email",
     "urllib.request",
+    # unittest's framework (pyroute2 needs unittest.mock only), difflib (a misspelt config key)
+    "unittest.case",
+    "unittest.loader",
+    "difflib",
     # certificates are parsed only with mTLS or --tls.insecure-skip-verify
     "cryptography.x509",
 )
