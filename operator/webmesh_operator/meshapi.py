@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from webmesh import errors
 from webmesh.api.security import ClientSecurity
 from webmesh.api.v1 import admin_pb2, types_pb2
 from webmesh.authz.model import VOTERS
@@ -38,7 +39,6 @@ from webmesh.cli.client import (
     MeshClient,
     TlsFailed,
 )
-from webmesh.mesh import errors
 from webmesh.mesh.objects import Kind
 from webmesh_operator.status import Member, MeshObservation
 

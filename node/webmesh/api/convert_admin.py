@@ -14,11 +14,12 @@ from typing import Any
 
 from google.protobuf.message import Message
 
+from webmesh import errors
 from webmesh.api.v1 import admin_pb2
 from webmesh.authz.acl import NetworkACL
-from webmesh.authz.model import Group, Role, RoleBinding, Rule, Subject, malformed
-from webmesh.mesh import errors
+from webmesh.authz.model import Group, Role, RoleBinding, Rule, Subject
 from webmesh.mesh.objects import Kind, MeshObject, Route
+from webmesh.syntax import malformed
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,10 +13,10 @@ from typing import Any, TypeVar
 import grpc
 from grpc import aio
 
+from webmesh import errors
 from webmesh.api import status
 from webmesh.api.interceptors import CALLER
 from webmesh.api.security import ClientSecurity, caller_header
-from webmesh.mesh import errors
 
 FORWARDED_HEADER = "x-webmesh-forwarded"
 FORWARD_TIMEOUT = 15.0

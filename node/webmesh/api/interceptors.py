@@ -16,10 +16,9 @@ from typing import Any
 import grpc
 from grpc import aio
 
-from webmesh import metrics
+from webmesh import errors, metrics
 from webmesh.api import status
 from webmesh.authz.principal import Principal
-from webmesh.mesh import errors
 
 log = logging.getLogger("webmesh.api")
 

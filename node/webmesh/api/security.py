@@ -23,11 +23,11 @@ from typing import Any
 import grpc
 from grpc import aio
 
+from webmesh import errors
 from webmesh.authn.types import Chain, Credentials
 from webmesh.authz.methods import Public, authorize_call, required_actions
 from webmesh.authz.model import SubjectKind
 from webmesh.authz.principal import Principal
-from webmesh.mesh import errors
 from webmesh.mesh.state import MeshState
 
 BASIC_USER, BASIC_PASSWORD = "x-webmesh-basic-username", "x-webmesh-basic-password"

@@ -9,6 +9,7 @@ from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from webmesh import errors
 from webmesh.api.admin_servicer import AdminServicer
 from webmesh.api.forward import LeaderForwarder
 from webmesh.api.interceptors import ErrorsAndMetrics, Guard
@@ -23,7 +24,6 @@ from webmesh.api.v1 import (
     node_pb2,
     node_pb2_grpc,
 )
-from webmesh.mesh import errors
 from webmesh.mesh.changelog import ChangeLog
 from webmesh.service.admin import AdminService
 from webmesh.service.membership import MembershipService

@@ -7,6 +7,7 @@ from typing import Any, TypeAlias
 
 from grpc import aio
 
+from webmesh import errors
 from webmesh.api import convert
 from webmesh.api.forward import FORWARD_TIMEOUT, LeaderForwarder
 from webmesh.api.v1 import (
@@ -18,7 +19,7 @@ from webmesh.api.v1 import (
     node_pb2_grpc,
     types_pb2,
 )
-from webmesh.mesh import errors, peers
+from webmesh.mesh import peers
 from webmesh.mesh.changelog import ChangeLog
 from webmesh.mesh.feed import ReplicaFeed
 from webmesh.service.membership import MembershipService

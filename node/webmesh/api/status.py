@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 
-from webmesh.mesh import errors
+from webmesh import errors
 
 CODES: dict[type[errors.MeshError], grpc.StatusCode] = {
     errors.NotLeader: grpc.StatusCode.UNAVAILABLE,

@@ -35,8 +35,8 @@ from pathlib import Path
 
 import bcrypt
 
+from webmesh import errors
 from webmesh.authn.types import Credentials, Identity
-from webmesh.mesh import errors
 
 log = logging.getLogger(__name__)
 

@@ -39,8 +39,8 @@ import ldap  # type: ignore[import-untyped]
 import ldap.dn  # type: ignore[import-untyped]
 import ldap.filter  # type: ignore[import-untyped]
 
+from webmesh import errors
 from webmesh.authn.types import Credentials, Identity
-from webmesh.mesh import errors
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ import logging
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from webmesh import errors
 from webmesh.authn import pki
 from webmesh.authn.types import Credentials, Identity, Kind
-from webmesh.mesh import errors
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from webmesh.mesh import errors
+from webmesh import errors
 
 CertKind = typing.Literal["node", "user", "server"]
 KINDS: tuple[CertKind, ...] = ("node", "user", "server")

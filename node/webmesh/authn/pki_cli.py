@@ -7,7 +7,7 @@ Usage from ``webmesh.cli.main``::
     if args.command == "pki":
         return pki_cli.run(args)            # prints what it wrote; MeshError on failure
 
-Errors are ``webmesh.mesh.errors`` (AlreadyExists, InvalidArgument, FailedPrecondition), so the
+Errors are ``webmesh.errors`` (AlreadyExists, InvalidArgument, FailedPrecondition), so the
 CLI's usual exit-code table applies.
 """
 

@@ -21,7 +21,7 @@ import dataclasses
 import typing
 from collections.abc import Sequence
 
-from webmesh.mesh import errors
+from webmesh import errors
 
 Kind = typing.Literal["node", "user"]
 

@@ -7,8 +7,9 @@
 - ``acl``: network ACLs and ``AclView``, which decides which nodes and prefixes may talk.
 
 Stdlib only, like ``webmesh.mesh``. Must not import any I/O library (grpc, protobuf, pysyncobj,
-pyroute2, asyncio, sockets) nor any other webmesh package except ``webmesh.mesh.errors`` and
-``webmesh.mesh.model``: the api, service and reconcile layers build on this, never the reverse.
+pyroute2, asyncio, sockets) nor any other webmesh package except ``webmesh.syntax`` and
+``webmesh.errors``: it is the floor below the state machine (``webmesh.mesh`` stores its objects),
+and the mesh, api, service and reconcile layers build on it, never the reverse.
 Whether RBAC is enforced at all (``--bootstrap.disable-rbac``, insecure mode) is the caller's
 decision, not this package's.
 """

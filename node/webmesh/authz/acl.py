@@ -35,16 +35,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from webmesh.authz.model import (
-    Group,
-    SubjectKind,
+from webmesh import errors
+from webmesh.authz.model import Group, SubjectKind
+from webmesh.syntax import (
     as_tuple,
     malformed,
     parse_enum,
+    validate_cidr,
     validate_name,
+    validate_node_id,
 )
-from webmesh.mesh import errors
-from webmesh.mesh.model import validate_cidr, validate_node_id
 
 ANY_NODE = "*"
 GROUP_PREFIX = "group:"

@@ -17,18 +17,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TypeVar
 
-from webmesh.authz.model import (
-    Group,
-    Resource,
-    Role,
-    RoleBinding,
-    Rule,
-    SubjectKind,
-    Verb,
-    parse_enum,
-)
+from webmesh import errors
+from webmesh.authz.model import Group, Resource, Role, RoleBinding, Rule, SubjectKind, Verb
 from webmesh.authz.principal import Principal
-from webmesh.mesh import errors
+from webmesh.syntax import parse_enum
 
 _Key = tuple[SubjectKind, str]
 _T = TypeVar("_T", Role, RoleBinding, Group)

@@ -29,10 +29,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from webmesh import errors
 from webmesh.authz.authorize import Action, RbacView
 from webmesh.authz.model import Resource, Verb
 from webmesh.authz.principal import Principal
-from webmesh.mesh import errors
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from webmesh.authz.model import SubjectKind, as_tuple, malformed, parse_enum, validate_identity
-from webmesh.mesh import errors
+from webmesh import errors
+from webmesh.authz.model import SubjectKind
+from webmesh.syntax import as_tuple, malformed, parse_enum, validate_identity
 
 
 @dataclass(frozen=True, slots=True)

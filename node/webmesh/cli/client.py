@@ -16,6 +16,7 @@ import grpc
 from google.protobuf.message import Message
 from grpc import aio
 
+from webmesh import errors
 from webmesh.api import convert_admin, status
 from webmesh.api.security import ClientSecurity
 from webmesh.api.v1 import (
@@ -29,7 +30,6 @@ from webmesh.api.v1 import (
     node_pb2_grpc,
     types_pb2,
 )
-from webmesh.mesh import errors
 from webmesh.mesh.objects import Kind
 
 T = TypeVar("T")

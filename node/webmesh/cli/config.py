@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
-from webmesh.mesh import errors
+from webmesh import errors
 
 REDACTED = "REDACTED"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from webmesh import errors
 from webmesh.api.security import ClientSecurity
 from webmesh.api.v1 import membership_pb2
 from webmesh.cli.client import ClientOptions, MeshClient
-from webmesh.mesh import errors
 
 log = logging.getLogger("webmesh.join")
 

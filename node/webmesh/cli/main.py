@@ -13,12 +13,11 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from webmesh import __version__, logs
+from webmesh import __version__, errors, logs
 from webmesh.api.security import ClientSecurity
 from webmesh.authn import pki_cli
 from webmesh.cli import admin, client, completion, config, config_cmd, connect, output, tools
 from webmesh.cli.client import ClientOptions, MeshClient
-from webmesh.mesh import errors
 
 DEFAULT_SERVER = "127.0.0.1:8443"
 

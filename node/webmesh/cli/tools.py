@@ -10,8 +10,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from webmesh import __version__
-from webmesh.mesh import errors
+from webmesh import __version__, errors
 from webmesh.wg import keys
 
 

@@ -13,9 +13,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from webmesh import grpcenv, logs
+from webmesh import errors, grpcenv, logs
 from webmesh.daemon.settings import PROG, SettingsError, parse_or_exit
-from webmesh.mesh import errors
 from webmesh.wg.errors import WireGuardError
 
 log = logging.getLogger("webmesh.node")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from grpc import aio
 
-from webmesh import __version__, metrics
+from webmesh import __version__, errors, metrics
 from webmesh.api import convert
 from webmesh.api.forward import LeaderForwarder
 from webmesh.api.server import start_api_server
@@ -33,7 +33,7 @@ from webmesh.daemon import security
 from webmesh.daemon.identity import Identity
 from webmesh.daemon.settings import Settings, SettingsError
 from webmesh.daemon.values import split_host_port
-from webmesh.mesh import commands, endpoints, errors, ipam, peers
+from webmesh.mesh import commands, endpoints, ipam, peers
 from webmesh.mesh.changelog import ChangeLog
 from webmesh.mesh.feed import ReplicaFeed
 from webmesh.mesh.machine import MeshMachine

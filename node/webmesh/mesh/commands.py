@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from webmesh.mesh import errors, objects
+from webmesh import errors
+from webmesh.mesh import objects
 from webmesh.mesh.model import Networks, Node
 
 ENVELOPE_VERSION = 1

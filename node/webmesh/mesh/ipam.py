@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Container
 
-from webmesh.mesh import errors
+from webmesh import errors
 
 IPV6_NODE_PREFIX = 64
 

@@ -9,15 +9,12 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
-import ipaddress
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from webmesh.mesh import errors
-
-NODE_ID_PATTERN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
+from webmesh import errors
+from webmesh.syntax import validate_cidr, validate_node_id
 
 
 class NodeRole(enum.StrEnum):
@@ -104,16 +101,6 @@ class Node:
         )
 
 
-def validate_node_id(node_id: str) -> str:
-    """Node ids become DNS labels and interface-visible names: keep them boring."""
-    if not NODE_ID_PATTERN.match(node_id):
-        raise errors.InvalidArgument(
-            f"invalid node id {node_id!r}: use letters, digits, '.', '_' or '-' "
-            "(at most 253 characters, starting and ending with a letter or digit)"
-        )
-    return node_id
-
-
 def validate_public_key(key: str) -> str:
     """A WireGuard public key is 32 bytes in standard base64 (44 characters)."""
     try:
@@ -135,13 +122,6 @@ def validate_endpoint(endpoint: str) -> str:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise errors.InvalidArgument(f"invalid endpoint {endpoint!r}: expected host:port")
     return endpoint
-
-
-def validate_cidr(cidr: str) -> str:
-    try:
-        return str(ipaddress.ip_network(cidr, strict=False))
-    except ValueError as exc:
-        raise errors.InvalidArgument(f"invalid CIDR {cidr!r}: {exc}") from exc
 
 
 def validate_node(node: Node) -> Node:

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from webmesh import errors
 from webmesh.authz.acl import AclAction, AclView, NetworkACL
 from webmesh.authz.authorize import RbacView
-from webmesh.authz.model import Group, Role, RoleBinding, as_tuple, validate_name
-from webmesh.mesh import errors
-from webmesh.mesh.model import validate_cidr, validate_node_id
+from webmesh.authz.model import Group, Role, RoleBinding
+from webmesh.syntax import as_tuple, validate_cidr, validate_name, validate_node_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from webmesh import errors
 from webmesh.authz.model import is_builtin, is_read_only
-from webmesh.mesh import commands, errors, ipam
+from webmesh.mesh import commands, ipam
 from webmesh.mesh.model import Networks, Node, validate_node
 from webmesh.mesh.objects import Kind, MeshObject, Objects, Route
 

@@ -3,7 +3,7 @@
 It replicates opaque byte entries through Raft and drives a ``StateMachine``; it knows nothing of
 the mesh model. Callers use the ``ConsensusStore`` protocol in ``webmesh.raft.store``, so the Raft
 library can be replaced without touching them. Must not import grpc, pyroute2 or other webmesh
-packages except ``webmesh.mesh.errors``.
+packages except ``webmesh.errors``.
 
 Modules: ``store`` (the protocol), ``syncobj`` (``SyncObjStore``, the pysyncobj adapter and the
 asyncio bridge), ``consumer`` (the one replicated entry point; JSON snapshots), ``config``

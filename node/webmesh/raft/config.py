@@ -29,7 +29,7 @@ from typing import Any
 
 from pysyncobj import SyncObjConf
 
-from webmesh.mesh import errors
+from webmesh import errors
 
 JOURNAL_FILE = "raft.journal"  # pysyncobj also writes "raft.journal.meta" next to it
 DUMP_FILE = "raft.dump"

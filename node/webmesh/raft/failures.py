@@ -1,14 +1,14 @@
 """pysyncobj's ``FAIL_REASON`` codes as domain errors, in one table.
 
 pysyncobj reports every failed command as a small integer to a callback; callers of the store must
-instead see ``webmesh.mesh.errors`` exceptions whose message says what happened and what to do.
+instead see ``webmesh.errors`` exceptions whose message says what happened and what to do.
 """
 
 from __future__ import annotations
 
 from pysyncobj import FAIL_REASON
 
-from webmesh.mesh import errors
+from webmesh import errors
 
 # reason -> (error class, what happened). NOT_LEADER is special-cased: it carries the leader.
 _REASONS: dict[int, tuple[type[errors.MeshError], str]] = {

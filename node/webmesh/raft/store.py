@@ -54,7 +54,7 @@ class RaftStatus:
 class ConsensusStore(Protocol):
     """A replicated log of opaque entries applied to a StateMachine on every replica.
 
-    All coroutines raise ``webmesh.mesh.errors`` exceptions: ``NotLeader`` (with ``leader`` set
+    All coroutines raise ``webmesh.errors`` exceptions: ``NotLeader`` (with ``leader`` set
     when known) for writes on a non-leader, ``Unavailable`` on timeout or lost quorum.
     """
 

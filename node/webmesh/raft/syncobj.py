@@ -30,7 +30,7 @@ from typing import Any
 
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjException
 
-from webmesh.mesh import errors
+from webmesh import errors
 from webmesh.raft import config, failures
 from webmesh.raft import status as raft_status
 from webmesh.raft.consumer import EntryConsumer

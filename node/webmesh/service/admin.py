@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 
-from webmesh.mesh import commands, errors
+from webmesh import errors
+from webmesh.mesh import commands
 from webmesh.mesh.objects import CLASSES, Kind, MeshObject
 from webmesh.service.leader import ReplicatedService
 

@@ -8,7 +8,8 @@ slightly stale on a follower, as in any Raft follower read).
 
 from __future__ import annotations
 
-from webmesh.mesh import commands, errors
+from webmesh import errors
+from webmesh.mesh import commands
 from webmesh.mesh.machine import MeshMachine
 from webmesh.mesh.model import Node
 from webmesh.mesh.state import MeshState

@@ -13,21 +13,15 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from webmesh.mesh import commands, errors, ipam, peers
+from webmesh import errors
+from webmesh.mesh import commands, ipam, peers
 from webmesh.mesh.machine import MeshMachine
-from webmesh.mesh.model import (
-    Networks,
-    Node,
-    NodeRole,
-    validate_cidr,
-    validate_endpoint,
-    validate_node_id,
-    validate_public_key,
-)
+from webmesh.mesh.model import Networks, Node, NodeRole, validate_endpoint, validate_public_key
 from webmesh.mesh.objects import Kind, MeshObject, Policy
 from webmesh.mesh.state import MeshState
 from webmesh.raft.store import ConsensusStore
 from webmesh.service.leader import ReplicatedService
+from webmesh.syntax import validate_cidr, validate_node_id
 
 log = logging.getLogger("webmesh.service")
 

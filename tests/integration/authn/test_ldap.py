@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from webmesh import errors
 from webmesh.authn.ldap import LdapAuthenticator, LdapSettings
 from webmesh.authn.types import Chain, Credentials
-from webmesh.mesh import errors
 
 
 def _creds(username: str, password: str) -> Credentials:

@@ -26,9 +26,9 @@ from integration.node.meshlab import (
     wait_for_leader,
 )
 from support.wait import async_eventually
+from webmesh import errors
 from webmesh.api.v1 import admin_pb2, membership_pb2
 from webmesh.cli import main as wmctl
-from webmesh.mesh import errors
 from webmesh.mesh.objects import Kind
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -22,8 +22,8 @@ from integration.node.meshlab import (
     wait_for_leader,
 )
 from support.wait import async_eventually
+from webmesh import errors
 from webmesh.api.v1 import types_pb2
-from webmesh.mesh import errors
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -8,8 +8,8 @@ import pytest
 
 from integration.node.meshlab import HOST, Lab, Member, free_port, join_request, new_public_key
 from support.wait import async_eventually
+from webmesh import errors
 from webmesh.daemon import identity
-from webmesh.mesh import errors
 from webmesh.wg import keys
 
 

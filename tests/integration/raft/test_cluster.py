@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from webmesh.mesh import commands, errors
+from webmesh import errors
+from webmesh.mesh import commands
 from webmesh.raft.store import RaftRole
 
 

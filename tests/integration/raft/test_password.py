@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from webmesh.mesh import errors
+from webmesh import errors
 from webmesh.raft.config import RaftTimings
 from webmesh.raft.store import RaftRole
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from google.protobuf.message import Message
 
+from webmesh import errors
 from webmesh.api import convert_admin
 from webmesh.api.v1 import admin_pb2
 from webmesh.authz.acl import AclAction, NetworkACL
@@ -20,7 +21,6 @@ from webmesh.authz.model import (
     SubjectKind,
     Verb,
 )
-from webmesh.mesh import errors
 from webmesh.mesh.objects import Kind, MeshObject, Route
 
 OBJECTS: list[tuple[Kind, MeshObject]] = [

@@ -12,10 +12,10 @@ from pathlib import Path
 import bcrypt
 import pytest
 
+from webmesh import errors
 from webmesh.authn import basic
 from webmesh.authn.basic import HtpasswdAuthenticator
 from webmesh.authn.types import Chain, Credentials
-from webmesh.mesh import errors
 
 
 def _bcrypt(password: str, prefix: str = "$2b$") -> str:

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from webmesh import errors
 from webmesh.authn import ldap as wm_ldap
 from webmesh.authn.ldap import LdapAuthenticator, LdapSettings
 from webmesh.authn.types import Credentials
-from webmesh.mesh import errors
 
 CREDS = Credentials(ldap_username="alice", ldap_password="s3cret-pw")
 

@@ -11,10 +11,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from webmesh import errors
 from webmesh.authn import pki
 from webmesh.authn.mtls import MtlsAuthenticator
 from webmesh.authn.types import Credentials, Identity, resolve_node_id
-from webmesh.mesh import errors
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from webmesh import errors
 from webmesh.authn import pki
-from webmesh.mesh import errors
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from webmesh import errors
 from webmesh.authn import pki_cli
-from webmesh.mesh import errors
 
 
 def _run(*argv: str) -> str:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from webmesh import errors
 from webmesh.authz.acl import AclAction, AclView, NetworkACL
 from webmesh.authz.model import Group, Subject, SubjectKind
-from webmesh.mesh import errors
 
 ACCEPT, DENY = AclAction.ACCEPT, AclAction.DENY
 

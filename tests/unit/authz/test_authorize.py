@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from webmesh import errors
 from webmesh.authz import model
 from webmesh.authz.authorize import Action, RbacView
-from webmesh.authz.model import (
-    Group,
-    Resource,
-    Role,
-    RoleBinding,
-    Rule,
-    Subject,
-    SubjectKind,
-    Verb,
-)
+from webmesh.authz.model import Group, Resource, Role, RoleBinding, Rule, Subject, SubjectKind, Verb
 from webmesh.authz.principal import Principal
-from webmesh.mesh import errors
 
 G, P, D = Verb.GET, Verb.PUT, Verb.DELETE
 

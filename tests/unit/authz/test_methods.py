@@ -13,6 +13,7 @@ from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
 import webmesh.api.v1
+from webmesh import errors
 from webmesh.api.v1 import membership_pb2
 from webmesh.authz import methods, model
 from webmesh.authz.authorize import Action, RbacView
@@ -26,7 +27,6 @@ from webmesh.authz.methods import (
 )
 from webmesh.authz.model import Resource, Role, RoleBinding, Rule, Subject, SubjectKind, Verb
 from webmesh.authz.principal import Principal
-from webmesh.mesh import errors
 
 G, P, D = Verb.GET, Verb.PUT, Verb.DELETE
 

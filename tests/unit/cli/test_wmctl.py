@@ -8,10 +8,10 @@ import pytest
 import yaml
 from google.protobuf import timestamp_pb2
 
+from webmesh import errors
 from webmesh.api.v1 import node_pb2, types_pb2
 from webmesh.cli import main as wmctl
 from webmesh.cli import output
-from webmesh.mesh import errors
 
 NOW = 1_800_000_000.0
 

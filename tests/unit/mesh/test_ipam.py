@@ -4,7 +4,8 @@ import ipaddress
 
 import pytest
 
-from webmesh.mesh import errors, ipam
+from webmesh import errors
+from webmesh.mesh import ipam
 
 
 def test_sequential_ipv4() -> None:

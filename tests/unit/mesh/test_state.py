@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from webmesh.mesh import commands, errors
+from webmesh import errors
+from webmesh.mesh import commands
 from webmesh.mesh.machine import MeshMachine
 from webmesh.mesh.model import Networks, Node, NodeRole
 from webmesh.mesh.state import (

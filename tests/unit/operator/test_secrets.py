@@ -17,13 +17,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from webmesh import errors
 from webmesh.api.v1 import mesh_pb2, types_pb2
 from webmesh.authn.mtls import MtlsAuthenticator
 from webmesh.authn.types import Credentials
 from webmesh.cli import config as wmctl_config
 from webmesh.cli import main as wmctl
 from webmesh.cli.client import ClientOptions, MeshClient, TlsFailed
-from webmesh.mesh import errors
 from webmesh_operator import secrets
 from webmesh_operator.render import names
 

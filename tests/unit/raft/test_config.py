@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from webmesh.mesh import errors
+from webmesh import errors
 from webmesh.raft import config
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pysyncobj import FAIL_REASON
 
-from webmesh.mesh import errors
+from webmesh import errors
 from webmesh.raft import failures
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webmesh.mesh import errors
+from webmesh import errors
 from webmesh.mesh.machine import MeshMachine
 from webmesh.raft.store import RaftRole
 from webmesh.raft.syncobj import SyncObjStore

@@ -1,4 +1,5 @@
-"""The domain error tree.
+"""The domain error tree, on the lowest floor: it imports nothing of webmesh, and everyone may
+import it (kopf keeps its error tree the same way).
 
 Every layer raises these (chaining library errors with ``raise ... from``); the API maps them to
 gRPC status codes in one table and wmctl maps those to exit codes in another.
