@@ -6,12 +6,10 @@ webmesh-node (``--global.log-level``, ``--global.log-format``) and wmctl (``--lo
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
 
 LEVELS = ("debug", "info", "warning", "error")
 FORMATS = ("text", "json")
@@ -63,14 +61,3 @@ def configure(level: str, fmt: str) -> None:
     # pysyncobj logs its own chatter at INFO/DEBUG; keep warnings and up unless debugging.
     if level.lower() != "debug":
         logging.getLogger("pysyncobj").setLevel(logging.WARNING)
-
-
-def level_in_argv(argv: Sequence[str]) -> str:
-    """The log level named on a command line (``--log-level`` / ``--global.log-level``), or "".
-
-    For entry points that must know it before their full parser is built (:mod:`webmesh.grpcenv`).
-    """
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    parser.add_argument("--log-level", "--global.log-level", dest="log_level", default="")
-    known, _ = parser.parse_known_args(list(argv))
-    return str(known.log_level).lower()

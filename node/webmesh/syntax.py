@@ -19,6 +19,9 @@ from webmesh import errors
 NODE_ID_PATTERN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
 OBJECT_NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 MAX_IDENTITY_LENGTH = 256
+# A certificate names its kind and identity in a URI SAN "webmesh:<node|user>/<name>": the PKI
+# writes it (webmesh.client.pki), mTLS authentication reads it (webmesh.authn.mtls).
+IDENTITY_URI_PREFIX = "webmesh:"
 
 
 def validate_node_id(node_id: str) -> str:

@@ -2,7 +2,7 @@
 
 The operator needs kopf and the Kubernetes client, which ``pip install webmesh`` does not bring
 (``pip install 'webmesh[operator]'`` does). Without them, say so in one line and exit 2, rather
-than a ``ModuleNotFoundError`` traceback. gRPC's environment (:mod:`webmesh.grpcenv`) is set
+than a ``ModuleNotFoundError`` traceback. gRPC's environment (:mod:`webmesh.client.grpcenv`) is set
 before anything imports grpc: the operator reads each mesh's API through the typed client.
 """
 
@@ -12,7 +12,7 @@ import importlib.util
 import sys
 from collections.abc import Sequence
 
-from webmesh import grpcenv, logs
+from webmesh.client import grpcenv
 
 PROG = "webmesh-operator"
 EXIT_USAGE = 2
@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    grpcenv.prepare(debug=logs.level_in_argv(args) == "debug")
+    grpcenv.prepare(debug=grpcenv.debug_requested(args))
     from webmesh_operator import main as operator  # noqa: PLC0415  (after grpcenv)
 
     return operator.main(args)

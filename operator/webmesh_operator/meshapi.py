@@ -29,17 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from webmesh import errors
-from webmesh.api.security import ClientSecurity
-from webmesh.api.v1 import admin_pb2, types_pb2
-from webmesh.authz.model import VOTERS
-from webmesh.cli.client import (
+from webmesh.client.mesh_client import (
     ClientOptions,
     ConnectionFailed,
     LeaderUnavailable,
     MeshClient,
     TlsFailed,
 )
-from webmesh.mesh.objects import Kind
+from webmesh.client.security import ClientSecurity
+from webmesh.client.wire import VOTERS, Kind, admin_pb2, types_pb2
 from webmesh_operator.status import Member, MeshObservation
 
 CA_FILE, CERT_FILE, KEY_FILE = "ca.crt", "tls.crt", "tls.key"  # keys of the <mesh>-admin Secret

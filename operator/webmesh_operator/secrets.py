@@ -8,7 +8,7 @@ No Kubernetes client here: the handler reads and applies. The clock is a paramet
 Secrets of Mesh ``demo`` (namespace ``ns``):
 
 - ``demo-ca`` (``ca.crt``, ``ca.key``), mTLS only: the mesh CA, ECDSA P-256 (gRPC refuses
-  Ed25519; see ``webmesh.authn.pki``), valid 10 years. Only the operator reads it. It is replaced
+  Ed25519; see ``webmesh.client.pki``), valid 10 years. Only the operator reads it. It is replaced
   when unreadable or within 30 days of expiry; every certificate is then re-issued and the pods
   roll, which disturbs the mesh once a decade.
 - ``demo-tls``, mTLS only: ``ca.crt`` and ``<pod>.crt``/``<pod>.key`` of each server pod
@@ -49,8 +49,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from webmesh.authn import pki
-from webmesh.cli import config as wmctl_config
+from webmesh.client import config as wmctl_config
+from webmesh.client import pki
 from webmesh_operator.render import defaults, names
 from webmesh_operator.render.mesh import COMPONENT as SERVER_COMPONENT
 from webmesh_operator.render.names import Manifest

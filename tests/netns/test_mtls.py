@@ -11,7 +11,7 @@ import pytest
 
 from support.netlab import BIN, Host, Lab
 from support.wait import eventually
-from webmesh.authn import pki
+from webmesh.client import pki
 
 pytestmark = pytest.mark.netns
 

@@ -2,7 +2,7 @@
 
 gRPC's default c-ares resolver asks DNS itself: in a container whose DNS server never answers,
 ``--mesh.join-address=bootstrap-node:8443`` timed out although /etc/hosts maps the name. Our
-programs set ``GRPC_DNS_RESOLVER=native`` (:mod:`webmesh.grpcenv`). The lab's hosts have a
+programs set ``GRPC_DNS_RESOLVER=native`` (:mod:`webmesh.client.grpcenv`). The lab's hosts have a
 default route and an /etc/resolv.conf naming a server that never answers: the route goes via a
 black-hole gateway on the lab's own bridge (see :mod:`support.netlab`), so no packet leaves it.
 """

@@ -13,9 +13,9 @@ from typing import Any, TypeAlias, TypeVar
 from google.protobuf.message import Message
 from grpc import aio
 
-from webmesh.api import convert_admin
 from webmesh.api.forward import FORWARD_TIMEOUT, LeaderForwarder
 from webmesh.api.v1 import admin_pb2, admin_pb2_grpc
+from webmesh.client import convert_admin
 from webmesh.mesh.objects import Kind
 from webmesh.service.admin import AdminService
 

@@ -14,9 +14,10 @@ import grpc
 from grpc import aio
 
 from webmesh import errors
-from webmesh.api import status
 from webmesh.api.interceptors import CALLER
-from webmesh.api.security import ClientSecurity, caller_header
+from webmesh.api.security import caller_header
+from webmesh.client import status
+from webmesh.client.security import ClientSecurity
 
 FORWARDED_HEADER = "x-webmesh-forwarded"
 FORWARD_TIMEOUT = 15.0

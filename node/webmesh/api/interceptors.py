@@ -17,8 +17,8 @@ import grpc
 from grpc import aio
 
 from webmesh import errors, metrics
-from webmesh.api import status
 from webmesh.authz.principal import Principal
+from webmesh.client import status
 
 log = logging.getLogger("webmesh.api")
 

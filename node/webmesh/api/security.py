@@ -1,9 +1,10 @@
 """Transport security and per-call authentication for the API, on both sides of a channel.
 
-Server: TLS credentials (client certificates required with ``--global.mtls``) and ``CallGuard``,
-which turns a call's TLS identity or metadata into a ``Principal`` and checks it against the
-method table and the mesh's RBAC. Client: ``ClientSecurity`` builds channel credentials and the
-metadata that carries Basic or LDAP credentials (only ever over TLS).
+Server side: TLS credentials (client certificates required with ``--global.mtls``) and
+``CallGuard``, which turns a call's TLS identity or metadata into a ``Principal`` and checks it
+against the method table and the mesh's RBAC. The client side (``ClientSecurity``: channel
+credentials and the metadata that carries Basic or LDAP credentials) is
+:mod:`webmesh.client.security`.
 
 A follower that forwards a mutation authenticates to the leader as itself and names the original
 caller in ``x-webmesh-caller``; the leader believes that header only from a node that serves the
@@ -14,10 +15,7 @@ to gain rights its caller does not have.
 from __future__ import annotations
 
 import json
-import ssl
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -28,19 +26,17 @@ from webmesh.authn.types import Chain, Credentials
 from webmesh.authz.methods import Public, authorize_call, required_actions
 from webmesh.authz.model import SubjectKind
 from webmesh.authz.principal import Principal
+from webmesh.client.security import (
+    BASIC_PASSWORD,
+    BASIC_USER,
+    LDAP_PASSWORD,
+    LDAP_USER,
+    Metadata,
+    read_file,
+)
 from webmesh.mesh.state import MeshState
 
-BASIC_USER, BASIC_PASSWORD = "x-webmesh-basic-username", "x-webmesh-basic-password"
-LDAP_USER, LDAP_PASSWORD = "x-webmesh-ldap-username", "x-webmesh-ldap-password"
 CALLER_HEADER = "x-webmesh-caller"
-Metadata = tuple[tuple[str, str], ...]
-
-
-def _read(path: str, what: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise errors.InvalidArgument(f"cannot read {what} {path}: {exc.strerror}") from exc
 
 
 def server_credentials(
@@ -55,91 +51,11 @@ def server_credentials(
         )
     if require_client_cert and not ca_file:
         raise errors.InvalidArgument("--global.mtls needs --global.tls-ca-file to verify clients")
-    pair = [(_read(key_file, "TLS key"), _read(cert_file, "TLS certificate"))]
-    roots = _read(ca_file, "CA file") if ca_file else None
+    pair = [(read_file(key_file, "TLS key"), read_file(cert_file, "TLS certificate"))]
+    roots = read_file(ca_file, "CA file") if ca_file else None
     return grpc.ssl_server_credentials(
         pair, root_certificates=roots, require_client_auth=require_client_cert
     )
-
-
-@dataclass(frozen=True, slots=True)
-class ClientSecurity:
-    """How a client (wmctl, a joining node, a forwarding follower) talks to a server."""
-
-    insecure: bool = True
-    ca_file: str = ""
-    insecure_skip_verify: bool = False
-    server_name: str = ""  # verify servers against this name, not the dialled host
-    cert_file: str = ""
-    key_file: str = ""
-    basic: tuple[str, str] = ("", "")
-    ldap: tuple[str, str] = ("", "")
-
-    def metadata(self) -> Metadata:
-        """Per-call credentials. Never sent without TLS."""
-        found: list[tuple[str, str]] = []
-        if self.insecure:
-            return ()
-        if self.basic[0]:
-            found += [(BASIC_USER, self.basic[0]), (BASIC_PASSWORD, self.basic[1])]
-        if self.ldap[0]:
-            found += [(LDAP_USER, self.ldap[0]), (LDAP_PASSWORD, self.ldap[1])]
-        return tuple(found)
-
-    def channel(self, address: str, *, server_name: str = "") -> aio.Channel:
-        """A channel to ``address`` whose every call carries this client's credentials.
-
-        ``server_name`` is the name to verify the server's certificate against when it is not
-        the host in ``address``: nodes call each other on mesh addresses, and a node's
-        certificate names the node (``wmctl pki issue NODE``), not its mesh address. Without it,
-        this client's own ``server_name`` (``--tls.server-name``) applies: a server reached
-        through a load balancer or a node port has a certificate that names it, not that address.
-        """
-        if self.insecure:
-            return aio.insecure_channel(address)
-        interceptors = [_AddMetadata(self.metadata())] if self.metadata() else None
-        key = _read(self.key_file, "client key") if self.key_file else None
-        cert = _read(self.cert_file, "client certificate") if self.cert_file else None
-        roots = _read(self.ca_file, "CA file") if self.ca_file else None
-        name = server_name or self.server_name
-        if self.insecure_skip_verify:
-            roots, name = _trust_on_sight(address)
-        options: list[tuple[str, Any]] = []
-        if name:
-            options.append(("grpc.ssl_target_name_override", name))
-        creds = grpc.ssl_channel_credentials(roots, private_key=key, certificate_chain=cert)
-        return aio.secure_channel(address, creds, options=options, interceptors=interceptors)
-
-
-class _AddMetadata(aio.UnaryUnaryClientInterceptor, aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
-    """Adds the client's credential metadata to every call (unary and server-streaming)."""
-
-    def __init__(self, extra: Metadata) -> None:
-        self._extra = extra
-
-    def _details(self, details: Any) -> Any:
-        metadata = aio.Metadata(*(details.metadata or ()), *self._extra)
-        return details._replace(metadata=metadata)
-
-    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        return await continuation(self._details(details), request)
-
-    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
-        return await continuation(self._details(details), request)
-
-
-def _trust_on_sight(address: str) -> tuple[bytes, str]:
-    """--tls.insecure-skip-verify: trust whatever certificate the server shows (unsafe)."""
-    from cryptography import x509  # noqa: PLC0415  (3 MB resident: only this rare path needs it)
-
-    host, _, port = address.rpartition(":")
-    try:
-        pem = ssl.get_server_certificate((host.strip("[]"), int(port)), timeout=5)
-    except OSError as exc:
-        raise errors.Unavailable(f"cannot reach {address} for its certificate: {exc}") from exc
-    cert = x509.load_pem_x509_certificate(pem.encode())
-    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    return pem.encode(), str(names[0].value) if names else host
 
 
 def credentials_of(context: aio.ServicerContext[Any, Any], request: object) -> Credentials:

@@ -5,7 +5,8 @@ as the only root); it reads the name and kind out of the verified leaf:
 
 - name: the subject CN; when there is none, the first DNS SAN;
 - kind: ``user`` when the certificate carries the URI SAN ``webmesh:user/<name>`` (what
-  ``pki.issue(kind="user")`` writes), otherwise ``node``. A ``webmesh:<kind>/<other>`` URI that
+  ``webmesh.client.pki.issue(kind="user")`` writes), otherwise ``node``. A
+  ``webmesh:<kind>/<other>`` URI that
   names someone else than the CN is refused: the certificate is inconsistent;
 - a node certificate may only claim its own node id (``claimed_node_id``): anything else is
   ``PermissionDenied``.
@@ -23,8 +24,8 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from webmesh import errors
-from webmesh.authn import pki
 from webmesh.authn.types import Credentials, Identity, Kind
+from webmesh.syntax import IDENTITY_URI_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class MtlsAuthenticator:
             common_name, dns_names, uris = _from_pem(creds.peer_cert_pem)
         elif creds.peer_common_name or creds.peer_sans:
             common_name = creds.peer_common_name
-            uris = [san for san in creds.peer_sans if san.startswith(pki.URI_PREFIX)]
+            uris = [san for san in creds.peer_sans if san.startswith(IDENTITY_URI_PREFIX)]
             dns_names = [san for san in creds.peer_sans if san not in uris]
         else:
             return None
@@ -78,9 +79,9 @@ def _from_pem(pem: bytes) -> tuple[str, list[str], list[str]]:
 def _kind(name: str, uris: list[str]) -> Kind:
     kind: Kind = "node"
     for uri in uris:
-        if not uri.startswith(pki.URI_PREFIX):
+        if not uri.startswith(IDENTITY_URI_PREFIX):
             continue
-        claimed_kind, _, claimed_name = uri.removeprefix(pki.URI_PREFIX).partition("/")
+        claimed_kind, _, claimed_name = uri.removeprefix(IDENTITY_URI_PREFIX).partition("/")
         if claimed_kind not in ("node", "user"):
             continue
         if claimed_name != name:

@@ -1,4 +1,5 @@
-"""wmctl and its typed gRPC client (``webmesh.cli.client``, also used by the node and the operator).
+"""wmctl: the command line only (parsers, output, the config file's commands, ``wmctl connect``).
 
-May import webmesh.api (generated messages, status table) and webmesh.mesh; never the daemon.
+It talks to servers through the typed client (:mod:`webmesh.client`). May import webmesh.api
+(the generated messages it prints) and the layers below; never the daemon.
 """

@@ -16,7 +16,7 @@ from google.protobuf.message import Message
 from webmesh.api.v1 import admin_pb2
 from webmesh.authz.model import Resource, Verb
 from webmesh.cli import output
-from webmesh.cli.client import MeshClient
+from webmesh.client.mesh_client import MeshClient
 from webmesh.mesh.objects import Kind
 
 # Resource names on the command line (plural first, as printed in help) -> kind.

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from webmesh.cli import config
+from webmesh.client import config
 
 ENV = "WMCTL_CONFIG"
 DEFAULT_PATH = "~/.wmctl/config.yaml"

@@ -24,10 +24,10 @@ from typing import Any
 
 from webmesh import errors
 from webmesh.api import convert
-from webmesh.api.security import ClientSecurity
 from webmesh.api.v1 import membership_pb2
-from webmesh.cli import join as joiner
-from webmesh.cli.client import ClientOptions, MeshClient
+from webmesh.client import join as joiner
+from webmesh.client.mesh_client import ClientOptions, MeshClient
+from webmesh.client.security import ClientSecurity
 from webmesh.mesh.feed import StaticFeed
 from webmesh.mesh.model import Networks, Node
 from webmesh.reconcile.desired import LocalInterface, interface_addresses

@@ -14,10 +14,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from webmesh import __version__, errors, logs
-from webmesh.api.security import ClientSecurity
-from webmesh.authn import pki_cli
-from webmesh.cli import admin, client, completion, config, config_cmd, connect, output, tools
-from webmesh.cli.client import ClientOptions, MeshClient
+from webmesh.cli import admin, completion, config_cmd, connect, output, tools
+from webmesh.cli import pki_cmd as pki_cli
+from webmesh.client import config
+from webmesh.client import mesh_client as client
+from webmesh.client.mesh_client import ClientOptions, MeshClient
+from webmesh.client.security import ClientSecurity
 
 DEFAULT_SERVER = "127.0.0.1:8443"
 

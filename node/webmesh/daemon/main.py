@@ -1,8 +1,8 @@
 """``webmesh-node``: parse the settings, run the node until SIGTERM or SIGINT, exit cleanly.
 
 The settings are parsed before anything imports grpc: gRPC reads its resolver and verbosity from
-the environment once (:mod:`webmesh.grpcenv`), and a node that only prints ``--help`` or refuses
-a flag should not pay for loading grpc, pyroute2 and the rest.
+the environment once (:mod:`webmesh.client.grpcenv`), and a node that only prints ``--help`` or
+refuses a flag should not pay for loading grpc, pyroute2 and the rest.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from webmesh import errors, grpcenv, logs
+from webmesh import errors, logs
+from webmesh.client import grpcenv
 from webmesh.daemon.settings import PROG, SettingsError, parse_or_exit
 from webmesh.wg.errors import WireGuardError
 

@@ -26,8 +26,8 @@ from webmesh.api import convert
 from webmesh.api.forward import LeaderForwarder
 from webmesh.api.server import start_api_server
 from webmesh.api.v1 import membership_pb2
-from webmesh.cli import join as joiner
-from webmesh.cli.client import ClientOptions, MeshClient
+from webmesh.client import join as joiner
+from webmesh.client.mesh_client import ClientOptions, MeshClient
 from webmesh.daemon import identity as identity_store
 from webmesh.daemon import security
 from webmesh.daemon.identity import Identity

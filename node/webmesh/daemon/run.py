@@ -1,7 +1,7 @@
 """Run a node with parsed settings until SIGTERM or SIGINT (webmesh-node after its flags).
 
 Imported by :mod:`webmesh.daemon.main` only once the settings are known and gRPC's environment
-is prepared (:mod:`webmesh.grpcenv`): this module pulls in grpc, pyroute2 and the rest.
+is prepared (:mod:`webmesh.client.grpcenv`): this module pulls in grpc, pyroute2 and the rest.
 """
 
 from __future__ import annotations

@@ -9,10 +9,11 @@ from typing import Any
 import grpc
 
 from webmesh import errors
-from webmesh.api.security import CallGuard, ClientSecurity, server_credentials
+from webmesh.api.security import CallGuard, server_credentials
 from webmesh.authn.types import Authenticator, Chain
 from webmesh.authz.acl import AclAction
 from webmesh.authz.model import bootstrap_rbac
+from webmesh.client.security import ClientSecurity
 from webmesh.daemon.settings import Settings
 from webmesh.mesh.objects import Kind, Policy
 from webmesh.mesh.state import MeshState

@@ -14,10 +14,10 @@ import pytest
 from integration.authn.conftest import PEOPLE, SERVICE_DN, SERVICE_PW, Slapd
 from integration.node.meshlab import Lab, free_port
 from webmesh import errors
-from webmesh.api.security import ClientSecurity
 from webmesh.api.v1 import admin_pb2
-from webmesh.authn import pki
-from webmesh.cli.client import ClientOptions, MeshClient
+from webmesh.client import pki
+from webmesh.client.mesh_client import ClientOptions, MeshClient
+from webmesh.client.security import ClientSecurity
 from webmesh.mesh.objects import Kind
 
 

@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY
 from support.wait import async_eventually
 from webmesh import errors
 from webmesh.api.v1 import membership_pb2
-from webmesh.cli.client import MeshClient
+from webmesh.client.mesh_client import MeshClient
 from webmesh.daemon.node import NodeDaemon
 from webmesh.daemon.settings import Settings, load_settings
 from webmesh.wg import keys

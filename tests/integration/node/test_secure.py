@@ -17,10 +17,10 @@ import pytest
 from integration.node.meshlab import Lab, Member
 from support.wait import async_eventually
 from webmesh import errors
-from webmesh.api.security import ClientSecurity
 from webmesh.api.v1 import admin_pb2
-from webmesh.authn import pki
-from webmesh.cli.client import ClientOptions, MeshClient
+from webmesh.client import pki
+from webmesh.client.mesh_client import ClientOptions, MeshClient
+from webmesh.client.security import ClientSecurity
 from webmesh.mesh.objects import Kind
 
 DENY_B_C = admin_pb2.NetworkACL(

@@ -6,7 +6,6 @@ import pytest
 from google.protobuf.message import Message
 
 from webmesh import errors
-from webmesh.api import convert_admin
 from webmesh.api.v1 import admin_pb2
 from webmesh.authz.acl import AclAction, NetworkACL
 from webmesh.authz.methods import METHOD_PERMISSIONS
@@ -21,6 +20,7 @@ from webmesh.authz.model import (
     SubjectKind,
     Verb,
 )
+from webmesh.client import convert_admin
 from webmesh.mesh.objects import Kind, MeshObject, Route
 
 OBJECTS: list[tuple[Kind, MeshObject]] = [

@@ -12,9 +12,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from webmesh import errors
-from webmesh.authn import pki
 from webmesh.authn.mtls import MtlsAuthenticator
 from webmesh.authn.types import Credentials, Identity, resolve_node_id
+from webmesh.client import pki
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from webmesh import errors
-from webmesh.authn import pki
+from webmesh.client import pki
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from cryptography import x509
 
 from webmesh import errors
-from webmesh.authn import pki_cli
+from webmesh.cli import pki_cmd as pki_cli
 
 
 def _run(*argv: str) -> str:

@@ -15,8 +15,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from webmesh.authn import mtls, pki
+from webmesh.authn import mtls
 from webmesh.authn.types import Credentials
+from webmesh.client import pki
 
 METHOD = "/webmesh.test.Echo/Who"
 

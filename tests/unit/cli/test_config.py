@@ -9,8 +9,9 @@ from pathlib import Path, PurePath
 import pytest
 import yaml
 
-from webmesh.cli import config, config_cmd
+from webmesh.cli import config_cmd
 from webmesh.cli import main as wmctl
+from webmesh.client import config
 
 FILE = {
     "current-context": "prod",

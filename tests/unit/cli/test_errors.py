@@ -1,6 +1,6 @@
 """wmctl against REAL failures: each error class is one line, names the server and the fix, and
 exits with its own documented code. Servers are grpc.aio servers started in the test, with
-certificates from webmesh.authn.pki; wmctl runs in a thread (it owns its event loop)."""
+certificates from webmesh.client.pki; wmctl runs in a thread (it owns its event loop)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,11 @@ import grpc
 import pytest
 
 from support.wait import async_eventually
-from webmesh.api.security import ClientSecurity
 from webmesh.api.v1 import membership_pb2, mesh_pb2, node_pb2, types_pb2
-from webmesh.authn import pki
-from webmesh.cli import join
 from webmesh.cli import main as wmctl
-from webmesh.cli.client import ClientOptions, MeshClient, TlsFailed, resolution_failure
+from webmesh.client import join, pki
+from webmesh.client.mesh_client import ClientOptions, MeshClient, TlsFailed, resolution_failure
+from webmesh.client.security import ClientSecurity
 
 FAILURES = {
     "missing": (grpc.StatusCode.NOT_FOUND, "node missing not found"),

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from webmesh import grpcenv, logs
+from webmesh import logs
+from webmesh.client import grpcenv
 
 
 def test_prepare_picks_the_os_resolver_and_hides_core_lines() -> None:
@@ -32,7 +33,7 @@ def test_what_the_user_set_wins() -> None:
 
 def test_prepare_says_when_grpc_was_imported_first() -> None:
     code = (
-        "from webmesh import grpcenv; a = grpcenv.prepare(debug=False); import grpc; "
+        "from webmesh.client import grpcenv; a = grpcenv.prepare(debug=False); import grpc; "
         "b = grpcenv.prepare(debug=False); print(a, b)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -40,16 +41,17 @@ def test_prepare_says_when_grpc_was_imported_first() -> None:
 
 
 @pytest.mark.parametrize(
-    ("argv", "level"),
+    ("argv", "debug"),
     [
-        (["get", "nodes", "--log-level", "debug"], "debug"),
-        (["--global.log-level=DEBUG", "status"], "debug"),
-        (["get", "nodes"], ""),
-        (["--log-levelx", "debug"], ""),
+        (["get", "nodes", "--log-level", "debug"], True),
+        (["--global.log-level=DEBUG", "status"], True),
+        (["--log-level", "info"], False),
+        (["get", "nodes"], False),
+        (["--log-levelx", "debug"], False),
     ],
 )
-def test_level_in_argv(argv: list[str], level: str) -> None:
-    assert logs.level_in_argv(argv) == level
+def test_debug_requested(argv: list[str], debug: bool) -> None:
+    assert grpcenv.debug_requested(argv) is debug
 
 
 def test_json_lines_carry_level_logger_and_message(capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,9 +21,9 @@ from webmesh import errors
 from webmesh.api.v1 import mesh_pb2, types_pb2
 from webmesh.authn.mtls import MtlsAuthenticator
 from webmesh.authn.types import Credentials
-from webmesh.cli import config as wmctl_config
 from webmesh.cli import main as wmctl
-from webmesh.cli.client import ClientOptions, MeshClient, TlsFailed
+from webmesh.client import config as wmctl_config
+from webmesh.client.mesh_client import ClientOptions, MeshClient, TlsFailed
 from webmesh_operator import secrets
 from webmesh_operator.render import names
 

@@ -17,7 +17,7 @@ import argparse
 import sys
 from typing import Any, TextIO
 
-from webmesh.authn import pki
+from webmesh.client import pki
 
 DEFAULT_DIR = "./pki"
 

@@ -37,10 +37,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from webmesh import errors
+from webmesh.syntax import IDENTITY_URI_PREFIX
 
 CertKind = typing.Literal["node", "user", "server"]
 KINDS: tuple[CertKind, ...] = ("node", "user", "server")
-URI_PREFIX = "webmesh:"  # URI SAN "webmesh:<node|user>/<name>"
+URI_PREFIX = IDENTITY_URI_PREFIX  # URI SAN "webmesh:<node|user>/<name>"
 CA_CERT = "ca.crt"
 CA_KEY = "ca.key"
 ORGANIZATION = "webmesh"

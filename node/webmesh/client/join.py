@@ -6,9 +6,9 @@ import asyncio
 import logging
 
 from webmesh import errors
-from webmesh.api.security import ClientSecurity
 from webmesh.api.v1 import membership_pb2
-from webmesh.cli.client import ClientOptions, MeshClient
+from webmesh.client.mesh_client import ClientOptions, MeshClient
+from webmesh.client.security import ClientSecurity
 
 log = logging.getLogger("webmesh.join")
 

@@ -18,9 +18,10 @@ reach gRPC for whoever needs its internals.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 
 RESOLVER = "GRPC_DNS_RESOLVER"
 VERBOSITY = "GRPC_VERBOSITY"
@@ -32,3 +33,14 @@ def prepare(*, debug: bool, environ: MutableMapping[str, str] | None = None) -> 
     env.setdefault(RESOLVER, "native")
     env.setdefault(VERBOSITY, "INFO" if debug else "NONE")
     return "grpc" not in sys.modules
+
+
+def debug_requested(argv: Sequence[str]) -> bool:
+    """Whether a command line asks for ``--log-level debug`` (or ``--global.log-level``).
+
+    For entry points that must know it before their full parser (and grpc) is loaded.
+    """
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--log-level", "--global.log-level", dest="log_level", default="")
+    known, _ = parser.parse_known_args(list(argv))
+    return str(known.log_level).lower() == "debug"

@@ -17,8 +17,6 @@ from google.protobuf.message import Message
 from grpc import aio
 
 from webmesh import errors
-from webmesh.api import convert_admin, status
-from webmesh.api.security import ClientSecurity
 from webmesh.api.v1 import (
     admin_pb2,
     admin_pb2_grpc,
@@ -30,6 +28,8 @@ from webmesh.api.v1 import (
     node_pb2_grpc,
     types_pb2,
 )
+from webmesh.client import convert_admin, status
+from webmesh.client.security import ClientSecurity
 from webmesh.mesh.objects import Kind
 
 T = TypeVar("T")
