@@ -82,8 +82,16 @@ verify-generate: install ## Fail when generated code (gRPC, the chart's CRDs) is
 	if ! diff -r -q $$tmp/before node/webmesh/api/v1 -x __pycache__; then \
 	  echo "generated code is stale: run 'make generate' and commit"; rm -rf $$tmp; exit 1; fi; rm -rf $$tmp
 
+.PHONY: manifests
+manifests: install ## Render the chart with its defaults into dist/webmesh.yaml (kubectl apply -f it)
+	$(PY) scripts/manifests.py
+
+.PHONY: verify-manifests
+verify-manifests: install ## Fail when dist/webmesh.yaml is not what the chart renders
+	$(PY) scripts/manifests.py --check
+
 .PHONY: verify
-verify: lint typecheck verify-generate verify-lock ## All static checks
+verify: lint typecheck verify-generate verify-lock verify-manifests ## All static checks
 
 .PHONY: test-unit
 test-unit: install ## Unit and loopback integration tests (no root needed)
