@@ -55,9 +55,15 @@ def configure(level: str, fmt: str) -> None:
     )
     handler.setFormatter(formatter)
     root = logging.getLogger()
-    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _StderrHandler)]
+    unconfigure()
     root.addHandler(handler)
     root.setLevel(level.upper())
     # pysyncobj logs its own chatter at INFO/DEBUG; keep warnings and up unless debugging.
     if level.lower() != "debug":
         logging.getLogger("pysyncobj").setLevel(logging.WARNING)
+
+
+def unconfigure() -> None:
+    """Remove the handler :func:`configure` installed (records go where they went before)."""
+    root = logging.getLogger()
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _StderrHandler)]

@@ -449,6 +449,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     logs.configure(args.log_level, args.log_format)
     try:
+        _command(args)
+    finally:
+        logs.unconfigure()  # the handler lives as long as the command (main may run in-process)
+
+
+def _command(args: argparse.Namespace) -> None:
+    """Run the parsed command; every failure becomes one line on stderr and its exit code."""
+    try:
         if args.command == "connect":
             apply_context(args)
             sys.exit(connect.run(args, security_of))
