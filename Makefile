@@ -102,9 +102,10 @@ test-netns: install ## Real WireGuard tests in network namespaces (root, wiregua
 	$(PYTEST) -n $(WORKERS) -m netns tests/netns
 
 .PHONY: test
-test: verify k8s-assets ## Everything CI runs: static checks, then every test (network and Kubernetes API tests included)
-	$(PYTEST) -n $(WORKERS) --ignore=tests/k8s tests
+test: verify k8s-assets ## Everything CI runs: static checks, then every test (network, Kubernetes API and real-node tests included)
+	$(PYTEST) -n $(WORKERS) --ignore=tests/k8s --ignore=tests/e2e tests
 	$(PYTEST) -n 0 tests/k8s
+	$(PYTEST) -n 0 tests/e2e
 
 # The Kubernetes API tier (tests/k8s) runs kube-apiserver and etcd from KUBEBUILDER_ASSETS
 # (envtest's layout). When it is unset and ../shared/k8s exists (CI here), the binaries are
@@ -160,7 +161,11 @@ kind-up: images ## Create the kind cluster (KIND_CLUSTER=webmesh) and load the i
 	kind load image-archive --name $(KIND_CLUSTER) dist/webmesh-operator-$(IMAGE_TAG).tar
 
 .PHONY: e2e
-e2e: install ## On the kind cluster: install the chart, a Mesh, ping over it, join from this host (root)
+e2e: install ## On a real Kubernetes node (../shared/kube-node): images, static manifest, operator, Mesh, Node group (root)
+	$(PYTEST) -n 0 -s tests/e2e
+
+.PHONY: e2e-kind
+e2e-kind: install ## On the kind cluster: install the chart, a Mesh, ping over it, join from this host (Docker, root)
 	KIND_CLUSTER=$(KIND_CLUSTER) IMAGE_TAG=$(IMAGE_TAG) PY=$(PY) scripts/e2e.sh
 
 .PHONY: kind-down

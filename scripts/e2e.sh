@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end test on a kind cluster (`make kind-up` first; `make e2e` runs this; opt-in: it needs
+# End-to-end test on a kind cluster (`make kind-up` first; `make e2e-kind` runs this; opt-in: it needs
 # Docker, kind, kubectl and root, and is never part of `make test`).
 #
 # 1. installs the chart (the helm binary if there is one, else charts/webmesh rendered offline

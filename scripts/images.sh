@@ -54,7 +54,9 @@ build() {  # build NAME DOCKERFILE
   if command -v buildah >/dev/null; then
     buildah bud --quiet --isolation chroot --layers=false -f "$dockerfile" \
       --build-arg "BASE=$BASE" --build-arg "VERSION=$TAG" -t "localhost/$name:$TAG" . >/dev/null
-    buildah push --quiet "localhost/$name:$TAG" "oci-archive:$archive:$name:$TAG" >/dev/null
+    # The name a kubelet looks for: "webmesh-node:0.1.0" in a pod spec means docker.io/library/...
+    buildah push --quiet "localhost/$name:$TAG" "oci-archive:$archive:docker.io/library/$name:$TAG" \
+      >/dev/null
     buildah rmi --force "localhost/$name:$TAG" >/dev/null 2>&1 || true
   elif command -v docker >/dev/null; then
     docker build -f "$dockerfile" --build-arg "BASE=$BASE" --build-arg "VERSION=$TAG" -t "$name:$TAG" .
