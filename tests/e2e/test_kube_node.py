@@ -1,10 +1,12 @@
 """End to end on a real node: the static manifest installs the operator, a Mesh of three mTLS
 servers becomes Ready, its pods reach each other over WireGuard, a Node group's application
-container reaches another pod's mesh address, and deleting the resources removes what they owned.
+container reaches another pod's mesh address, the leader's pod comes back from deletion with its
+identity and nobody lost, and deleting the resources removes what they owned.
 
 One test, in steps: each step needs the previous one, and every wait is bounded; a failure names
 its step and prints the namespace's pods, events and container logs. The times it measures
-(operator installed, Mesh Ready after apply, Node group Ready) are printed.
+(operator installed, Mesh Ready after apply, Node group Ready, leader pod deleted to Ready again)
+are printed.
 """
 
 from __future__ import annotations
@@ -237,9 +239,41 @@ def test_operator_mesh_node_group_and_cleanup_on_a_real_node(
         what=lambda: f"step 4: app-0's app -> http://{target}:{APP_PORT}\n{diagnose(api, NS)}",
     )
 
-    # 5. deleting the resources removes everything they owned (garbage collection is real here)
+    # 5. the leader's pod is deleted: a leader is elected, the pod returns on its PVC with its
+    #    identity (the same mesh address), and no member is lost
+    step("5. the leader's pod is deleted and comes back; no member is lost")
+    leader = custom(api).get_namespaced_custom_object(GROUP, VERSION, NS, "meshes", MESH)["status"][
+        "leader"
+    ]
+    before = {"uid": core.read_namespaced_pod(leader, NS).metadata.uid, "ip": addresses[leader]}
+    started = time.monotonic()
+    core.delete_namespaced_pod(leader, NS)
+
+    def back_with_everyone() -> bool:
+        # Ready means its Raft replica caught up: the probe's port opens only after that.
+        pod = core.read_namespaced_pod(leader, NS)
+        ready = any(c.ready for c in pod.status.container_statuses or [])
+        if pod.metadata.uid == before["uid"] or not ready:
+            return False
+        obj = custom(api).get_namespaced_custom_object(GROUP, VERSION, NS, "meshes", MESH)
+        return condition(obj, "Ready") and obj["status"].get("nodes") == 5
+
+    eventually(
+        back_with_everyone,
+        timeout=240,
+        interval=1,
+        what=lambda: f"step 5: {leader} back, Mesh Ready with 5 nodes\n{diagnose(api, NS)}",
+    )
+    times["leader pod deleted to Mesh Ready again (5 members)"] = time.monotonic() - started
+    assert mesh_ipv4(api, leader) == before["ip"], "the pod came back with another identity"
+    code, out = exec_in(
+        api, f"{MESH}-1", "webmesh-node", ["ping", "-c", "1", "-W", "2", before["ip"]]
+    )
+    assert code == 0, f"step 5: {MESH}-1 -> {leader} ({before['ip']}) after the restart: {out}"
+
+    # 6. deleting the resources removes everything they owned (garbage collection is real here)
     step(
-        "5. deleting the resources removes everything they owned (garbage collection is real here)"
+        "6. deleting the resources removes everything they owned (garbage collection is real here)"
     )
     custom(api).delete_namespaced_custom_object(GROUP, VERSION, NS, "nodes", "app")
     custom(api).delete_namespaced_custom_object(GROUP, VERSION, NS, "meshes", MESH)
@@ -256,7 +290,7 @@ def test_operator_mesh_node_group_and_cleanup_on_a_real_node(
         owned_gone,
         timeout=180,
         interval=1,
-        what=lambda: f"step 5: children of the deleted Mesh and Node group\n{diagnose(api, NS)}",
+        what=lambda: f"step 6: children of the deleted Mesh and Node group\n{diagnose(api, NS)}",
     )
     for name, seconds in times.items():
         print(f"e2e time: {name}: {seconds:.1f} s")

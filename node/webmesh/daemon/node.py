@@ -48,7 +48,7 @@ from webmesh.service.admin import AdminService
 from webmesh.service.membership import DEFAULT_RAFT_PORT, MembershipService
 from webmesh.service.status import InterfaceInfo, NodeStatus
 from webmesh.service.watch import StateWatch
-from webmesh.wg import keys
+from webmesh.wg import hello, keys
 from webmesh.wg.config import DeviceState
 from webmesh.wg.driver import WireGuardDriver
 from webmesh.wg.netlink import Links
@@ -478,12 +478,27 @@ class NodeDaemon:
             on_pass=self._record_pass,
         )
         await self.reconciler.bring_up()
+        self._greet_peers()
         self._tasks.append(asyncio.create_task(self.reconciler.run(), name="reconcile"))
         log.info(
             "interface up iface=%s addresses=%s endpoints=%s",
             self.reconciler.local.name,
             ",".join(self.reconciler.local.addresses),
             ",".join(advertised) or "-",
+        )
+
+    def _greet_peers(self) -> None:
+        """Let every peer learn where this node is now (webmesh.wg.hello: a node back on a new
+        address is otherwise unknown there until it sends something, and Raft may not)."""
+        assert self.reconciler is not None
+        addresses = [
+            address
+            for peer in self.reconciler.peers.values()
+            for address in hello.host_addresses(peer.allowed_ips)
+        ]
+        sent = hello.greet(addresses)
+        log.debug(
+            "greeted peers so they learn this endpoint addresses=%d sent=%d", len(addresses), sent
         )
 
     async def _start_raft(self) -> None:
