@@ -18,6 +18,8 @@ import pytest
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
+from support import tiers
+
 ROOT = Path(__file__).resolve().parents[2]
 KUBE_NODE = ROOT.parent / "shared" / "kube-node" / "kube-node.sh"
 IMAGE_TAG = "0.1.0"  # the chart's, the CRDs' and render/defaults' default image tag
@@ -35,14 +37,8 @@ def missing() -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    reason = missing()
-    if not reason:
-        return
-    if os.environ.get("CI"):
-        raise pytest.UsageError(f"CI must run the end-to-end tests, but {reason}")
-    skip = pytest.mark.skip(reason=f"END-TO-END TESTS SKIPPED: {reason}")
-    for item in items:
-        item.add_marker(skip)
+    e2e_items = [item for item in items if "tests/e2e" in str(item.path)]
+    tiers.require(e2e_items, missing(), what="end-to-end tests")
 
 
 def run(*cmd: str, timeout: float = 600) -> str:

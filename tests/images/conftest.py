@@ -7,6 +7,8 @@ import shutil
 
 import pytest
 
+from support import tiers
+
 
 def missing() -> str:
     if os.geteuid() != 0:
@@ -18,12 +20,5 @@ def missing() -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    reason = missing()
-    if not reason:
-        return
-    if os.environ.get("CI"):
-        raise pytest.UsageError(f"CI must build the images, but {reason}")
-    skip = pytest.mark.skip(reason=f"IMAGE BUILDS SKIPPED: {reason}")
-    for item in items:
-        if "tests/images" in str(item.path):
-            item.add_marker(skip)
+    image_items = [item for item in items if "tests/images" in str(item.path)]
+    tiers.require(image_items, missing(), what="image builds")

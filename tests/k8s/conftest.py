@@ -9,14 +9,13 @@ binaries the tier is skipped LOUDLY; in CI (``CI`` set) it must run.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support import chart, kubeapi
+from support import chart, kubeapi, tiers
 from webmesh_operator import permissions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,14 +37,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             "tests/k8s run in one process, in order (one API server; test_rbac reads what "
             "test_operator did): run them with `make test-k8s` or `pytest -n 0 tests/k8s`"
         )
-    reason = kubeapi.missing_assets()
-    if not k8s_items or not reason:
-        return
-    if os.environ.get("CI"):
-        raise pytest.UsageError(f"CI must run the Kubernetes API tests, but {reason}")
-    skip = pytest.mark.skip(reason=f"KUBERNETES API TESTS SKIPPED: {reason}")
-    for item in k8s_items:
-        item.add_marker(skip)
+    tiers.require(k8s_items, kubeapi.missing_assets(), what="Kubernetes API tests")
 
 
 @pytest.fixture(scope="session")
