@@ -133,11 +133,16 @@ test-k8s: install k8s-assets ## Whole-operator tests against a real kube-apiserv
 bench: install ## Run the benchmarks; results go to bench/results.md
 	$(PY) bench/run.py --out bench/results.md
 
+.PHONY: bench-kube-node
+bench-kube-node: install ## Time make e2e's steps on a real Kubernetes node; results go to bench/results-kube-node.md
+	$(PY) bench/run.py --only kube_node_e2e --out bench/results-kube-node.md
+
 # Images: OCI archives under dist/, built without a Docker daemon (buildah) or with docker
 # (scripts/images.sh). Where no registry is reachable (CI here), the base is the Debian + Python
 # OCI archive of ../shared/kube-node; elsewhere python:3.11-slim-bookworm (override: IMAGE_BASE).
 # The tag is the default image of the CRDs, render/defaults.py and the chart's values.yaml.
 IMAGE_TAG      ?= 0.1.0
+IMAGES         ?= node operator
 NODE_IMAGE     := webmesh-node:$(IMAGE_TAG)
 OPERATOR_IMAGE := webmesh-operator:$(IMAGE_TAG)
 KIND_CLUSTER   ?= webmesh
@@ -147,10 +152,10 @@ IMAGE_BASE     ?= oci-archive:$(abspath dist/debian-python.oci.tar)
 endif
 
 .PHONY: images
-images: install ## Build the node and operator images into dist/*.tar (buildah, or docker; IMAGE_TAG=0.1.0)
+images: install ## Build the node and operator images into dist/*.tar (buildah, or docker; IMAGE_TAG=0.1.0, IMAGES=node)
 	@if [ -n "$(wildcard $(KUBE_NODE_BASE))" ] && [ ! -s dist/debian-python.oci.tar ]; then \
 	  mkdir -p dist && xz -dc $(KUBE_NODE_BASE) > dist/debian-python.oci.tar; fi
-	IMAGE_TAG=$(IMAGE_TAG) PY=$(PY) BASE=$(IMAGE_BASE) scripts/images.sh
+	IMAGE_TAG=$(IMAGE_TAG) IMAGES="$(IMAGES)" PY=$(PY) BASE=$(IMAGE_BASE) scripts/images.sh
 
 .PHONY: kind-up
 kind-up: images ## Create the kind cluster (KIND_CLUSTER=webmesh) and load the images into it

@@ -94,7 +94,7 @@ def fmt(value: float, unit: str) -> str:
     elif unit == "%":
         text = f"{value:.2f}"
     elif unit == "s":
-        text = f"{value:.3f}"
+        text = f"{value:.3f}" if value < 10 else f"{value:.1f}"
     elif float(value).is_integer():
         text = f"{int(value)}"
     else:

@@ -12,7 +12,8 @@
 #    (daemonless, `--isolation chroot`), else with docker. The base is BASE (default
 #    python:3.11-slim-bookworm); where no registry is reachable, give an OCI archive, e.g.
 #    BASE=oci-archive:/path/debian-python.oci.tar (the Makefile passes ../shared/kube-node's).
-# Environment: IMAGE_TAG (0.1.0), PY (.venv/bin/python), BASE, OUT (dist).
+# Environment: IMAGE_TAG (0.1.0), PY (.venv/bin/python), BASE, OUT (dist), IMAGES (which to build:
+# "node operator", the default, or one of them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,7 @@ PY=${PY:-.venv/bin/python}
 OUT=${OUT:-dist}
 WHEELS=$OUT/wheelhouse
 BASE=${BASE:-python:3.11-slim-bookworm}
+IMAGES=${IMAGES:-node operator}
 
 step() { printf '==> %s\n' "$*" >&2; }
 # pip, without the warnings this machine's pip.conf causes about extra indexes it cannot read.
@@ -69,6 +71,13 @@ build() {  # build NAME DOCKERFILE
     "$(( $(stat -c %s "$archive") / 1000000 ))" "$(( SECONDS - started ))"
 }
 
+for image in $IMAGES; do
+  case $image in
+    node | operator) ;;
+    *) echo "IMAGES: unknown image '$image' (node, operator)" >&2; exit 2 ;;
+  esac
+done
 wheelhouse
-build webmesh-node node/Dockerfile
-build webmesh-operator operator/Dockerfile
+for image in $IMAGES; do
+  build "webmesh-$image" "$image/Dockerfile"
+done

@@ -6,6 +6,10 @@ like. Each handler turns the body into a plain dict, calls the reconciler and ma
 :class:`~.reconcile.InvalidSpec` -> ``kopf.PermanentError``, :class:`~.reconcile.RetryLater` ->
 ``kopf.TemporaryError`` with the given delay or an exponential backoff. Handlers return nothing:
 kopf would store a return value in the status, which the CRDs do not declare.
+
+Status is refreshed often while a resource converges (every ``converging_interval``: a user
+waiting for ``kubectl wait --for=condition=Ready`` sees Ready within seconds of it being true) and
+every ``status_interval`` once it is Ready (the mesh API is asked less when nothing changes).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -33,7 +38,23 @@ Reconciler = Callable[[reconcile.Context, Mapping[str, Any]], Awaitable[None]]
 class Options:
     """How the handlers run (from the command line)."""
 
-    status_interval: float = 15.0
+    status_interval: float = 15.0  # while Ready
+    converging_interval: float = 2.0  # while not Ready: creating, rolling out, recovering
+
+    @property
+    def timer_interval(self) -> float:
+        return min(self.status_interval, self.converging_interval)
+
+    def refresh_due(self, body: Mapping[str, Any], since_last: float) -> bool:
+        """Whether a status timer tick should refresh: always while the resource is not Ready,
+        once per ``status_interval`` while it is."""
+        return not is_ready(body) or since_last >= self.status_interval - 0.5 * self.timer_interval
+
+
+def is_ready(body: Mapping[str, Any]) -> bool:
+    """The resource's status says Ready."""
+    conditions = (body.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def backoff(retry: int) -> float:
@@ -125,7 +146,11 @@ def _register(
     async def delete_handler(body: kopf.Body, retry: int, **_: Any) -> None:
         await run(deleter, ctx, body, retry)
 
-    async def status_handler(body: kopf.Body, **kwargs: Any) -> None:
+    async def status_handler(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+        now = time.monotonic()
+        if not options.refresh_due(body, now - memo.get("status_refreshed", -1e9)):
+            return
+        memo["status_refreshed"] = now
         await run(refresher, ctx, body, int(kwargs.get("retry") or 0))
 
     resource = (GROUP, VERSION, plural)
@@ -137,6 +162,6 @@ def _register(
     kopf.timer(
         *resource,
         id=f"status-{singular}",
-        interval=options.status_interval,
+        interval=options.timer_interval,
         registry=registry,
     )(status_handler)

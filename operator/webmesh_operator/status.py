@@ -15,8 +15,8 @@ to the ``/status`` subresource. Three conditions, as Kubernetes conventions have
 
 ``lastTransitionTime`` is kept from ``previous`` while a condition's status stays the same.
 Mesh ``phase``: Degraded, else Ready, else Pending (no StatefulSet or no ready pod yet), else
-Progressing. When the API cannot be read, ``leader`` is "" and ``nodes``/``voters`` (Mesh) or
-``members`` (Node) keep their previous values: stale but labelled by the conditions.
+Progressing. When the API cannot be read, ``leader`` is "" and ``nodes``/``voters``/``members``
+(Mesh) or ``members`` (Node) keep their previous values: stale but labelled by the conditions.
 """
 
 from __future__ import annotations
@@ -132,6 +132,7 @@ def mesh_status(
     status["leader"] = api.leader if api else ""
     status["voters"] = sorted(api.voters) if api else list(old.get("voters") or [])
     status["nodes"] = len(api.members) if api else int(old.get("nodes") or 0)
+    status["members"] = _members(api.members) if api else list(old.get("members") or [])
     status["joinAddress"] = join_address
     if spec["security"]["mode"] == "mtls":
         status["caSecretName"] = f"{name}{CA_SUFFIX}"
@@ -248,6 +249,14 @@ def waiting_status(
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _members(members: Sequence[Member]) -> list[dict[str, Any]]:
+    """Every member by node id: who is in the mesh, in the cluster or outside it."""
+    return [
+        {"nodeId": m.node_id, "addresses": list(m.addresses), "voter": m.voter}
+        for m in sorted(members, key=lambda m: m.node_id)
+    ]
 
 
 def _api_fault(api: MeshObservation | None, api_error: str | None) -> tuple[str, str] | None:

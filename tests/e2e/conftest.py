@@ -1,29 +1,32 @@
-"""The images, the static manifest and the operator on a real Kubernetes node (../shared/kube-node).
+"""The images, the static manifest, the chart and the operator on a real Kubernetes node
+(../shared/kube-node).
 
-The session starts the node (containerd, kubelet, kube-proxy, cluster DNS, a default
-StorageClass), builds the images (`make images`), imports them and stops the node at the end.
-Needs root, buildah and ../shared/kube-node; in CI a missing piece fails the run, elsewhere the
-tier skips loudly.
+The session builds the images (`make images`), starts the node (containerd, kubelet, kube-proxy,
+cluster DNS, a default StorageClass), imports them and stops the node at the end. Needs root,
+buildah and ../shared/kube-node; in CI a missing piece fails the run, elsewhere the tier skips
+loudly.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
 from support import tiers
+from support.kubectl import KUBE_NODE, KUBECONFIG, build_images, import_image, run
 
-ROOT = Path(__file__).resolve().parents[2]
-KUBE_NODE = ROOT.parent / "shared" / "kube-node" / "kube-node.sh"
 IMAGE_TAG = "0.1.0"  # the chart's, the CRDs' and render/defaults' default image tag
 IMAGES = ("webmesh-node", "webmesh-operator")
+# No registry is reachable: the node's Debian 12 + Python 3.11 base image stands in for the
+# public python:3.11-slim-bookworm that examples/node-group-with-app.yaml runs (same Debian, same
+# Python), so the example runs here as written.
+BASE_IMAGE = "localhost/debian-python:bookworm"
+APP_IMAGE = "docker.io/library/python:3.11-slim-bookworm"
 
 
 def missing() -> str:
@@ -41,21 +44,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     tiers.require(e2e_items, missing(), what="end-to-end tests")
 
 
-def run(*cmd: str, timeout: float = 600) -> str:
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    assert done.returncode == 0, f"{' '.join(cmd)}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return done.stdout
-
-
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[k8s_client.ApiClient]:
     """A running node with both images imported; an API client as cluster admin."""
-    run("make", "-C", str(ROOT), "images", f"IMAGE_TAG={IMAGE_TAG}", timeout=900)
+    build_images(IMAGE_TAG)
     run(str(KUBE_NODE), "up", timeout=600)
     try:
         for image in IMAGES:
-            run(str(KUBE_NODE), "image", "import", str(ROOT / f"dist/{image}-{IMAGE_TAG}.tar"))
-        api = k8s_config.new_client_from_config(config_file="/tmp/kube-node/kubeconfig")
+            import_image(image, IMAGE_TAG)
+        run(str(KUBE_NODE), "image", "tag", BASE_IMAGE, APP_IMAGE)
+        api = k8s_config.new_client_from_config(config_file=KUBECONFIG)
         try:
             yield api
         finally:

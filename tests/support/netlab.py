@@ -9,6 +9,11 @@ A node runs there the way a container would: its own hostname (UTS namespace), i
 default route, as a container has. The route goes via a gateway that no host owns, whose
 neighbour entry is permanent with a made-up MAC: its frames go onto the lab's bridge and are
 dropped there, so a DNS server off the LAN never answers and no packet leaves the lab.
+
+``Lab(uplink=True)`` instead links the LAN to this machine's own network namespace (a veth, the
+machine side ``<subnet>.254``) and gives every host a default route through it: the hosts reach
+what runs on this machine (a Kubernetes node's NodePorts, its pods) the way a workstation on the
+node's network would, through the machine's routing and forwarding, and nothing else.
 """
 
 from __future__ import annotations
@@ -271,11 +276,16 @@ class Lab:
     # The lab's black-hole gateway (with ``nameserver``): its MAC is made up, no host has it.
     GATEWAY_MAC = "02:00:00:00:00:53"
 
-    def __init__(self, subnet: str = "10.213.0", *, nameserver: str = "") -> None:
+    def __init__(
+        self, subnet: str = "10.213.0", *, nameserver: str = "", uplink: bool = False
+    ) -> None:
         """``nameserver``: an address for every host's /etc/resolv.conf, and give the hosts a
         default route via a gateway that drops everything (see the module docstring). An
         address off the LAN (TEST-NET 192.0.2.53) never answers: it is reached via that gateway.
+        ``uplink``: the default route goes to this machine instead (not with ``nameserver``).
         """
+        if nameserver and uplink:
+            raise ValueError("a lab has either a black-hole gateway (nameserver) or an uplink")
         self.tag = f"wm{os.getpid() % 100000}x{next(_counter)}"
         self.dir = Path(tempfile.mkdtemp(prefix=f"{self.tag}-"))
         self.subnet = subnet
@@ -293,6 +303,20 @@ class Lab:
         run("ip", "netns", "add", self.lan)
         run("ip", "-n", self.lan, "link", "add", "br0", "type", "bridge")
         run("ip", "-n", self.lan, "link", "set", "br0", "up")
+        self.uplink = ""
+        if uplink:
+            self._link_to_this_machine()
+
+    def _link_to_this_machine(self) -> None:
+        """A veth from the LAN's bridge to this machine's namespace, which routes for the hosts.
+        Deleting the LAN's namespace deletes both ends."""
+        self.uplink = f"{self.subnet}.254"
+        machine_side, lan_side = f"{self.tag}u", f"{self.tag}ub"
+        run("ip", "link", "add", machine_side, "type", "veth", "peer", "name", lan_side)
+        run("ip", "link", "set", lan_side, "netns", self.lan)
+        run("ip", "-n", self.lan, "link", "set", lan_side, "master", "br0", "up")
+        run("ip", "addr", "add", f"{self.uplink}/24", "dev", machine_side)
+        run("ip", "link", "set", machine_side, "up")
 
     def __enter__(self) -> Lab:
         return self
@@ -317,6 +341,8 @@ class Lab:
             neigh = ("neigh", "add", self.gateway, "lladdr", self.GATEWAY_MAC, "dev", inside)
             run("ip", "-n", netns, *neigh, "nud", "permanent")
             run("ip", "-n", netns, "route", "add", "default", "via", self.gateway, "dev", inside)
+        if self.uplink:
+            run("ip", "-n", netns, "route", "add", "default", "via", self.uplink, "dev", inside)
         data = self.dir / f"data-{name}"
         data.mkdir()
         run_dir = self.dir / f"run-{name}"

@@ -61,9 +61,21 @@ def test_registry_has_reconcile_delete_and_status_handlers_for_both_kinds() -> N
     assert {"reconcile-mesh", "delete-mesh", "reconcile-node", "delete-node"} <= changing
     timers = list(registry._spawning.get_all_handlers())
     assert {timer.id for timer in timers} == {"status-mesh", "status-node"}
-    assert {getattr(timer, "interval", None) for timer in timers} == {7.0}
+    assert {getattr(timer, "interval", None) for timer in timers} == {2.0}
     plurals = {handler.selector.any_name for handler in registry._changing.get_all_handlers()}
     assert plurals == {"meshes", "nodes"}
+
+
+def test_status_is_refreshed_often_until_ready_then_every_status_interval() -> None:
+    options = handlers.Options(status_interval=15.0, converging_interval=2.0)
+    converging = {"status": {"conditions": [{"type": "Ready", "status": "False"}]}}
+    ready = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    assert options.refresh_due({}, since_last=0.1), "a new resource has no status yet"
+    assert options.refresh_due(converging, since_last=2.0)
+    assert not options.refresh_due(ready, since_last=2.0)
+    assert not options.refresh_due(ready, since_last=12.0)
+    assert options.refresh_due(ready, since_last=14.0), "ticks are 2 s apart: 14 s is due"
+    assert handlers.Options(status_interval=1.0).timer_interval == 1.0
 
 
 def test_settings_are_standalone_with_our_finalizer_and_annotations() -> None:

@@ -84,6 +84,9 @@ def test_ready_mesh() -> None:
     assert status["voters"] == ["demo-0", "demo-1", "demo-2"]
     assert status["nodes"] == 3
     assert status["joinAddress"] == JOIN
+    assert status["members"] == [
+        {"nodeId": f"demo-{i}", "addresses": [f"172.16.0.{i + 1}"], "voter": True} for i in range(3)
+    ]
     assert status["caSecretName"] == "demo-ca"
     assert status["adminConfigSecretName"] == "demo-admin"
     assert status["observedGeneration"] == 4
@@ -148,11 +151,25 @@ def test_api_fault_after_ready_is_degraded(kwargs: dict[str, Any], reason: str) 
     assert status["leader"] == ""
     if kwargs["api"] is None:  # kept from before: stale but labelled
         assert status["voters"] == ["demo-0", "demo-1", "demo-2"]
+        assert status["members"] == ready["members"]
         assert "unreachable: refused" in status["conditions"][0]["message"]
     again = status_of(previous=status, now=T1, **kwargs)
     assert again["phase"] == "Degraded", "stays Degraded until the fault clears"
     recovered = status_of(previous=again, now=T1)
     assert recovered["phase"] == "Ready"
+
+
+def test_mesh_members_include_nodes_outside_the_cluster() -> None:
+    status = status_of(api=observation(extra=("laptop", "demo-app-0")))
+    assert [m["nodeId"] for m in status["members"]] == [
+        "demo-0",
+        "demo-1",
+        "demo-2",
+        "demo-app-0",
+        "laptop",
+    ]
+    assert status["nodes"] == 5
+    assert [m["voter"] for m in status["members"]] == [True, True, True, False, False]
 
 
 def test_api_gap_during_a_rollout_is_not_degraded() -> None:
