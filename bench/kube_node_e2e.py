@@ -34,9 +34,10 @@ def run() -> BenchResult:
             "`pytest tests/e2e` (what `make e2e` runs) on ../shared/kube-node (containerd, "
             "kubelet, kube-proxy, cluster DNS; 2 cores shared with the control plane), the times "
             "taken by the tests themselves from the action to the condition they wait for, "
-            "polled once a second (so each is up to 1 s late); the Mesh's status is refreshed "
-            "every 15 s, which bounds how soon Ready can be seen after a change. Image sizes are "
-            "the OCI archives' (compressed layers)."
+            "polled once a second (so each is up to 1 s late); the operator refreshes a Mesh's "
+            "status every 2 s until it is Ready, which bounds how soon Ready can be seen. One "
+            "run: each figure is a single wall-clock time. Image sizes are the OCI archives' "
+            "(compressed layers)."
         ),
     )
     with tempfile.TemporaryDirectory() as tmp:

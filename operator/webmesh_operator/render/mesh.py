@@ -133,12 +133,17 @@ def server_services(mesh: Mapping[str, Any]) -> list[Manifest]:
             names.POD_NAME_LABEL: names.server_pod_name(name, ordinal),
         }
         service_name = names.server_service_name(name, ordinal)
+        spec = _external_spec(access_type, selector, _wireguard_port())
+        # A server becomes Ready only once its Raft replica caught up, over WireGuard: its
+        # WireGuard port must be reachable before that, or a restarted server (a new pod IP)
+        # waits for peers that cannot reach it.
+        spec["publishNotReadyAddresses"] = True
         services.append(
             {
                 "apiVersion": "v1",
                 "kind": "Service",
                 "metadata": _external_metadata(mesh, service_name),
-                "spec": _external_spec(access_type, selector, _wireguard_port()),
+                "spec": spec,
             }
         )
     return services
