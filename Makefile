@@ -9,6 +9,7 @@ APT_PKGS := wireguard-go wireguard-tools iproute2 iputils-ping util-linux procps
             python3-dev make gcc libc6-dev libldap2-dev libsasl2-dev slapd ldap-utils
 PY_DIRS  := $(wildcard node operator tests bench scripts)
 PROTOS   := $(wildcard node/webmesh/api/v1/*.proto)
+RAFT_PROTOS := $(wildcard node/webmesh/raft/v1/*.proto)
 # Parallel test workers: network scenarios are independent and mostly wait on I/O.
 WORKERS  ?= 4
 
@@ -69,6 +70,7 @@ typecheck: install ## mypy --strict on our packages
 .PHONY: generate
 generate: install ## Regenerate the gRPC code from the .proto files
 	$(PY) -m grpc_tools.protoc -I node --python_out=node --pyi_out=node --grpc_python_out=node $(PROTOS)
+	$(PY) -m grpc_tools.protoc -I node --python_out=node --pyi_out=node $(RAFT_PROTOS)
 
 .PHONY: generate-crds
 generate-crds: install ## Copy crds/ into the Helm chart (charts/webmesh/crds, with a keep policy)
@@ -77,9 +79,11 @@ generate-crds: install ## Copy crds/ into the Helm chart (charts/webmesh/crds, w
 .PHONY: verify-generate
 verify-generate: install ## Fail when generated code (gRPC, the chart's CRDs) is stale
 	$(PY) scripts/generate_chart_crds.py --check
-	@tmp=$$(mktemp -d); cp -r node/webmesh/api/v1 $$tmp/before; \
+	@tmp=$$(mktemp -d); cp -r node/webmesh/api/v1 $$tmp/before; cp -r node/webmesh/raft/v1 $$tmp/raft; \
 	$(PY) -m grpc_tools.protoc -I node --python_out=node --pyi_out=node --grpc_python_out=node $(PROTOS); \
-	if ! diff -r -q $$tmp/before node/webmesh/api/v1 -x __pycache__; then \
+	$(PY) -m grpc_tools.protoc -I node --python_out=node --pyi_out=node $(RAFT_PROTOS); \
+	if ! diff -r -q $$tmp/before node/webmesh/api/v1 -x __pycache__ || \
+	   ! diff -r -q $$tmp/raft node/webmesh/raft/v1 -x __pycache__; then \
 	  echo "generated code is stale: run 'make generate' and commit"; rm -rf $$tmp; exit 1; fi; rm -rf $$tmp
 
 .PHONY: manifests

@@ -82,6 +82,14 @@ class NodeCollector(Collector):
         changes = CounterMetricFamily("webmesh_raft_leader_changes", "Leader changes seen")
         changes.add_metric([], float(status.leader_changes))
         yield changes
+        refused = CounterMetricFamily(
+            "webmesh_raft_refused_connections",
+            "Raft connections closed on the peer, by reason (bad_proof: another Raft secret)",
+            labels=["reason"],
+        )
+        for reason, count in status.refused:
+            refused.add_metric([reason], float(count))
+        yield refused
 
     def _wireguard_metrics(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         device = self._device()

@@ -2,8 +2,18 @@
 
 Every choice that differs from pysyncobj's defaults is made here, with its reason:
 
-- ``password`` always (pysyncobj pickles everything on the wire: without encryption anyone who
-  reaches the port can run code). An empty password is refused.
+- No ``password``: pysyncobj's own encryption (Fernet) is off, because our transport
+  (``webmesh.raft.transport``) authenticates and encrypts every connection with a key derived
+  from the mesh's Raft secret, and speaks our schema instead of pickle. The secret is still
+  required (``validate_password``).
+- ``serializer``/``deserializer`` and a dump file on every replica (``StorePaths.in_dir`` of a
+  private temporary directory when the replica keeps nothing): snapshots are our format
+  (``webmesh.raft.snapshot``), never a pickle.
+- ``appendEntriesBatchSizeBytes`` = ``BATCH_BYTES`` (twice ``MAX_ENTRY_BYTES``): pysyncobj would
+  cut a command as large as a batch into pickled chunks; the store refuses proposals above
+  ``MAX_ENTRY_BYTES`` instead (so a command, with its few bytes of envelope, never reaches a
+  batch), and the transport refuses chunked entries. A batch is at most ``BATCH_BYTES`` plus one
+  command: ``MAX_FRAME_BYTES`` holds it. Snapshots go out in chunks of ``MAX_ENTRY_BYTES``.
 - ``bindAddress = self_address``: pysyncobj otherwise binds ``0.0.0.0`` (all interfaces), but
   Raft must only listen on the mesh (WireGuard) address.
 - ``appendEntriesUseBatch=False``: a commit costs ~1-2 ms instead of waiting for the next tick
@@ -31,6 +41,9 @@ from pysyncobj import SyncObjConf
 
 from webmesh import errors
 
+MAX_ENTRY_BYTES = 1 << 20  # the largest command a replica proposes
+BATCH_BYTES = 2 * MAX_ENTRY_BYTES  # pysyncobj's appendEntriesBatchSizeBytes
+MAX_FRAME_BYTES = 4 * MAX_ENTRY_BYTES  # the largest message a Raft connection accepts
 JOURNAL_FILE = "raft.journal"  # pysyncobj also writes "raft.journal.meta" next to it
 DUMP_FILE = "raft.dump"
 VOTERS_FILE = "raft.voters.json"  # ours: the last voter set this replica saw
@@ -116,11 +129,10 @@ def validate_address(address: str) -> str:
 
 
 def validate_password(password: str) -> str:
-    """Refuse to run Raft unencrypted: the wire format is pickle."""
+    """Refuse to run Raft without a secret: it authenticates every Raft connection."""
     if not password:
         raise errors.InvalidArgument(
-            "a raft password is required: without it anyone who reaches the raft port can "
-            "run code on this node (pysyncobj speaks pickle)"
+            "a raft secret is required: it authenticates the replicas to each other"
         )
     return password
 
@@ -136,25 +148,30 @@ def other_voters(voters: list[str] | tuple[str, ...], self_address: str | None) 
 
 def build_conf(
     *,
-    password: str,
     bind_address: str | None,
-    paths: StorePaths | None,
+    paths: StorePaths,
     timings: RaftTimings,
+    persistent: bool,
+    serializer: Callable[[str, Any], None],
+    deserializer: Callable[[str], Any],
     on_ready: Callable[[], None] | None = None,
     on_state_changed: Callable[[int, int], None] | None = None,
 ) -> Any:
-    """The ``SyncObjConf`` for one replica (``Any``: pysyncobj is untyped)."""
+    """The ``SyncObjConf`` for one replica (``Any``: pysyncobj is untyped). ``persistent``:
+    keep a journal in ``paths`` (else only the snapshot file lives there)."""
     timings.validate()
     bind_attempts = max(2, round(timings.bind_timeout / timings.bind_retry))
     return SyncObjConf(
-        password=validate_password(password),
         bindAddress=bind_address,
         appendEntriesUseBatch=False,
+        appendEntriesBatchSizeBytes=BATCH_BYTES,
         commandsWaitLeader=False,
         dynamicMembershipChange=True,
         useFork=False,
-        journalFile=str(paths.journal) if paths else None,
-        fullDumpFile=str(paths.dump) if paths else None,
+        journalFile=str(paths.journal) if persistent else None,
+        fullDumpFile=str(paths.dump),
+        serializer=serializer,
+        deserializer=deserializer,
         appendEntriesPeriod=timings.heartbeat,
         autoTickPeriod=timings.tick,
         raftMinTimeout=timings.election_min,

@@ -1,22 +1,13 @@
-"""The one replicated entry point, and how snapshots stay the state machine's own JSON.
+"""The one replicated entry point.
 
-How pysyncobj snapshots work (0.3.17, ``SyncObj.__tryLogCompaction``/``__loadDumpFile``): on log
-compaction it pickles ``(data, last_entries, cluster)`` where ``data`` is the ``__dict__`` of the
-SyncObj minus the attributes that existed when ``SyncObj.__init__`` ended, followed by
-``consumer._serialize()`` for each ``SyncObjConsumer``. Restoring calls ``consumer._deserialize``.
+Snapshots do not go through pysyncobj's consumer hooks (which pickle them): the store gives
+pysyncobj our serializer (``webmesh.raft.snapshot``), which asks the state machine for its
+snapshot directly. ``_serialize``/``_deserialize`` remain as pysyncobj's interface requires.
 
-Our choice: we do not subclass ``SyncObj`` at all (so its pickled ``__dict__`` holds only
-pysyncobj's own code-version integer), and we register one ``SyncObjConsumer`` whose
-``_serialize`` returns ``StateMachine.snapshot()`` (versioned JSON bytes) and whose
-``_deserialize`` calls ``StateMachine.restore()``. The machine, locks and loops referenced by the
-consumer are never pickled; the only thing of ours in a dump is a ``bytes`` value.
-
-Rejected alternatives: the ``serializer``/``deserializer`` hooks of ``SyncObjConf`` only work with
-a dump file (in-memory replicas would still pickle and lose the state on snapshot install), and
-"set attributes before ``SyncObj.__init__``" relies on an implementation detail per attribute.
-
-The replicated method is ``_apply_entry`` forever: pysyncobj numbers replicated methods by sorted
-name and stores the number in the log, so adding or renaming one would break old logs.
+We do not subclass ``SyncObj`` (nothing of ours lives in its ``__dict__``). The replicated method
+is ``_apply_entry`` forever: pysyncobj numbers replicated methods by sorted name and stores the
+number in the log, so adding or renaming one would break old logs. On the wire a call of it
+travels as ``Regular(method, entry)`` (``webmesh.raft.codec``).
 """
 
 from __future__ import annotations

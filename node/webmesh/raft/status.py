@@ -36,6 +36,7 @@ class Observed:
     closed: bool
     auth_failures: int = 0
     problem: str = ""
+    refused: tuple[tuple[str, int], ...] = ()  # connections refused, by reason
 
     @classmethod
     def unstarted(
@@ -87,6 +88,7 @@ def to_status(observed: Observed) -> RaftStatus:
         leader_changes=observed.leader_changes,
         auth_failures=observed.auth_failures,
         problem=observed.problem,
+        refused=observed.refused,
     )
 
 
@@ -100,6 +102,6 @@ def problem_from(report: HandshakeReport, *, window: float = PROBLEM_WINDOW) -> 
         return ""
     return (
         f"raft handshakes are failing ({report.failures} so far, last with "
-        f"{report.last_failure_peer} {since:.0f}s ago): the raft password probably differs "
-        "between this node and its peers"
+        f"{report.last_failure_peer} {since:.0f}s ago): the raft secret differs between this "
+        "node and that peer"
     )

@@ -45,10 +45,11 @@ class RaftStatus:
     has_quorum: bool
     ready: bool  # the journal has been replayed and the replica can serve reads
     leader_changes: int  # how many times this replica has seen the leader change
-    # Encrypted handshakes with peers that failed (decryption rejected, or the peer hung up
-    # before the key exchange): the sign of a different raft password on one side.
+    # Handshakes in which a peer's proof did not match ours: it holds another Raft secret.
     auth_failures: int = 0
-    problem: str = ""  # a human-readable diagnosis ("" when healthy), e.g. a suspected bad password
+    problem: str = ""  # a human-readable diagnosis ("" when healthy), e.g. a different secret
+    # Connections to or from this replica closed on the peer, by reason (channel.Refusal).
+    refused: tuple[tuple[str, int], ...] = ()
 
 
 class ConsensusStore(Protocol):

@@ -10,9 +10,10 @@ entries to the machine and calls our callbacks. The asyncio side only
 - reads single attributes (term, indexes, leader), which are atomic under the GIL; never
   ``getStatus()``, which iterates dicts that the tick thread mutates.
 
-Snapshots are the machine's JSON (see ``webmesh.raft.consumer``), the wire is encrypted with the
-mesh's raft password, and failed handshakes (a wrong password) are reported (see
-``webmesh.raft.transport``).
+Snapshots are our own format around the machine's JSON (``webmesh.raft.snapshot``); the wire is
+our schema over authenticated, encrypted channels keyed by the mesh's Raft secret, and refused
+connections (a wrong secret, strangers) are counted and reported (``webmesh.raft.channel``,
+``webmesh.raft.transport``). Nothing a peer sends is unpickled.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import collections
 import contextlib
 import functools
 import logging
+import shutil
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -33,9 +36,11 @@ from pysyncobj import FAIL_REASON, SyncObj, SyncObjException
 from webmesh import errors
 from webmesh.raft import config, failures
 from webmesh.raft import status as raft_status
+from webmesh.raft.channel import ChannelSettings, derive_key
 from webmesh.raft.consumer import EntryConsumer
+from webmesh.raft.snapshot import SnapshotFiles, SnapshotSender
 from webmesh.raft.store import RaftStatus, StateMachine
-from webmesh.raft.transport import HandshakeWatch, WatchedTransport
+from webmesh.raft.transport import HandshakeWatch, Refusals, SecureTransport
 
 logger = logging.getLogger("webmesh.raft")
 
@@ -52,7 +57,8 @@ class SyncObjStore:
     dropped (pysyncobj's ``otherNodes`` convention). Empty on a voter means a cluster of one:
     only to bootstrap. With ``data_dir``, the voter set last seen is kept there and wins over
     ``voters`` on restart. ``observer=True``: a read-only, non-voting replica that never listens
-    (``self_address`` is ignored). ``password`` encrypts the wire and must match on every node.
+    (``self_address`` is ignored). ``password`` (the mesh's Raft secret) keys every Raft
+    connection and must match on every node.
     """
 
     def __init__(
@@ -82,6 +88,8 @@ class SyncObjStore:
         self._data_dir = data_dir
         self._timings = (timings or config.RaftTimings()).validate()
         self._watch = HandshakeWatch()
+        self._refusals = Refusals(self._watch)
+        self._scratch: Path | None = None  # the snapshot's directory of a replica without data
         self._syncobj: Any = None
         self._consumer: Any = None
         self._wake: Any = None
@@ -106,19 +114,34 @@ class SyncObjStore:
         """
         if self._syncobj is not None:
             return
-        paths = None
         if self._data_dir is not None:
             self._data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             paths = config.StorePaths.in_dir(self._data_dir)
             self._voters_file = paths.voters
             self._use_remembered_voters(config.load_voters(paths.voters))
+        else:
+            self._scratch = Path(tempfile.mkdtemp(prefix="webmesh-raft-"))
+            paths = config.StorePaths.in_dir(self._scratch)
+        sender = SnapshotSender(paths.dump, config.MAX_ENTRY_BYTES)
+        snapshots = SnapshotFiles(self._machine, sender)
         conf = config.build_conf(
-            password=self._password,
             bind_address=self._self_address,
             paths=paths,
             timings=self._timings,
+            persistent=self._data_dir is not None,
+            serializer=snapshots.write,
+            deserializer=snapshots.read,
             on_ready=self._on_ready,
             on_state_changed=self._on_state_changed,
+        )
+        settings = ChannelSettings(
+            key=derive_key(self._password),
+            max_frame=config.MAX_FRAME_BYTES,
+            handshake_timeout=self._timings.connection_timeout,
+            idle_timeout=self._timings.connection_timeout,
+        )
+        transport = functools.partial(
+            SecureTransport, settings=settings, refusals=self._refusals, watch=self._watch
         )
         self._consumer = EntryConsumer(self._machine)
         with warnings.catch_warnings():
@@ -129,8 +152,9 @@ class SyncObjStore:
                 self._others,
                 conf=conf,
                 consumers=[self._consumer],
-                transportClass=functools.partial(WatchedTransport, watch=self._watch),
+                transportClass=transport,
             )
+        sender.install(self._syncobj._SyncObj__serializer)  # see webmesh.raft.snapshot
         # Private, but the only way to wake pysyncobj's poller (see _on_tick_thread).
         self._wake = getattr(self._syncobj, "_SyncObj__pipeNotifier", None)
         self._syncobj.addOnTickCallback(self._on_tick_thread)
@@ -139,7 +163,7 @@ class SyncObjStore:
             self._self_address or "-",
             self._self_address is None,
             ",".join(self._others) or "-",
-            paths is not None,
+            self._data_dir is not None,
         )
         if self._self_address is not None:
             await self._wait_bound(self._self_address)
@@ -204,6 +228,8 @@ class SyncObjStore:
                 future.set_exception(errors.Unavailable("the raft store was closed"))
                 future.exception()  # mark retrieved: an accepted membership change has no awaiter
         await asyncio.to_thread(self._destroy, self._syncobj)
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
         logger.info("event=raft_closed self=%s", self._self_address or "-")
 
     @staticmethod
@@ -217,6 +243,11 @@ class SyncObjStore:
 
     async def propose(self, entry: bytes, *, timeout: float = 5.0) -> bytes:
         """Commit ``entry``; return what ``apply`` returned on this (the leader's) replica."""
+        if len(entry) > config.MAX_ENTRY_BYTES:
+            raise errors.InvalidArgument(
+                f"a mesh change of {len(entry)} bytes is larger than the limit of "
+                f"{config.MAX_ENTRY_BYTES} bytes: split it"
+            )
         self._require_leader("propose")
         started = time.perf_counter()
         consumer = self._consumer
@@ -419,6 +450,7 @@ class SyncObjStore:
                 closed=self._closed,
                 auth_failures=report.failures,
                 problem=raft_status.problem_from(report),
+                refused=tuple(sorted(self._refusals.counts().items())),
             )
         )
 

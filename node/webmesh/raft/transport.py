@@ -1,40 +1,46 @@
-"""pysyncobj's TCP transport, watched for failed encrypted handshakes (a wrong password).
+"""pysyncobj's TCP transport on our channels: who may connect, and what we say about refusals.
 
-pysyncobj fails silently when two nodes hold different passwords: the receiver cannot decrypt the
-first frame and drops the connection inside a bare ``except:``, the sender sees the connection
-close, both retry forever, and nobody logs anything. We detect the two observable symptoms:
+``SecureTransport`` keeps pysyncobj's ``TCPTransport`` logic (which side dials, how a connection
+is matched to a node, reconnects) and swaps what touches sockets: connections are
+:class:`~webmesh.raft.channel.Channel` (authenticated, framed, bounded, no pickle) and the
+listener is :class:`ChannelServer`, which admits at most ``max_pending_per_source`` connections
+still in their handshake from one address and ``max_pending`` in all: a stranger cannot hold
+more than a few sockets, each for a few seconds. pysyncobj's own password encryption is off
+(``SyncObjConf.password`` is not set): the channel does better.
 
-1. *Rejected frame*: our Fernet decryption (or its signature check) fails on a frame from a peer.
-   Exact: the peer encrypts with another key. We wrap the connection's encryptor to see it.
-2. *Dropped handshake*: an outgoing connection is established at TCP level and then closed by the
-   peer before its key-exchange reply arrives: what a peer with another password does to us.
-   A heuristic: a peer that crashes mid-handshake, or a foreign service on the port, looks alike.
-
-What cannot be told apart: which side has the wrong password (both sides see failures), and an
-observer (non-voting, it never listens) only ever sees symptom 2. Counters and the last failing
-peer go to ``HandshakeWatch``; the store turns them into ``RaftStatus.problem`` and log lines.
+Refusals are counted by reason (``Refusals``) and logged once per source address and reason
+every 5 minutes. A failed proof is the one refusal that means something about our own mesh: the
+peer holds another Raft secret; it also goes to :class:`HandshakeWatch`, which the store turns
+into ``RaftStatus.problem``.
 """
 
 from __future__ import annotations
 
+import collections
 import functools
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pysyncobj.poller import POLL_EVENT_TYPE
 from pysyncobj.transport import TCPTransport
+
+from webmesh.raft.channel import Channel, ChannelSettings, Refusal
 
 logger = logging.getLogger("webmesh.raft")
 
-_LOG_EVERY = 30.0  # seconds between two warnings about the same peer
+_LOG_EVERY = 30.0  # seconds between two warnings about the same peer's failed proofs
+_REFUSAL_LOG_EVERY = 300.0  # seconds between two log lines for one source and reason
+_REFUSAL_SOURCES = 1024  # sources remembered for that; the oldest is forgotten first
 
 
 @dataclass(frozen=True, slots=True)
 class HandshakeReport:
-    failures: int  # handshake failures since start
+    failures: int  # failed proofs since start
     last_failure_peer: str
     seconds_since_failure: float | None  # None: never failed
     successes: int  # completed handshakes since start
@@ -67,7 +73,7 @@ class HandshakeWatch:
             peer,
             why,
             count,
-            "is the raft password the same on every node?",
+            "is the raft secret the same on every node?",
         )
 
     def succeeded(self) -> None:
@@ -80,91 +86,159 @@ class HandshakeWatch:
             return HandshakeReport(self._failures, self._last_peer, since, self._successes)
 
 
-class _GuardedEncryptor:
-    """Delegates to pysyncobj's Fernet; reports a frame that fails to authenticate."""
+class Refusals:
+    """Connections closed on a peer, by reason; each source and reason logged now and then."""
 
-    def __init__(self, inner: Any, on_reject: Callable[[], None]) -> None:
-        self._inner = inner
-        self._on_reject = on_reject
-
-    def encrypt_at_time(self, data: bytes, current_time: int) -> bytes:
-        return bytes(self._inner.encrypt_at_time(data, current_time))
-
-    def extract_timestamp(self, token: bytes) -> int:
-        try:
-            return int(self._inner.extract_timestamp(token))
-        except Exception:
-            self._on_reject()
-            raise
-
-    def decrypt(self, token: bytes) -> bytes:
-        try:
-            return bytes(self._inner.decrypt(token))
-        except Exception:
-            self._on_reject()
-            raise
-
-
-def _peer_of(conn: Any) -> str:
-    """Best effort: the remote ip:port of a pysyncobj TcpConnection (its socket is private)."""
-    sock = getattr(conn, "_TcpConnection__socket", None)
-    try:
-        host, port = sock.getpeername()[:2] if sock is not None else ("?", 0)
-    except OSError:
-        return "unknown"
-    return f"{host}:{port}"
-
-
-class WatchedTransport(TCPTransport):  # type: ignore[misc]  # pysyncobj is untyped
-    """``TCPTransport`` plus handshake bookkeeping; pass it as ``transportClass`` (partial)."""
-
-    def __init__(self, syncObj: Any, selfNode: Any, otherNodes: Any, *, watch: HandshakeWatch):
-        # Set before super().__init__: it calls addNode, which we override.
+    def __init__(self, watch: HandshakeWatch, clock: Callable[[], float] = time.monotonic):
         self._watch = watch
-        self._awaiting_reply: dict[Any, str] = {}  # outgoing conn -> peer, key exchange pending
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._counts: collections.Counter[str] = collections.Counter()
+        self._logged: collections.OrderedDict[tuple[str, str], float] = collections.OrderedDict()
+
+    def __call__(self, peer: str, reason: Refusal, detail: str) -> None:
+        if reason is Refusal.BAD_PROOF:
+            self._watch.failed(peer, detail)
+        source = peer.rsplit(":", 1)[0]
+        now = self._clock()
+        with self._lock:
+            self._counts[reason.value] += 1
+            key = (source, reason.value)
+            last = self._logged.get(key)
+            if last is not None and now - last < _REFUSAL_LOG_EVERY:
+                return
+            self._logged[key] = now
+            self._logged.move_to_end(key)
+            while len(self._logged) > _REFUSAL_SOURCES:
+                self._logged.popitem(last=False)
+        if reason is not Refusal.BAD_PROOF:  # already logged by the watch
+            logger.warning(
+                "event=raft_connection_refused source=%s reason=%s detail=%r",
+                source,
+                reason.value,
+                detail,
+            )
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+
+class ChannelServer:
+    """pysyncobj's ``TcpServer`` for channels, with admission limits per source and in all."""
+
+    def __init__(
+        self,
+        poller: Any,
+        address: tuple[str, int],
+        *,
+        on_new_connection: Callable[[Channel], None],
+        settings: ChannelSettings,
+        refusals: Refusals,
+        max_pending: int = 64,
+        max_pending_per_source: int = 4,
+    ) -> None:
+        self._poller = poller
+        self._address = address
+        self._family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self._on_new_connection = on_new_connection
+        self._settings = settings
+        self._refusals = refusals
+        self._max_pending = max_pending
+        self._max_per_source = max_pending_per_source
+        self._pending: list[tuple[str, Channel]] = []  # accepted, handshake not over
+        self._sock: socket.socket | None = None
+
+    def bind(self) -> None:
+        sock = socket.socket(self._family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setblocking(False)
+            sock.bind(self._address)
+            sock.listen(16)
+        except OSError:
+            sock.close()
+            raise
+        self._sock = sock
+        self._poller.subscribe(sock.fileno(), self._on_ready, POLL_EVENT_TYPE.READ)
+
+    def unbind(self) -> None:
+        if self._sock is not None:
+            self._poller.unsubscribe(self._sock.fileno())
+            self._sock.close()
+            self._sock = None
+
+    def _on_ready(self, descr: int, event: int) -> None:
+        if self._sock is None:
+            return
+        for _ in range(self._max_pending):  # drain the backlog, a bounded number at a time
+            try:
+                sock, address = self._sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            self._admit(sock, f"{address[0]}:{address[1]}")
+
+    def _admit(self, sock: socket.socket, peer: str) -> None:
+        self._pending = [(s, c) for s, c in self._pending if c.state != 0 and not c.authenticated]
+        source = peer.rsplit(":", 1)[0]
+        from_source = sum(1 for s, _ in self._pending if s == source)
+        if len(self._pending) >= self._max_pending or from_source >= self._max_per_source:
+            sock.close()
+            self._refusals(peer, Refusal.TOO_MANY_CONNECTIONS, f"{from_source} pending")
+            return
+        channel = Channel(self._poller, self._settings, self._refusals, sock=sock, peer=peer)
+        self._pending.append((source, channel))
+        self._on_new_connection(channel)
+
+
+class SecureTransport(TCPTransport):  # type: ignore[misc]  # pysyncobj is untyped
+    """``TCPTransport`` over channels; pass it as ``transportClass`` (a partial with
+    ``settings`` and ``refusals``)."""
+
+    def __init__(
+        self,
+        syncObj: Any,  # pysyncobj's names
+        selfNode: Any,
+        otherNodes: Any,
+        *,
+        settings: ChannelSettings,
+        refusals: Refusals,
+        watch: HandshakeWatch,
+    ) -> None:
+        # Set before super().__init__: it calls addNode and _createServer, which we override.
+        self._settings = settings
+        self._refusals = refusals
+        self._watch = watch
         super().__init__(syncObj, selfNode, otherNodes)
 
-    def _guard(self, conn: Any, peer: Callable[[], str]) -> None:
-        if conn.encryptor is not None and not isinstance(conn.encryptor, _GuardedEncryptor):
-            reject = functools.partial(self._rejected, peer)
-            conn.encryptor = _GuardedEncryptor(conn.encryptor, reject)
+    def _createServer(self) -> None:
+        """As pysyncobj's, with our listener; the bind address is always given (config)."""
+        host, port = self._syncObj.conf.bindAddress.rsplit(":", 1)
+        self._server = ChannelServer(
+            self._syncObj._poller,
+            (host.strip("[]"), int(port)),
+            on_new_connection=self._onNewIncomingConnection,
+            settings=self._settings,
+            refusals=self._refusals,
+        )
 
-    def _rejected(self, peer: Callable[[], str]) -> None:
-        self._watch.failed(peer(), "frame failed decryption")
+    def addNode(self, node: Any) -> None:
+        """As pysyncobj's, with a channel for the nodes we dial."""
+        self._nodes.add(node)
+        self._nodeAddrToNode[node.address] = node
+        if self._shouldConnect(node):
+            conn = Channel(self._syncObj._poller, self._settings, self._refusals)
+            conn.setOnConnectedCallback(functools.partial(self._onOutgoingConnected, conn))
+            conn.setOnMessageReceivedCallback(functools.partial(self._onMessageReceived, node))
+            conn.setOnDisconnectedCallback(functools.partial(self._onDisconnected, conn))
+            self._connections[node] = conn
 
-    def _maybeBind(self) -> None:
-        """pysyncobj leaks the socket of a failed bind attempt (ResourceWarning): close it."""
-        try:
-            super()._maybeBind()
-        finally:
-            if not self._ready and self._server is not None:
-                self._server.unbind()
-
-    def addNode(self, node: Any) -> None:  # pysyncobj's name
-        super().addNode(node)
-        conn = self._connections.get(node)
-        if conn is not None:
-            self._guard(conn, functools.partial(str, node.id))
-
-    def _onNewIncomingConnection(self, conn: Any) -> None:
-        super()._onNewIncomingConnection(conn)
-        self._guard(conn, functools.partial(_peer_of, conn))
-
-    def _onOutgoingConnected(self, conn: Any) -> None:
-        node = self._connToNode(conn)
-        if self._syncObj.encryptor and node is not None:
-            self._awaiting_reply[conn] = str(node.id)
-        super()._onOutgoingConnected(conn)
-
-    def _onOutgoingMessageReceived(self, conn: Any, message: Any) -> None:
-        self._awaiting_reply.pop(conn, None)
-        super()._onOutgoingMessageReceived(conn, message)
-
-    def _onDisconnected(self, conn: Any) -> None:
-        peer = self._awaiting_reply.pop(conn, None)
-        if peer is not None:
-            self._watch.failed(peer, "peer closed the connection during the key exchange")
-        super()._onDisconnected(conn)
+    def _onTick(self) -> None:
+        super()._onTick()
+        for conn in [*self._connections.values(), *self._unknownConnections]:
+            conn.check_deadlines()
 
     def _onNodeConnected(self, node: Any) -> None:
         self._watch.succeeded()
@@ -174,8 +248,11 @@ class WatchedTransport(TCPTransport):  # type: ignore[misc]  # pysyncobj is unty
         self._watch.succeeded()
         super()._onReadonlyNodeConnected(node)
 
-    def dropNode(self, node: Any) -> None:
-        conn = self._connections.get(node)
-        if conn is not None:
-            self._awaiting_reply.pop(conn, None)  # our own hang-up is not a failed handshake
-        super().dropNode(node)
+    def _onIncomingMessageReceived(self, conn: Any, message: Any) -> None:
+        """The first message names the peer: an address or "readonly", nothing else (no
+        utility commands: pysyncobj's admin protocol is not served)."""
+        if not isinstance(message, str):
+            conn.disconnect()
+            self._unknownConnections.discard(conn)
+            return
+        super()._onIncomingMessageReceived(conn, message)

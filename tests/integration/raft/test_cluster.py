@@ -10,6 +10,7 @@ import pytest
 
 from webmesh import errors
 from webmesh.mesh import commands
+from webmesh.raft.config import MAX_ENTRY_BYTES
 from webmesh.raft.store import RaftRole
 
 
@@ -133,3 +134,31 @@ async def test_port_in_use_is_reported(start_store: Any, helpers: Any) -> None:
         address = f"127.0.0.1:{squatter.getsockname()[1]}"
         with pytest.raises(errors.Unavailable, match=f"cannot listen for raft on {address}"):
             await start_store(voters=[], address=address)
+
+
+async def test_the_largest_entry_replicates_and_a_larger_one_is_refused(
+    three_voters: list[Any], helpers: Any
+) -> None:
+    """An entry of exactly the limit travels in one frame (never pysyncobj's pickled chunks);
+    one byte more is refused before it reaches the log, with a message that says why."""
+    leader = helpers.leader_of(three_voters)
+    followers = [m for m in three_voters if m is not leader]
+    for member in followers:  # what they applied so far
+        await helpers.eventually(
+            lambda m=member: m.store.status().applied_index == leader.store.status().applied_index,
+            5,
+            "followers caught up",
+        )
+    before = leader.store.status().commit_index
+    await leader.store.propose(b" " * MAX_ENTRY_BYTES)  # the machine refuses it; Raft carries it
+    await helpers.eventually(
+        lambda: all(m.store.status().applied_index > before for m in followers),
+        10,
+        "the largest entry reached every follower",
+    )
+    with pytest.raises(errors.InvalidArgument, match="larger than the limit"):
+        await leader.store.propose(b" " * (MAX_ENTRY_BYTES + 1))
+    await leader.store.propose(helpers.put_node_entry("after-the-big-one"))
+    await helpers.eventually(
+        lambda: all("after-the-big-one" in m.node_ids() for m in three_voters), 5, "replication"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,38 +12,45 @@ from webmesh import errors
 from webmesh.raft import config
 
 
-def test_conf_is_encrypted_low_latency_and_binds_only_the_given_address(tmp_path: Path) -> None:
-    conf = config.build_conf(
-        password="s3cret",
-        bind_address="172.16.0.1:9443",
+def _conf(tmp_path: Path, *, persistent: bool = True, bind: str | None = "172.16.0.1:9443") -> Any:
+    return config.build_conf(
+        bind_address=bind,
         paths=config.StorePaths.in_dir(tmp_path),
         timings=config.RaftTimings(),
+        persistent=persistent,
+        serializer=lambda path, data: None,
+        deserializer=lambda path: None,
     )
+
+
+def test_conf_is_low_latency_pickle_free_and_binds_only_the_given_address(tmp_path: Path) -> None:
+    conf: Any = _conf(tmp_path)
     conf.validate()  # pysyncobj's own consistency assertions
-    assert conf.password == "s3cret"
+    assert conf.password is None  # our channels authenticate and encrypt, not pysyncobj's Fernet
     assert conf.bindAddress == "172.16.0.1:9443"  # pysyncobj would bind 0.0.0.0 otherwise
     assert conf.appendEntriesUseBatch is False
+    assert conf.appendEntriesBatchSizeBytes > config.MAX_ENTRY_BYTES + 64  # never chunked
+    assert conf.appendEntriesBatchSizeBytes + config.MAX_ENTRY_BYTES < config.MAX_FRAME_BYTES
     assert conf.commandsWaitLeader is False
     assert conf.dynamicMembershipChange is True
     assert conf.useFork is False
     assert conf.journalFile == str(tmp_path / "raft.journal")
     assert conf.fullDumpFile == str(tmp_path / "raft.dump")
+    assert conf.serializer is not None and conf.deserializer is not None  # never a pickled dump
     assert conf.raftMinTimeout == 1.0
     assert conf.raftMaxTimeout == 2.5
     assert conf.maxBindRetries == 20
 
 
-def test_in_memory_conf_has_no_files() -> None:
-    conf = config.build_conf(
-        password="x", bind_address=None, paths=None, timings=config.RaftTimings()
-    )
+def test_replica_without_data_keeps_no_journal_but_snapshots_to_a_file(tmp_path: Path) -> None:
+    conf: Any = _conf(tmp_path, persistent=False, bind=None)
     assert conf.journalFile is None
-    assert conf.fullDumpFile is None
+    assert conf.fullDumpFile == str(tmp_path / "raft.dump")  # pysyncobj pickles in-memory dumps
 
 
-def test_empty_password_is_refused() -> None:
-    with pytest.raises(errors.InvalidArgument, match="password is required"):
-        config.build_conf(password="", bind_address=None, paths=None, timings=config.RaftTimings())
+def test_empty_secret_is_refused() -> None:
+    with pytest.raises(errors.InvalidArgument, match="raft secret is required"):
+        config.validate_password("")
 
 
 @pytest.mark.parametrize(

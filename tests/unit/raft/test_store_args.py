@@ -11,7 +11,7 @@ from webmesh.raft.syncobj import SyncObjStore
 
 
 def test_empty_password_is_refused() -> None:
-    with pytest.raises(errors.InvalidArgument, match="password"):
+    with pytest.raises(errors.InvalidArgument, match="raft secret"):
         SyncObjStore(MeshMachine(), self_address="127.0.0.1:1", voters=[], password="")
 
 

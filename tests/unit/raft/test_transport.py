@@ -1,14 +1,13 @@
-"""Handshake bookkeeping used to detect a wrong raft password."""
+"""What the transport says about refused connections and failed handshakes."""
 
 from __future__ import annotations
 
 import logging
 
 import pytest
-from cryptography.fernet import InvalidToken
-from pysyncobj.encryptor import getEncryptor
 
 from webmesh.raft import transport
+from webmesh.raft.channel import Refusal
 
 
 class Clock:
@@ -33,17 +32,23 @@ def test_watch_counts_and_rate_limits_warnings(caplog: pytest.LogCaptureFixture)
     assert watch.report() == transport.HandshakeReport(2, "10.0.0.2:1", 0.0, 1)
 
 
-def test_guarded_encryptor_reports_frames_from_another_password() -> None:
-    rejected: list[bool] = []
-    ours = transport._GuardedEncryptor(getEncryptor("right"), lambda: rejected.append(True))
-    theirs = getEncryptor("wrong")
-    token = ours.encrypt_at_time(b"hello", 1)
-    assert ours.decrypt(token) == b"hello"
-    assert ours.extract_timestamp(token) == 1
-    assert rejected == []
-    foreign = theirs.encrypt_at_time(b"hello", 1)
-    with pytest.raises(InvalidToken):
-        ours.extract_timestamp(foreign)
-    with pytest.raises(InvalidToken):
-        ours.decrypt(foreign)
-    assert rejected == [True, True]
+def test_refusals_count_by_reason_and_log_each_source_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Clock()
+    watch = transport.HandshakeWatch(clock)
+    refusals = transport.Refusals(watch, clock)
+    with caplog.at_level(logging.WARNING, logger="webmesh.raft"):
+        for port in range(5):  # one source, many connections: one line
+            refusals(f"10.0.0.9:{4000 + port}", Refusal.OVERSIZED_FRAME, "declared 2147483647")
+        refusals("10.0.0.8:1", Refusal.OVERSIZED_FRAME, "x")  # another source: its own line
+        refusals("10.0.0.9:9", Refusal.NOT_WEBMESH, "x")  # another reason: its own line
+        clock.now += 301
+        refusals("10.0.0.9:10", Refusal.OVERSIZED_FRAME, "x")  # 5 minutes later: again
+        refusals("10.0.0.7:1", Refusal.BAD_PROOF, "the dialer holds another raft secret")
+    lines = [r.getMessage() for r in caplog.records]
+    assert sum("source=10.0.0.9 reason=oversized_frame" in line for line in lines) == 2
+    assert sum("source=10.0.0.8 reason=oversized_frame" in line for line in lines) == 1
+    assert sum("reason=not_webmesh" in line for line in lines) == 1
+    assert refusals.counts() == {"oversized_frame": 7, "not_webmesh": 1, "bad_proof": 1}
+    assert watch.report().failures == 1, "a failed proof is the sign of another raft secret"

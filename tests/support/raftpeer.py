@@ -1,0 +1,74 @@
+"""A Raft peer by hand, over a blocking socket: to attack a voter as an insider (one who holds
+the Raft secret) or as a stranger who speaks the first steps of the protocol.
+
+It uses the channel's own key derivation and proofs (``webmesh.raft.channel``), so what it sends
+is exactly what a real replica would, up to the point where the test makes it misbehave.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+from webmesh.raft import channel
+
+
+class RaftPeer:
+    """A dialer that has completed the handshake (or tried to)."""
+
+    def __init__(self, port: int, secret: str, *, timeout: float = 2.0) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self._key = channel.derive_key(secret)
+        self._nonce = os.urandom(channel.NONCE_BYTES)
+        self._counter = 0
+        self._cipher: ChaCha20Poly1305 | None = None
+
+    def handshake(self) -> None:
+        """Hello, check the listener's proof, send ours: the channel is open after this."""
+        self.sock.sendall(channel.MAGIC + self._nonce)
+        hello = self._read_exactly(channel.LISTENER_HELLO)
+        assert hello.startswith(channel.MAGIC), hello[:16]
+        theirs = hello[len(channel.MAGIC) : len(channel.MAGIC) + channel.NONCE_BYTES]
+        expected = channel._proof(self._key, b"listener", self._nonce, theirs)
+        assert hello[-channel.PROOF_BYTES :] == expected, "the listener's proof does not match"
+        self.sock.sendall(channel._proof(self._key, b"dialer", self._nonce, theirs))
+        key = channel._hkdf(self._key, salt=self._nonce + theirs, info=b"dialer to listener")
+        self._cipher = ChaCha20Poly1305(key)
+
+    def send_plaintext(self, plaintext: bytes) -> None:
+        """One frame, encrypted as the channel would: whatever bytes the test chooses."""
+        assert self._cipher is not None, "handshake first"
+        nonce = self._counter.to_bytes(12, "big")
+        self._counter += 1
+        ciphertext = self._cipher.encrypt(nonce, plaintext, None)
+        self.sock.sendall(channel.HEADER.pack(len(ciphertext)) + ciphertext)
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def closed_by_peer(self, timeout: float) -> bool:
+        """Whether the listener hangs up within ``timeout`` (what it sends meanwhile is read
+        and dropped)."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                if not self.sock.recv(65536):
+                    return True
+        except TimeoutError:
+            return False
+        except ConnectionResetError:
+            return True
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _read_exactly(self, count: int) -> bytes:
+        data = b""
+        while len(data) < count:
+            chunk = self.sock.recv(count - len(data))
+            if not chunk:
+                raise ConnectionError(f"closed after {len(data)} of {count} bytes")
+            data += chunk
+        return data
