@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import socket
+import time
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from webmesh.raft import channel
+from webmesh.raft import channel, codec
 
 
 class RaftPeer:
@@ -24,6 +26,8 @@ class RaftPeer:
         self._nonce = os.urandom(channel.NONCE_BYTES)
         self._counter = 0
         self._cipher: ChaCha20Poly1305 | None = None
+        self._reply_cipher: ChaCha20Poly1305 | None = None
+        self._reply_counter = 0
 
     def handshake(self) -> None:
         """Hello, check the listener's proof, send ours: the channel is open after this."""
@@ -34,8 +38,30 @@ class RaftPeer:
         expected = channel._proof(self._key, b"listener", self._nonce, theirs)
         assert hello[-channel.PROOF_BYTES :] == expected, "the listener's proof does not match"
         self.sock.sendall(channel._proof(self._key, b"dialer", self._nonce, theirs))
-        key = channel._hkdf(self._key, salt=self._nonce + theirs, info=b"dialer to listener")
+        salt = self._nonce + theirs
+        key = channel._hkdf(self._key, salt=salt, info=b"dialer to listener")
         self._cipher = ChaCha20Poly1305(key)
+        reply = channel._hkdf(self._key, salt=salt, info=b"listener to dialer")
+        self._reply_cipher = ChaCha20Poly1305(reply)
+
+    def send(self, message: Any) -> None:
+        """One pysyncobj message, as a replica sends it."""
+        self.send_plaintext(codec.encode(message))
+
+    def receive(self, kind: str, timeout: float = 5.0) -> dict[str, Any]:
+        """The next message of type ``kind`` from the listener (others are skipped)."""
+        assert self._reply_cipher is not None, "handshake first"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            (length,) = channel.HEADER.unpack(self._read_exactly(channel.HEADER.size))
+            ciphertext = self._read_exactly(length)
+            nonce = self._reply_counter.to_bytes(12, "big")
+            self._reply_counter += 1
+            message = codec.decode(self._reply_cipher.decrypt(nonce, ciphertext, None))
+            if isinstance(message, dict) and message.get("type") == kind:
+                return message
+        raise TimeoutError(f"no {kind} within {timeout} s")
 
     def send_plaintext(self, plaintext: bytes) -> None:
         """One frame, encrypted as the channel would: whatever bytes the test chooses."""

@@ -8,6 +8,9 @@ still in their handshake from one address and ``max_pending`` in all: a stranger
 more than a few sockets, each for a few seconds. pysyncobj's own password encryption is off
 (``SyncObjConf.password`` is not set): the channel does better.
 
+Messages pass through Raft's append rule on the way in (``webmesh.raft.appends``): a follower
+never deletes entries that match the leader's, and a leader ignores late failure replies.
+
 Refusals are counted by reason (``Refusals``) and logged once per source address and reason
 every 5 minutes. A failed proof is the one refusal that means something about our own mesh: the
 peer holds another Raft secret; it also goes to :class:`HandshakeWatch`, which the store turns
@@ -29,6 +32,7 @@ from typing import Any
 from pysyncobj.poller import POLL_EVENT_TYPE
 from pysyncobj.transport import TCPTransport
 
+from webmesh.raft import appends
 from webmesh.raft.channel import Channel, ChannelSettings, Refusal
 
 logger = logging.getLogger("webmesh.raft")
@@ -211,6 +215,8 @@ class SecureTransport(TCPTransport):  # type: ignore[misc]  # pysyncobj is untyp
         self._settings = settings
         self._refusals = refusals
         self._watch = watch
+        self._stale = appends.StaleReplies()
+        self.appends_trimmed = 0  # appends whose matching entries we kept from deletion
         super().__init__(syncObj, selfNode, otherNodes)
 
     def _createServer(self) -> None:
@@ -239,6 +245,44 @@ class SecureTransport(TCPTransport):  # type: ignore[misc]  # pysyncobj is untyp
         super()._onTick()
         for conn in [*self._connections.values(), *self._unknownConnections]:
             conn.check_deadlines()
+
+    def _onMessageReceived(self, node: Any, message: Any) -> None:
+        """Raft's append rule before pysyncobj (see ``webmesh.raft.appends``)."""
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == "append_entries" and "prevLogIdx" in message:
+            accepted = message["term"] >= self._syncObj.raftCurrentTerm
+            plan = appends.plan_append(message, self._term_at, self._last_index())
+            if plan.skipped or plan.reply is not None:
+                self.appends_trimmed += 1
+            super()._onMessageReceived(node, plan.message)
+            if plan.reply is not None and accepted:
+                self.send(node, plan.reply)
+            return
+        if kind == "next_node_idx" and self._stale.is_stale(node, message):
+            return
+        super()._onMessageReceived(node, message)
+
+    def _log(self) -> Any:
+        return self._syncObj._SyncObj__raftLog  # pysyncobj's journal: (command, index, term)
+
+    def _last_index(self) -> int:
+        log = self._log()
+        return int(log[len(log) - 1][1])
+
+    def _term_at(self, index: int) -> int | None:
+        log = self._log()
+        first = int(log[0][1])
+        if not first <= index <= first + len(log) - 1:
+            return None
+        return int(log[index - first][2])
+
+    def _onNodeDisconnected(self, node: Any) -> None:
+        self._stale.forget(node)
+        super()._onNodeDisconnected(node)
+
+    def _onReadonlyNodeDisconnected(self, node: Any) -> None:
+        self._stale.forget(node)
+        super()._onReadonlyNodeDisconnected(node)
 
     def _onNodeConnected(self, node: Any) -> None:
         self._watch.succeeded()
