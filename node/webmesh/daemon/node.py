@@ -40,7 +40,7 @@ from webmesh.mesh.machine import MeshMachine
 from webmesh.mesh.model import Networks, Node, NodeRole
 from webmesh.mesh.state import Effect, MeshState, changed_node_ids
 from webmesh.metrics_http import MetricsServer
-from webmesh.raft.store import ConsensusStore
+from webmesh.raft.store import ConsensusStore, SyncMode
 from webmesh.raft.syncobj import SyncObjStore
 from webmesh.reconcile.desired import LocalInterface, interface_addresses
 from webmesh.reconcile.loop import PassResult, Reconciler
@@ -362,6 +362,7 @@ class NodeDaemon:
             password=i.raft_secret,
             data_dir=None if self.settings.raft.in_memory else self.data_dir / "raft",
             observer=observer,
+            sync=SyncMode(self.settings.raft.sync),
         )
 
     async def status(self) -> NodeStatus:

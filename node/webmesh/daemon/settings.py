@@ -74,6 +74,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("raft.data-dir", values.parse_path, "/var/lib/webmesh/store",
            "Directory of the Raft log and snapshots.", kind="path", metavar="PATH"),
     bool_option("raft.in-memory", "Keep Raft state in memory only (lost on restart)."),
+    Option("raft.sync", values.one_of("always", "batch", "off"), "always",
+           "When the Raft log reaches the disk: always (before anything that acknowledges it "
+           "leaves: survives power loss), batch (every 100 ms: a power loss of a majority can "
+           "lose the last 100 ms of acknowledged writes), off (never fsync: survives kill -9, "
+           "not power loss).", kind="always|batch|off", metavar="MODE"),
     Option("services.api.listen-address", values.parse_listen_address, "[::]:8443",
            "Address of the gRPC API.", kind="host:port", metavar="HOST:PORT"),
     bool_option("services.api.disabled", "Do not serve the API (a pure client/observer node)."),
@@ -155,6 +160,7 @@ class RaftSettings:
     listen_address: str
     data_dir: pathlib.Path
     in_memory: bool
+    sync: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

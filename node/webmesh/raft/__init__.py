@@ -10,7 +10,9 @@ asyncio bridge), ``consumer`` (the one replicated entry point; JSON snapshots), 
 (``SyncObjConf`` and timings), ``codec`` (pysyncobj's messages in our schema, ``v1/wire.proto``:
 no pickle on the wire), ``channel`` (one authenticated, framed, bounded, encrypted connection),
 ``transport`` (pysyncobj's transport on channels; admission and refusals), ``snapshot`` (our
-snapshot files), ``status`` and ``failures`` (pure mappings to ``RaftStatus`` and domain errors).
+snapshot files), ``appends`` (Raft's append rule: no truncation of matching entries),
+``durability`` (fsynced journal and the barrier: acknowledged means on disk), ``status`` and
+``failures`` (pure mappings to ``RaftStatus`` and domain errors).
 """
 
 import _socket as _c_socket

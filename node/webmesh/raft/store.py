@@ -31,6 +31,14 @@ class RaftRole(enum.StrEnum):
     SHUTDOWN = "shutdown"
 
 
+class SyncMode(enum.StrEnum):
+    """When a replica's log reaches the disk (``webmesh.raft.durability``)."""
+
+    ALWAYS = "always"  # before anything that acknowledges it leaves the replica
+    BATCH = "batch"  # every 100 ms, nothing waits for it
+    OFF = "off"  # never fsynced
+
+
 @dataclass(frozen=True, slots=True)
 class RaftStatus:
     """A point-in-time view of this replica's consensus state."""

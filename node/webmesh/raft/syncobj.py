@@ -34,12 +34,12 @@ from typing import Any
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjException
 
 from webmesh import errors
-from webmesh.raft import config, failures
+from webmesh.raft import config, durability, failures
 from webmesh.raft import status as raft_status
 from webmesh.raft.channel import ChannelSettings, derive_key
 from webmesh.raft.consumer import EntryConsumer
 from webmesh.raft.snapshot import SnapshotFiles, SnapshotSender
-from webmesh.raft.store import RaftStatus, StateMachine
+from webmesh.raft.store import RaftStatus, StateMachine, SyncMode
 from webmesh.raft.transport import HandshakeWatch, Refusals, SecureTransport
 
 logger = logging.getLogger("webmesh.raft")
@@ -71,6 +71,7 @@ class SyncObjStore:
         data_dir: Path | None = None,
         observer: bool = False,
         timings: config.RaftTimings | None = None,
+        sync: SyncMode = SyncMode.ALWAYS,
     ) -> None:
         config.validate_password(password)
         if observer:
@@ -89,6 +90,8 @@ class SyncObjStore:
         self._timings = (timings or config.RaftTimings()).validate()
         self._watch = HandshakeWatch()
         self._refusals = Refusals(self._watch)
+        self._sync = SyncMode(sync)
+        self._journals: list[durability.DurableJournal] = []
         self._scratch: Path | None = None  # the snapshot's directory of a replica without data
         self._syncobj: Any = None
         self._consumer: Any = None
@@ -140,30 +143,41 @@ class SyncObjStore:
             handshake_timeout=self._timings.connection_timeout,
             idle_timeout=self._timings.connection_timeout,
         )
+        barrier = None
+        if self._data_dir is not None and self._sync is SyncMode.ALWAYS:
+            barrier = durability.Barrier(lambda: self._journals[0] if self._journals else None)
         transport = functools.partial(
-            SecureTransport, settings=settings, refusals=self._refusals, watch=self._watch
+            SecureTransport,
+            settings=settings,
+            refusals=self._refusals,
+            watch=self._watch,
+            barrier=barrier,
         )
         self._consumer = EntryConsumer(self._machine)
         with warnings.catch_warnings():
             # pysyncobj's journal reads its meta file without closing it (ResourceWarning).
             warnings.filterwarnings("ignore", category=ResourceWarning, module="pysyncobj")
-            self._syncobj = SyncObj(
-                self._self_address,
-                self._others,
-                conf=conf,
-                consumers=[self._consumer],
-                transportClass=transport,
-            )
+            with durability.journals(self._sync, self._journals):
+                self._syncobj = SyncObj(
+                    self._self_address,
+                    self._others,
+                    conf=conf,
+                    consumers=[self._consumer],
+                    transportClass=transport,
+                )
         sender.install(self._syncobj._SyncObj__serializer)  # see webmesh.raft.snapshot
         # Private, but the only way to wake pysyncobj's poller (see _on_tick_thread).
         self._wake = getattr(self._syncobj, "_SyncObj__pipeNotifier", None)
         self._syncobj.addOnTickCallback(self._on_tick_thread)
+        if self._journals and self._sync is SyncMode.BATCH:
+            self._syncobj.addOnTickCallback(durability.BatchSyncer(self._journals[0]).tick)
         logger.info(
-            "event=raft_started self=%s observer=%s voters=%s persistent=%s",
+            "event=raft_started self=%s observer=%s voters=%s persistent=%s sync=%s",
             self._self_address or "-",
             self._self_address is None,
             ",".join(self._others) or "-",
             self._data_dir is not None,
+            self._sync.value if self._data_dir is not None else "-",
         )
         if self._self_address is not None:
             await self._wait_bound(self._self_address)

@@ -30,10 +30,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pysyncobj.poller import POLL_EVENT_TYPE
+from pysyncobj.tcp_connection import CONNECTION_STATE
 from pysyncobj.transport import TCPTransport
 
 from webmesh.raft import appends
 from webmesh.raft.channel import Channel, ChannelSettings, Refusal
+from webmesh.raft.durability import Barrier
 
 logger = logging.getLogger("webmesh.raft")
 
@@ -210,11 +212,13 @@ class SecureTransport(TCPTransport):  # type: ignore[misc]  # pysyncobj is untyp
         settings: ChannelSettings,
         refusals: Refusals,
         watch: HandshakeWatch,
+        barrier: Barrier | None = None,
     ) -> None:
         # Set before super().__init__: it calls addNode and _createServer, which we override.
         self._settings = settings
         self._refusals = refusals
         self._watch = watch
+        self._barrier = barrier
         self._stale = appends.StaleReplies()
         self.appends_trimmed = 0  # appends whose matching entries we kept from deletion
         super().__init__(syncObj, selfNode, otherNodes)
@@ -245,6 +249,18 @@ class SecureTransport(TCPTransport):  # type: ignore[misc]  # pysyncobj is untyp
         super()._onTick()
         for conn in [*self._connections.values(), *self._unknownConnections]:
             conn.check_deadlines()
+        if self._barrier is not None:
+            self._barrier.release()  # sync what this round wrote, then send what it said
+
+    def send(self, node: Any, message: Any) -> bool:
+        """As pysyncobj's; with a barrier, held until the tick's sync (``durability``)."""
+        if self._barrier is None:
+            return bool(super().send(node, message))
+        conn = self._connections.get(node)
+        if conn is None or conn.state != CONNECTION_STATE.CONNECTED:
+            return False
+        self._barrier.hold(functools.partial(TCPTransport.send, self, node, message))
+        return True
 
     def _onMessageReceived(self, node: Any, message: Any) -> None:
         """Raft's append rule before pysyncobj (see ``webmesh.raft.appends``)."""

@@ -55,7 +55,12 @@ async def test_sigkilled_voter_restores_its_state_from_data_dir(
     second = await spawn(address, tmp_path)
     try:
         ready = await next_event(second)
-        assert ready == {"event": "ready", "nodes": ["alpha", "beta"], "bootstrapped": True}
+        assert ready == {
+            "event": "ready",
+            "nodes": ["alpha", "beta"],
+            "bootstrapped": True,
+            "leader": True,
+        }
     finally:
         await kill(second)
 

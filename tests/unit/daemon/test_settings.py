@@ -81,7 +81,10 @@ def test_defaults() -> None:
             routes=(),
         ),
         raft=s.RaftSettings(
-            listen_address="", data_dir=pathlib.Path("/var/lib/webmesh/store"), in_memory=False
+            listen_address="",
+            data_dir=pathlib.Path("/var/lib/webmesh/store"),
+            in_memory=False,
+            sync="always",
         ),
         services=s.ServicesSettings(
             api=s.ListenerSettings(listen_address="[::]:8443", disabled=False),
@@ -179,7 +182,8 @@ def test_the_documented_names_exist() -> None:
         "global.log-level", "global.log-format", "bootstrap.enabled", "bootstrap.ipv4-network",
         "bootstrap.ipv6-network", "bootstrap.mesh-domain", "mesh.node-id", "mesh.join-address",
         "mesh.join-as-voter", "mesh.max-join-retries", "mesh.routes", "raft.listen-address",
-        "raft.data-dir", "raft.in-memory", "services.api.listen-address", "services.api.disabled",
+        "raft.data-dir", "raft.in-memory", "raft.sync", "services.api.listen-address",
+        "services.api.disabled",
         "services.metrics.listen-address", "services.metrics.disabled",
         "wireguard.interface-name", "wireguard.listen-port", "wireguard.mtu",
         "wireguard.persistent-keepalive", "wireguard.backend",
@@ -220,6 +224,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "raft.listen-address": ("[::]:9444", "[::]:9444"),
     "raft.data-dir": ("/srv/raft", pathlib.Path("/srv/raft")),
     "raft.in-memory": ("true", True),
+    "raft.sync": ("batch", "batch"),
     "services.api.listen-address": ("0.0.0.0:9000", "0.0.0.0:9000"),
     "services.api.disabled": ("true", True),
     "services.metrics.listen-address": ("127.0.0.1:9100", "127.0.0.1:9100"),
