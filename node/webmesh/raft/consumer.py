@@ -16,6 +16,7 @@ import logging
 
 from pysyncobj import SyncObjConsumer, replicated
 
+from webmesh.raft import batch
 from webmesh.raft.store import StateMachine
 
 logger = logging.getLogger("webmesh.raft")
@@ -32,9 +33,21 @@ class EntryConsumer(SyncObjConsumer):  # type: ignore[misc]  # pysyncobj is unty
     def _apply_entry(self, entry: bytes) -> bytes | None:
         """Runs on pysyncobj's thread for each committed entry, on every replica.
 
-        An exception here would make pysyncobj retry the same entry on every tick forever and
-        wedge the replica, so it is logged and turned into ``None`` (the proposer reports it).
+        An entry is one state-machine entry or a batch of them (``webmesh.raft.batch``), applied
+        in order; a batch returns every result. An exception here would make pysyncobj retry
+        the same entry on every tick forever and wedge the replica, so it is logged and turned
+        into ``None`` (the proposer reports it).
         """
+        if not batch.is_batch(entry):
+            return self._apply_one(entry)
+        try:
+            entries = batch.unpack(entry)
+        except batch.BatchError:
+            logger.exception("event=raft_apply_failed size=%d", len(entry))
+            return None
+        return batch.pack_results([self._apply_one(one) for one in entries])
+
+    def _apply_one(self, entry: bytes) -> bytes | None:
         try:
             return self._machine.apply(entry)
         except Exception:

@@ -34,7 +34,7 @@ from typing import Any
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjException
 
 from webmesh import errors
-from webmesh.raft import config, durability, failures
+from webmesh.raft import batch, config, durability, failures
 from webmesh.raft import status as raft_status
 from webmesh.raft.channel import ChannelSettings, derive_key
 from webmesh.raft.consumer import EntryConsumer
@@ -46,6 +46,7 @@ logger = logging.getLogger("webmesh.raft")
 
 _POLL = 0.02  # seconds between checks while waiting for a condition on the tick thread's state
 _DENIED_RETRY = 0.1  # seconds between retries of a membership change denied by the leader
+_MAX_BATCHES_IN_FLIGHT = 2  # entries of proposals being committed at once; the rest wait
 
 Callback = Callable[[Any, int], None]
 
@@ -98,6 +99,10 @@ class SyncObjStore:
         self._wake: Any = None
         self._thunks: collections.deque[Callable[[], None]] = collections.deque()
         self._pending: set[asyncio.Future[tuple[Any, int]]] = set()
+        self._proposals: collections.deque[tuple[bytes, asyncio.Future[tuple[Any, int]]]] = (
+            collections.deque()
+        )
+        self._batches_in_flight = 0
         self._membership_lock = asyncio.Lock()
         self._membership_inflight: asyncio.Future[tuple[Any, int]] | None = None
         self._raft_state = raft_status.STATE_FOLLOWER
@@ -237,6 +242,11 @@ class SyncObjStore:
             self._closed = True
             return
         self._closed = True
+        while self._proposals:
+            _, waiting = self._proposals.popleft()
+            if not waiting.done():
+                waiting.set_exception(errors.Unavailable("the raft store was closed"))
+                waiting.exception()
         for future in list(self._pending):
             if not future.done():
                 future.set_exception(errors.Unavailable("the raft store was closed"))
@@ -256,7 +266,12 @@ class SyncObjStore:
     # ------------------------------------------------------------------------------- writes
 
     async def propose(self, entry: bytes, *, timeout: float = 5.0) -> bytes:
-        """Commit ``entry``; return what ``apply`` returned on this (the leader's) replica."""
+        """Commit ``entry``; return what ``apply`` returned on this (the leader's) replica.
+
+        Proposals that arrive while ``_MAX_BATCHES_IN_FLIGHT`` entries are being committed wait
+        and go together in the next one (``webmesh.raft.batch``): one round of messages and one
+        fsync for all of them.
+        """
         if len(entry) > config.MAX_ENTRY_BYTES:
             raise errors.InvalidArgument(
                 f"a mesh change of {len(entry)} bytes is larger than the limit of "
@@ -264,19 +279,67 @@ class SyncObjStore:
             )
         self._require_leader("propose")
         started = time.perf_counter()
-        consumer = self._consumer
+        waiting: asyncio.Future[tuple[Any, int]] = asyncio.get_running_loop().create_future()
+        self._proposals.append((entry, waiting))
+        self._send_batches()
         result = self._check(
-            await self._submit(
-                lambda callback: consumer._apply_entry(entry, callback=callback),
-                timeout=timeout,
-                action="propose",
-            ),
-            action="propose",
+            await self._outcome(waiting, timeout=timeout, action="propose"), action="propose"
         )
         if not isinstance(result, bytes):
             raise errors.MeshError("the state machine failed to apply the entry (see the logs)")
         logger.debug("event=raft_committed ms=%.2f", (time.perf_counter() - started) * 1000)
         return result
+
+    def _send_batches(self) -> None:
+        """Hand waiting proposals to pysyncobj, a batch per entry, while few are in flight."""
+        while self._proposals and self._batches_in_flight < _MAX_BATCHES_IN_FLIGHT:
+            taken = [self._proposals.popleft()]
+            size = batch.ENVELOPE_BYTES + len(taken[0][0])
+            while self._proposals:
+                more = len(self._proposals[0][0]) + 8
+                if size + more > config.MAX_ENTRY_BYTES:
+                    break
+                taken.append(self._proposals.popleft())
+                size += more
+            self._batches_in_flight += 1
+            entries = [entry for entry, _ in taken]
+            packed = entries[0] if len(entries) == 1 else batch.pack(entries)
+            future = self._enqueue(functools.partial(self._apply_on_leader, packed))
+            future.add_done_callback(
+                functools.partial(self._batch_done, [w for _, w in taken], len(entries) > 1)
+            )
+
+    def _apply_on_leader(self, entry: bytes, callback: Callback) -> None:
+        self._consumer._apply_entry(entry, callback=callback)
+
+    def _batch_done(
+        self,
+        waiting: list[asyncio.Future[tuple[Any, int]]],
+        batched: bool,
+        future: asyncio.Future[tuple[Any, int]],
+    ) -> None:
+        """Give each proposer of a batch its own outcome; send what waits meanwhile."""
+        self._batches_in_flight -= 1
+        outcomes: list[tuple[Any, int]]
+        if future.cancelled() or future.exception() is not None:
+            error = future.exception() if not future.cancelled() else errors.Unavailable("closed")
+            for one in waiting:
+                if not one.done():
+                    one.set_exception(error or errors.Unavailable("closed"))
+            self._send_batches()
+            return
+        result, reason = future.result()
+        if reason != FAIL_REASON.SUCCESS or not batched:
+            outcomes = [(result, reason)] * len(waiting)
+        elif isinstance(result, bytes):
+            outcomes = [(one, reason) for one in batch.unpack_results(result)]
+        else:
+            outcomes = [(None, reason)] * len(waiting)
+        for one, outcome in zip(waiting, outcomes, strict=True):
+            if not one.done():
+                one.set_result(outcome)
+        if not self._closed:
+            self._send_batches()
 
     async def add_voter(
         self, address: str, *, timeout: float = 10.0, wait_for_commit: bool = True

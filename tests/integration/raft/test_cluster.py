@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from typing import Any
@@ -161,4 +162,25 @@ async def test_the_largest_entry_replicates_and_a_larger_one_is_refused(
     await leader.store.propose(helpers.put_node_entry("after-the-big-one"))
     await helpers.eventually(
         lambda: all("after-the-big-one" in m.node_ids() for m in three_voters), 5, "replication"
+    )
+
+
+async def test_concurrent_proposals_share_entries_and_each_gets_its_own_result(
+    three_voters: list[Any], helpers: Any
+) -> None:
+    """While entries are being committed, new proposals wait and go together in one entry; each
+    proposer still gets its own result, a refused one included."""
+    leader = helpers.leader_of(three_voters)
+    before = leader.store.status().commit_index
+    ids = [f"c{i}" for i in range(60)]
+    entries = [helpers.put_node_entry(node_id) for node_id in ids]
+    entries[30] = commands.encode(commands.RemoveNode("no-such-node"))  # refused
+    results = await asyncio.gather(*(leader.store.propose(entry) for entry in entries))
+    decoded = [commands.Result.decode(result) for result in results]
+    assert [r.ok for r in decoded] == [i != 30 for i in range(60)]
+    used = leader.store.status().commit_index - before
+    assert used < len(entries), f"{used} entries for {len(entries)} proposals: no batching"
+    expected = {node_id for i, node_id in enumerate(ids) if i != 30}
+    await helpers.eventually(
+        lambda: all(expected <= m.node_ids() for m in three_voters), 5, "replicated"
     )
