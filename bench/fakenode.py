@@ -132,7 +132,14 @@ async def serve(node_id: str, argv: list[str]) -> None:
 def main() -> None:
     node_id, sep, *argv = sys.argv[1:]
     assert sep == "--", "usage: fakenode.py NODE_ID -- SETTINGS..."
-    asyncio.run(serve(node_id, argv))
+    profile = os.environ.get("WEBMESH_BENCH_PROFILE")  # a file: cProfile of the event loop
+    if not profile:
+        asyncio.run(serve(node_id, argv))
+        return
+    import cProfile  # noqa: PLC0415  # only when asked
+
+    statement = "asyncio.run(serve(node_id, argv))"
+    cProfile.runctx(statement, globals(), locals(), f"{profile}.{node_id}")
 
 
 if __name__ == "__main__":

@@ -83,6 +83,9 @@ async def joins(address: str, count: int, in_flight: int, tag: str) -> tuple[lis
         return latencies, time.perf_counter() - started
 
 
+SYNC_MODES = ("always", "batch", "off")  # measured on fresh clusters, after the main run
+
+
 def run() -> BenchResult:
     result = BenchResult(
         name="raft_commit",
@@ -103,15 +106,16 @@ def run() -> BenchResult:
             "The voters advertise no endpoint, so the synthetic nodes peer with nobody and the "
             "fake driver does no work: its `apply` is O(peers) (~9 ms at 3,000 peers), which "
             "would measure the test double instead of webmesh. The mesh grows by every "
-            "mutation (about 4,800 nodes at the end). 4 processes share 2 cores."
+            "mutation (about 4,800 nodes at the end). 4 processes share 2 cores. The main run "
+            "uses --raft.sync=always (the default: fsync before every acknowledgement, group "
+            "commit); then each sync mode gets a fresh cluster and the leader's Join "
+            "throughput phase."
         ),
     )
     cluster = FakeCluster()
     try:
         progress("raft_commit: starting 3 voters")
-        n1 = cluster.start("v1", endpoint=False)
-        n2 = cluster.start("v2", join=n1, voter=True, endpoint=False)
-        n3 = cluster.start("v3", join=n1, voter=True, endpoint=False)
+        n1, n2, n3 = _voters(cluster, "always")
         leader = _wait_leader(cluster)
         follower = next(n for n in (n1, n2, n3) if n is not leader)
         result.note(f"leader {leader.node_id}, follower used {follower.node_id}")
@@ -133,7 +137,45 @@ def run() -> BenchResult:
         )  # fmt: skip
     finally:
         cluster.close()
+    for mode in SYNC_MODES:
+        _sync_mode_phase(result, mode)
     return result
+
+
+def _voters(cluster: FakeCluster, sync: str) -> tuple[FakeNode, FakeNode, FakeNode]:
+    extra = (f"--raft.sync={sync}",)
+    n1 = cluster.start("v1", endpoint=False, extra=extra)
+    n2 = cluster.start("v2", join=n1, voter=True, endpoint=False, extra=extra)
+    n3 = cluster.start("v3", join=n1, voter=True, endpoint=False, extra=extra)
+    return n1, n2, n3
+
+
+def _sync_mode_phase(result: BenchResult, mode: str) -> None:
+    """What each --raft.sync mode costs: a fresh cluster, Join throughput through the leader."""
+    cluster = FakeCluster()
+    try:
+        progress(f"raft_commit: --raft.sync={mode}: 3 fresh voters, {CONCURRENT} Joins")
+        nodes = list(_voters(cluster, mode))
+        leader = _wait_leader(cluster)
+
+        async def measure() -> tuple[list[float], float]:
+            await joins(leader.api, WARMUP, 1, "warm")
+            return await joins(leader.api, CONCURRENT, IN_FLIGHT, f"sync{mode}")
+
+        latencies, wall = asyncio.run(measure())
+        rate = len(latencies) / wall
+        result.add(
+            Metric(f"Join throughput, leader, {IN_FLIGHT} in flight, --raft.sync={mode}", rate,
+                   "mutations/s"),
+            Metric(f"Join latency under load, leader, --raft.sync={mode}: p99",
+                   percentile(latencies, 99), "ms"),
+        )  # fmt: skip
+        result.note(
+            f"--raft.sync={mode}: {len(latencies)} Joins in {wall:.2f} s = {rate:.0f}/s; "
+            f"latency {summary(latencies)} ms ({len(nodes)} fresh voters)"
+        )
+    finally:
+        cluster.close()
 
 
 def _converged(nodes: list[FakeNode], timeout: float = 10.0) -> dict[str, dict[str, int]]:
