@@ -510,7 +510,12 @@ class NodeDaemon:
     def _membership(self) -> MembershipService:
         assert self.store is not None
         secret = self.identity.raft_secret
-        return MembershipService(store=self.store, machine=self.machine, raft_secret=lambda: secret)
+        return MembershipService(
+            store=self.store,
+            machine=self.machine,
+            raft_secret=lambda: secret,
+            address_quarantine=float(self.settings.mesh.address_quarantine),
+        )
 
     def _admin(self) -> AdminService:
         assert self.store is not None

@@ -66,6 +66,9 @@ OPTIONS: tuple[Option, ...] = (
     bool_option("mesh.join-as-voter", "Join as a Raft voter (otherwise as an observer)."),
     Option("mesh.max-join-retries", values.int_in_range(0), "10",
            "Join attempts before giving up.", kind="int >= 0", metavar="N"),
+    Option("mesh.address-quarantine", values.int_in_range(0), "600",
+           "Seconds an address released by a removed node rests before this server gives it to "
+           "a joining node (0: reuse at once).", kind="seconds >= 0", metavar="SECONDS"),
     Option("mesh.routes", values.parse_network, "", "Extra CIDRs this node advertises.",
            kind="list of CIDR", metavar="CIDR[,...]", is_list=True),
     Option("raft.listen-address", values.parse_optional_listen_address, "",
@@ -150,6 +153,7 @@ class MeshSettings:
     join_address: str
     join_as_voter: bool
     max_join_retries: int
+    address_quarantine: int
     routes: tuple[str, ...]
 
 

@@ -99,16 +99,18 @@ class PutNode:
 
 @dataclass(frozen=True, slots=True)
 class RemoveNode:
-    """Remove a node (it left, or an administrator removed it)."""
+    """Remove a node (it left, or an administrator removed it). ``at``: unix seconds, decided
+    by the proposer: when its addresses were released (0 in logs older than the quarantine)."""
 
     node_id: str
+    at: float = 0.0
 
     def payload(self) -> dict[str, Any]:
-        return {"node_id": self.node_id}
+        return {"node_id": self.node_id, "at": self.at}
 
     @classmethod
     def from_payload(cls, raw: Mapping[str, Any]) -> RemoveNode:
-        return cls(node_id=str(raw["node_id"]))
+        return cls(node_id=str(raw["node_id"]), at=float(raw.get("at", 0.0)))
 
 
 Command = Bootstrap | PutNode | RemoveNode | PutObject | DeleteObject

@@ -95,11 +95,16 @@ def _relayed_prefixes(state: MeshState, local: Node) -> set[str]:
 
 
 def peers_of(state: MeshState, local_id: str) -> tuple[Peer, ...]:
-    """The complete desired peer list of ``local_id``, sorted by node id."""
+    """The complete desired peer list of ``local_id``, sorted by node id: O(n) for a node with
+    an endpoint (everyone may dial it), O(nodes with an endpoint) for one without."""
     local = state.nodes.get(local_id)
     if local is None:
         return ()
-    entries = (peer_entry(state, local, n) for n in state.nodes.values() if n.id != local_id)
+    if local.endpoints:
+        candidates: Iterable[Node] = state.nodes.values()
+    else:
+        candidates = (state.nodes[i] for i in state.endpoint_nodes if i in state.nodes)
+    entries = (peer_entry(state, local, n) for n in candidates if n.id != local_id)
     return tuple(sorted((p for p in entries if p is not None), key=lambda p: p.node_id))
 
 

@@ -89,10 +89,15 @@ class MeshState:
     networks: Networks | None = None
     nodes: Mapping[str, Node] = field(default_factory=lambda: _EMPTY)
     address_owners: Mapping[str, str] = field(default_factory=lambda: _EMPTY)  # prefix -> node id
+    # prefix -> unix seconds its owner was removed: proposers let it rest before reuse
+    # (``released_at``); forgotten after RELEASE_MEMORY.
+    released: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     # Derived indexes (rebuilt from nodes on restore, never snapshotted), so that computing one
     # node's peer changes costs O(1) however large the mesh is:
     relay_id: str = ""  # the oldest node with an endpoint: relays for nodes without one
     routing_nodes: frozenset[str] = frozenset()  # ids of the nodes that advertise routes
+    # ids of the nodes that have an endpoint: the only possible peers of a node without one
+    endpoint_nodes: frozenset[str] = frozenset()
     objects: Objects = field(default_factory=Objects)  # RBAC, ACLs, routes, with their views
 
     @property
@@ -123,7 +128,7 @@ def apply(state: MeshState, command: commands.Command) -> Transition:
             case commands.PutNode():
                 return _put_node(advanced, command.node)
             case commands.RemoveNode():
-                return _remove_node(advanced, command.node_id)
+                return _remove_node(advanced, command.node_id, command.at)
             case commands.PutObject():
                 return _put_object(advanced, command.kind, command.obj)
             case commands.DeleteObject():
@@ -197,6 +202,7 @@ def _put_node(state: MeshState, node: Node) -> Transition:
         address_owners=MappingProxyType(owners),
         relay_id=_relay_after_put(state, nodes, node),
         routing_nodes=_routing_after(state.routing_nodes, node.id, bool(node.routes)),
+        endpoint_nodes=_routing_after(state.endpoint_nodes, node.id, bool(node.endpoints)),
     )
     effect: Effect = NodeAdded(node) if before is None else NodeUpdated(before, node)
     if before == node:
@@ -215,21 +221,33 @@ def _check_addresses(state: MeshState, networks: Networks, node: Node) -> None:
             raise errors.AlreadyExists(f"address {prefix} is already assigned to node {owner!r}")
 
 
-def _remove_node(state: MeshState, node_id: str) -> Transition:
+def _remove_node(state: MeshState, node_id: str, at: float) -> Transition:
     node = state.node(node_id)
     nodes = _thaw(state.nodes)
     del nodes[node_id]
     owners = _thaw(state.address_owners)
     for prefix in node.addresses():
         owners.pop(prefix, None)
+    released = {p: t for p, t in state.released.items() if at - t < RELEASE_MEMORY}
+    released.update(dict.fromkeys(node.addresses(), at))
     new = replace(
         state,
         nodes=MappingProxyType(nodes),
         address_owners=MappingProxyType(owners),
+        released=MappingProxyType(released),
         relay_id=elect_relay(nodes.values()) if state.relay_id == node_id else state.relay_id,
         routing_nodes=_routing_after(state.routing_nodes, node_id, False),
+        endpoint_nodes=_routing_after(state.endpoint_nodes, node_id, False),
     )
     return Transition(new, commands.Result(), (NodeRemoved(node),))
+
+
+RELEASE_MEMORY = 86400.0  # seconds a released address is remembered (longer than any quarantine)
+
+
+def released_at(state: MeshState, prefix: str) -> float | None:
+    """When ``prefix`` was released by a removed node (unix seconds), or None."""
+    return state.released.get(prefix)
 
 
 def _thaw(mapping: Mapping[str, T]) -> dict[str, T]:
@@ -261,10 +279,11 @@ def _relay_after_put(state: MeshState, nodes: Mapping[str, Node], node: Node) ->
     return current
 
 
-def _routing_after(routing: frozenset[str], node_id: str, has_routes: bool) -> frozenset[str]:
-    if has_routes == (node_id in routing):
-        return routing
-    return routing | {node_id} if has_routes else routing - {node_id}
+def _routing_after(ids: frozenset[str], node_id: str, member: bool) -> frozenset[str]:
+    """``ids`` with ``node_id`` in it or not (an index of nodes with routes, or endpoints)."""
+    if member == (node_id in ids):
+        return ids
+    return ids | {node_id} if member else ids - {node_id}
 
 
 def to_snapshot(state: MeshState) -> dict[str, Any]:
@@ -275,6 +294,7 @@ def to_snapshot(state: MeshState) -> dict[str, Any]:
         "networks": state.networks.to_dict() if state.networks else None,
         "nodes": [node.to_dict() for node in sorted(state.nodes.values(), key=lambda n: n.id)],
         "objects": state.objects.to_dict(),
+        "released": dict(sorted(state.released.items())),
     }
 
 
@@ -289,7 +309,9 @@ def from_snapshot(raw: Mapping[str, Any]) -> MeshState:
         networks=networks,
         nodes=MappingProxyType(nodes),
         address_owners=MappingProxyType(owners),
+        released=MappingProxyType({str(p): float(t) for p, t in raw.get("released", {}).items()}),
         relay_id=elect_relay(nodes.values()),
         routing_nodes=frozenset(n.id for n in nodes.values() if n.routes),
+        endpoint_nodes=frozenset(n.id for n in nodes.values() if n.endpoints),
         objects=Objects.from_dict(raw.get("objects", {})),
     )

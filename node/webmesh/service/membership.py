@@ -26,6 +26,10 @@ from webmesh.syntax import validate_cidr, validate_node_id
 log = logging.getLogger("webmesh.service")
 
 DEFAULT_RAFT_PORT = 9443
+# Seconds an address released by a removed node rests before a join may get it: every peer has
+# long applied the removal by then, so a peer or an ACL keyed by the address never means
+# another machine while an old configuration lingers somewhere.
+DEFAULT_ADDRESS_QUARANTINE = 600.0
 ADDRESS_RACE_RETRIES = 3
 
 
@@ -74,10 +78,12 @@ class MembershipService(ReplicatedService):
         machine: MeshMachine,
         raft_secret: Callable[[], str],
         clock: Callable[[], float] = time.time,
+        address_quarantine: float = DEFAULT_ADDRESS_QUARANTINE,
     ) -> None:
         super().__init__(store=store, machine=machine)
         self._raft_secret = raft_secret
         self._clock = clock
+        self._quarantine = address_quarantine
         self._lock = asyncio.Lock()  # one Raft membership (voter) change at a time
         self._node_locks: dict[str, asyncio.Lock] = {}  # one join per node id at a time
         self._reserved: set[str] = set()  # addresses picked by joins not yet committed
@@ -149,15 +155,26 @@ class MembershipService(ReplicatedService):
                 f"node id {spec.node_id!r} is taken by a node with another public key; "
                 "choose another --mesh.node-id, or remove the old node first"
             )
-        taken = _Taken(state.address_owners, self._reserved)
+        taken = _Taken(
+            state.address_owners, self._reserved, state.released, self._clock() - self._quarantine
+        )
         # reserved addresses whose PutNode is already applied are counted in state.nodes
         hint = len(state.nodes) + len(self._reserved - state.address_owners.keys())
         ipv4 = existing.ipv4 if existing else ""
-        if not ipv4:
-            ipv4 = ipam.allocate_ipv4(networks.ipv4, taken, hint)
         ipv6 = existing.ipv6 if existing else ""
-        if spec.want_ipv6 and networks.ipv6 and not ipv6:
-            ipv6 = ipam.allocate_ipv6(networks.ipv6, taken, hint)
+        try:
+            if not ipv4:
+                ipv4 = ipam.allocate_ipv4(networks.ipv4, taken, hint)
+            if spec.want_ipv6 and networks.ipv6 and not ipv6:
+                ipv6 = ipam.allocate_ipv6(networks.ipv6, taken, hint)
+        except errors.Exhausted as exc:
+            resting = sum(1 for t in state.released.values() if t > taken.resting_since)
+            if not resting:
+                raise
+            raise errors.Exhausted(
+                f"{exc}: {resting} released by nodes that left still rest for up to "
+                f"{self._quarantine:g} s (--mesh.address-quarantine)"
+            ) from None
         host = ipam.interface_address(ipv4)
         role = spec.role
         raft_address = spec.raft_address or f"{host}:{spec.raft_port or DEFAULT_RAFT_PORT}"
@@ -203,7 +220,7 @@ class MembershipService(ReplicatedService):
                         "the leader cannot remove itself; transfer leadership first"
                     )
                 await self._store.remove_voter(node.raft_address)
-            await self.propose(commands.RemoveNode(node_id))
+            await self.propose(commands.RemoveNode(node_id, at=self._clock()))
             log.info("node left node=%s", node_id)
 
 
@@ -213,9 +230,14 @@ class _Taken:
 
     owners: Mapping[str, str]
     reserved: set[str]
+    released: Mapping[str, float]  # prefix -> when its last owner was removed
+    resting_since: float  # released after this: still resting (the quarantine)
 
     def __contains__(self, prefix: object) -> bool:
-        return prefix in self.owners or prefix in self.reserved
+        if prefix in self.owners or prefix in self.reserved:
+            return True
+        released = self.released.get(prefix) if isinstance(prefix, str) else None
+        return released is not None and released > self.resting_since
 
 
 def _validate_spec(spec: JoinSpec) -> None:

@@ -19,9 +19,13 @@ from integration.node.meshlab import Cluster, Lab
 async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cluster]:
     lab = Lab(tmp_path_factory.mktemp("cluster"))
     try:
-        bootstrap = await lab.start("n1")
-        voter = await lab.start("n2", join=bootstrap, voter=True)
-        observer = await lab.start("n3", join=bootstrap)
+        # The tests of this module share the cluster and join and leave guests one after the
+        # other, each expecting the next address: released addresses are reused at once here
+        # (test_lifecycle checks the quarantine itself).
+        reuse = ("--mesh.address-quarantine=0",)
+        bootstrap = await lab.start("n1", extra=reuse)
+        voter = await lab.start("n2", join=bootstrap, voter=True, extra=reuse)
+        observer = await lab.start("n3", join=bootstrap, extra=reuse)
         yield Cluster(lab, bootstrap, voter, observer)
     finally:
         await lab.close()

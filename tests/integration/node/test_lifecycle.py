@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -38,7 +39,8 @@ async def test_a_join_where_nothing_listens_fails_unavailable_naming_the_address
 
 
 async def test_a_full_address_pool_is_exhausted_and_changes_nothing(lab: Lab) -> None:
-    small = await lab.start("tiny", extra=("--bootstrap.ipv4-network=10.99.0.0/30",))
+    quarantine = ("--mesh.address-quarantine=2",)
+    small = await lab.start("tiny", extra=("--bootstrap.ipv4-network=10.99.0.0/30", *quarantine))
     assert small.ipv4 == "10.99.0.1/32"
     async with small.client() as client:
         second = await client.join(join_request("second", new_public_key(), "127.0.0.1:5"))
@@ -53,10 +55,14 @@ async def test_a_full_address_pool_is_exhausted_and_changes_nothing(lab: Lab) ->
         await lab.start("fourth", join=small)
     assert time.monotonic() - started < 5
     assert [n.id for n in before] == ["second", "tiny"]
-    async with small.client() as client:  # an address freed by a node that left is reused
+    async with small.client() as client:  # an address freed by a node that left rests first
         await client.leave("second")
+        left = time.monotonic()
+        with pytest.raises(errors.Exhausted, match=r"1 released by nodes that left still rest"):
+            await client.join(join_request("third", new_public_key(), "127.0.0.1:4"))
+        await asyncio.sleep(max(0.0, 2.2 - (time.monotonic() - left)))
         third = await client.join(join_request("third", new_public_key(), "127.0.0.1:4"))
-    assert third.address_ipv4 == "10.99.0.2/32"
+    assert third.address_ipv4 == "10.99.0.2/32", "reused once it rested"
 
 
 async def test_nodes_restarted_on_their_data_resume_with_the_same_identity(lab: Lab) -> None:

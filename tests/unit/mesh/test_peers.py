@@ -17,9 +17,10 @@ from webmesh.mesh.peers import (
     forwards_traffic,
     mesh_graph,
     peer_changes,
+    peer_entry,
     peers_of,
 )
-from webmesh.mesh.state import MeshState, apply, changed_node_ids
+from webmesh.mesh.state import MeshState, apply, changed_node_ids, from_snapshot, to_snapshot
 
 NETWORKS = Networks("172.16.0.0/12", "fd00:1:2::/48", "x")
 
@@ -209,3 +210,24 @@ def test_route_objects_reach_allowed_ips_and_forwarding() -> None:
     peer = next(p for p in peers_of(state, "gw") if p.node_id == "a")
     assert "192.168.7.0/24" in peer.allowed_ips
     assert forwards_traffic(state, "a")
+
+
+def _peers_by_scanning_everyone(state: MeshState, local_id: str) -> tuple[Peer, ...]:
+    local = state.nodes[local_id]
+    entries = (peer_entry(state, local, n) for n in state.nodes.values() if n.id != local_id)
+    return tuple(sorted((p for p in entries if p is not None), key=lambda p: p.node_id))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_endpoint_index_gives_the_same_peers_as_scanning_everyone(seed: int) -> None:
+    """peers_of looks only at nodes with an endpoint for a node without one: the index must
+    follow every put, update and removal, and survive a snapshot."""
+    rng = random.Random(seed)
+    state = mesh(make("seed", 0, "10.0.0.1:1"))
+    for counter in range(1, 150):
+        state = apply(state, _random_command(rng, state, counter)).state
+        assert state.endpoint_nodes == {n.id for n in state.nodes.values() if n.endpoints}
+        for local_id in rng.sample(sorted(state.nodes), min(5, len(state.nodes))):
+            assert peers_of(state, local_id) == _peers_by_scanning_everyone(state, local_id)
+    restored = from_snapshot(to_snapshot(state))
+    assert restored.endpoint_nodes == state.endpoint_nodes

@@ -12,6 +12,7 @@ from webmesh.mesh import commands
 from webmesh.mesh.machine import MeshMachine
 from webmesh.mesh.model import Networks, Node, NodeRole
 from webmesh.mesh.state import (
+    RELEASE_MEMORY,
     MeshState,
     NodeAdded,
     NodeRemoved,
@@ -143,3 +144,21 @@ def test_result_raise_for_error_rebuilds_the_domain_error() -> None:
     failed = commands.Result.failure(errors.Exhausted("pool empty"))
     with pytest.raises(errors.Exhausted, match="pool empty"):
         commands.Result.decode(failed.encode()).raise_for_error()
+
+
+def test_a_removal_records_when_its_addresses_were_released() -> None:
+    state = booted()
+    for i, node_id in enumerate(("a", "b"), start=1):
+        state = apply(state, commands.PutNode(node(node_id, i))).state
+    state = apply(state, commands.RemoveNode("a", at=1000.0)).state
+    assert dict(state.released) == {"172.16.0.1/32": 1000.0}
+    restored = from_snapshot(json.loads(json.dumps(to_snapshot(state))))
+    assert dict(restored.released) == {"172.16.0.1/32": 1000.0}
+    # a day later the first release is forgotten when another one is recorded
+    state = apply(state, commands.RemoveNode("b", at=1000.0 + RELEASE_MEMORY + 1)).state
+    assert dict(state.released) == {"172.16.0.2/32": 1000.0 + RELEASE_MEMORY + 1}
+
+
+def test_a_removal_from_an_older_log_has_no_time() -> None:
+    old = commands.decode(commands.encode(commands.RemoveNode("a")))
+    assert old == commands.RemoveNode("a", at=0.0)
