@@ -137,6 +137,10 @@ test-k8s: install k8s-assets ## Whole-operator tests against a real kube-apiserv
 bench: install ## Run the benchmarks; results go to bench/results.md
 	$(PY) bench/run.py --out bench/results.md
 
+.PHONY: jepsen
+jepsen: install ## Joins and leaves under kills, pauses and partitions for JEPSEN_SECONDS (600); bench/results-jepsen.md (root)
+	WEBMESH_FAULT_SECONDS=$(JEPSEN_SECONDS) $(PY) bench/run.py --only jepsen_faults --out bench/results-jepsen.md
+
 .PHONY: bench-kube-node
 bench-kube-node: install ## Time make e2e's steps on a real Kubernetes node; results go to bench/results-kube-node.md
 	$(PY) bench/run.py --only kube_node_e2e --out bench/results-kube-node.md
@@ -147,6 +151,7 @@ bench-kube-node: install ## Time make e2e's steps on a real Kubernetes node; res
 # The tag is the default image of the CRDs, render/defaults.py and the chart's values.yaml.
 IMAGE_TAG      ?= 0.1.0
 IMAGES         ?= node operator
+JEPSEN_SECONDS ?= 600
 NODE_IMAGE     := webmesh-node:$(IMAGE_TAG)
 OPERATOR_IMAGE := webmesh-operator:$(IMAGE_TAG)
 KIND_CLUSTER   ?= webmesh

@@ -51,6 +51,23 @@ _MAX_BATCHES_IN_FLIGHT = 2  # entries of proposals being committed at once; the 
 Callback = Callable[[Any, int], None]
 
 
+def _failure_of(future: asyncio.Future[tuple[Any, int]]) -> BaseException | None:
+    """Why a batch has no outcome (the store closed), or None."""
+    if future.cancelled():
+        return errors.Unavailable("the raft store was closed")
+    return future.exception()
+
+
+def _outcomes(outcome: tuple[Any, int], batched: bool, count: int) -> list[tuple[Any, int]]:
+    """Each proposer's ``(result, FAIL_REASON)`` from a batch's: its own result on success."""
+    result, reason = outcome
+    if reason != FAIL_REASON.SUCCESS or not batched:
+        return [(result, reason)] * count
+    if isinstance(result, bytes):
+        return [(one, reason) for one in batch.unpack_results(result)]
+    return [(None, reason)] * count  # the batch failed to apply as a whole (see the logs)
+
+
 class SyncObjStore:
     """A replica of the Raft log driving ``machine``; a voter, or a non-voting observer.
 
@@ -320,24 +337,16 @@ class SyncObjStore:
     ) -> None:
         """Give each proposer of a batch its own outcome; send what waits meanwhile."""
         self._batches_in_flight -= 1
-        outcomes: list[tuple[Any, int]]
-        if future.cancelled() or future.exception() is not None:
-            error = future.exception() if not future.cancelled() else errors.Unavailable("closed")
+        failure = _failure_of(future)
+        if failure is not None:
             for one in waiting:
                 if not one.done():
-                    one.set_exception(error or errors.Unavailable("closed"))
-            self._send_batches()
-            return
-        result, reason = future.result()
-        if reason != FAIL_REASON.SUCCESS or not batched:
-            outcomes = [(result, reason)] * len(waiting)
-        elif isinstance(result, bytes):
-            outcomes = [(one, reason) for one in batch.unpack_results(result)]
+                    one.set_exception(failure)
         else:
-            outcomes = [(None, reason)] * len(waiting)
-        for one, outcome in zip(waiting, outcomes, strict=True):
-            if not one.done():
-                one.set_result(outcome)
+            outcomes = _outcomes(future.result(), batched, len(waiting))
+            for one, outcome in zip(waiting, outcomes, strict=True):
+                if not one.done():
+                    one.set_result(outcome)
         if not self._closed:
             self._send_batches()
 

@@ -3,40 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
+from integration.raft import runners
+from integration.raft.runners import kill, next_event
 from webmesh.raft.store import RaftRole
 from webmesh.raft.v1 import wire_pb2
 
-RUNNER = Path(__file__).with_name("runner.py")
-
 
 async def spawn(address: str, data_dir: Path, *put: str) -> asyncio.subprocess.Process:
-    args = ["--address", address, "--data-dir", str(data_dir), "--password", "pw"]
-    if put:
-        args += ["--put", *put]
-    return await asyncio.create_subprocess_exec(
-        sys.executable, str(RUNNER), *args, stdout=asyncio.subprocess.PIPE
-    )
-
-
-async def next_event(process: asyncio.subprocess.Process, timeout: float = 20) -> dict[str, Any]:
-    assert process.stdout is not None
-    line = await asyncio.wait_for(process.stdout.readline(), timeout)
-    assert line, f"runner exited with {await process.wait()}"
-    event: dict[str, Any] = json.loads(line)
-    return event
-
-
-async def kill(process: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        process.send_signal(signal.SIGKILL)
-    await asyncio.wait_for(process.wait(), 10)
+    return await runners.spawn(address, data_dir, *(["--put", *put] if put else []))
 
 
 async def test_sigkilled_voter_restores_its_state_from_data_dir(

@@ -12,42 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import signal
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-RUNNER = Path(__file__).with_name("runner.py")
+from integration.raft import runners
+from integration.raft.runners import kill, next_event
+
 WRITES = [f"w{i}" for i in range(40)]
 
 
 async def spawn(
     address: str, data_dir: Path, *, voters: list[str], sync: str, put: list[str]
 ) -> asyncio.subprocess.Process:
-    args = ["--address", address, "--data-dir", str(data_dir), "--password", "pw"]
-    args += ["--voters", ",".join(voters), "--sync", sync, "--disk-image"]
-    if put:
-        args += ["--put", *put]
-    return await asyncio.create_subprocess_exec(
-        sys.executable, str(RUNNER), *args, stdout=asyncio.subprocess.PIPE
-    )
-
-
-async def events(process: asyncio.subprocess.Process, timeout: float = 20) -> dict[str, Any]:
-    assert process.stdout is not None
-    line = await asyncio.wait_for(process.stdout.readline(), timeout)
-    assert line, f"runner exited with {await process.wait()}"
-    event: dict[str, Any] = json.loads(line)
-    return event
-
-
-async def kill(process: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        process.send_signal(signal.SIGKILL)
-    await asyncio.wait_for(process.wait(), 10)
+    args = ["--voters", ",".join(voters), "--sync", sync, "--disk-image"]
+    return await runners.spawn(address, data_dir, *args, *(["--put", *put] if put else []))
 
 
 def power_loss(data_dir: Path) -> None:
@@ -72,12 +52,12 @@ async def run_and_lose_power(tmp_path: Path, helpers: Any, *, voters: int, sync:
     acknowledged: set[str] = set()
     try:
         for process in processes:
-            assert (await events(process))["event"] == "ready"
+            assert (await next_event(process))["event"] == "ready"
 
         async def acks(process: asyncio.subprocess.Process) -> None:
             with contextlib.suppress(asyncio.TimeoutError):
                 while len(acknowledged) < len(WRITES):
-                    event = await events(process, timeout=10)
+                    event = await next_event(process, timeout=10)
                     if event["event"] == "committed" and event["ok"]:
                         acknowledged.add(event["node"])
 
@@ -93,7 +73,7 @@ async def run_and_lose_power(tmp_path: Path, helpers: Any, *, voters: int, sync:
         for a, d in zip(addresses, dirs, strict=True)
     ]
     try:
-        ready = [await events(process) for process in restarted]
+        ready = [await next_event(process) for process in restarted]
     finally:
         for process in restarted:
             await kill(process)
