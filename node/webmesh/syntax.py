@@ -34,6 +34,15 @@ def validate_node_id(node_id: str) -> str:
     return node_id
 
 
+def is_address(host: str) -> bool:
+    """Whether ``host`` is an IP address (a name would need resolving)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def validate_cidr(cidr: str) -> str:
     try:
         return str(ipaddress.ip_network(cidr, strict=False))

@@ -220,7 +220,7 @@ def workstation_joins_through_node_ports(run_: Run) -> None:
     credentials = Path(tempfile.mkdtemp(prefix="webmesh-e2e-laptop-"))
     ca = run_.core.read_namespaced_secret(f"{MESH}-ca", NS).data
     for key in ("ca.crt", "ca.key"):
-        (credentials / key).write_bytes(_decoded(ca[key]))
+        (credentials / key).write_bytes(base64.b64decode(ca[key]))
     wmctl = str(netlab.BIN / "wmctl")
     run(wmctl, "pki", "issue", WORKSTATION, "--ca-dir", str(credentials))
     (credentials / "ca.key").unlink()  # the workstation gets its certificate, not the CA's key
@@ -484,7 +484,3 @@ def test_chart_installs_and_uninstalls_through_the_helm_sdk(
     assert all(exists(api, crd) for crd in crds), "Helm keeps CRDs on uninstall"
     delete_objects(api, crds)
     core.delete_namespace(SYSTEM_NS)
-
-
-def _decoded(value: str) -> bytes:
-    return base64.b64decode(value)

@@ -7,17 +7,12 @@ import time
 
 import pytest
 
-from support.netlab import Lab
+from support.netlab import QUICKSTART_FLAGS, Lab
 from support.wait import eventually
 
 pytestmark = pytest.mark.netns
 
-FLAGS = (
-    "--global.insecure",
-    "--global.no-ipv6",
-    "--global.detect-endpoints",
-    "--global.detect-private-endpoints",
-)
+FLAGS = QUICKSTART_FLAGS
 
 
 def test_a_deny_acl_cuts_exactly_one_pair_and_deleting_it_restores_it() -> None:

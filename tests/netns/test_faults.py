@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from support.netlab import Host, Lab
+from support.netlab import QUICKSTART_FLAGS, Host, Lab
 from webmesh import errors
 from webmesh.api.v1 import membership_pb2
 from webmesh.client.mesh_client import ClientOptions, MeshClient
@@ -45,12 +45,7 @@ pytestmark = pytest.mark.netns
 FAULT_SECONDS = float(os.environ.get("WEBMESH_FAULT_SECONDS", "45"))
 REPORT = os.environ.get("WEBMESH_FAULT_REPORT", "")  # a JSON file for bench/ (make jepsen)
 WORKERS = 6
-FLAGS = (
-    "--global.insecure",
-    "--global.no-ipv6",
-    "--global.detect-endpoints",
-    "--global.detect-private-endpoints",
-)
+FLAGS = QUICKSTART_FLAGS
 OPTIONS = ClientOptions(timeout=3.0)
 
 

@@ -7,17 +7,12 @@ import json
 
 import pytest
 
-from support.netlab import Host, Lab
+from support.netlab import QUICKSTART_FLAGS, Host, Lab
 from support.wait import eventually
 
 pytestmark = pytest.mark.netns
 
-FLAGS = (
-    "--global.insecure",
-    "--global.no-ipv6",
-    "--global.detect-endpoints",
-    "--global.detect-private-endpoints",
-)
+FLAGS = QUICKSTART_FLAGS
 
 
 def status(host: Host) -> dict[str, object]:

@@ -36,6 +36,13 @@ from pathlib import Path
 from support.wait import eventually
 
 BIN = Path(sys.executable).parent  # the venv that runs the tests has the console scripts
+# The quick start's node flags (insecure, IPv4, endpoints detected on the host's interfaces).
+QUICKSTART_FLAGS = (
+    "--global.insecure",
+    "--global.no-ipv6",
+    "--global.detect-endpoints",
+    "--global.detect-private-endpoints",
+)
 _counter = itertools.count()
 
 

@@ -6,7 +6,6 @@ Used by wmctl, by joining nodes and (later) by the operator. Keeps one channel p
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from webmesh.api.v1 import (
 from webmesh.client import convert_admin, status
 from webmesh.client.security import ClientSecurity
 from webmesh.mesh.objects import Kind
+from webmesh.syntax import is_address
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Message)
@@ -201,14 +201,6 @@ async def unresolvable(server: str) -> str:
     else:
         return ""
     return f"cannot resolve {host!r} (in {server}): {reason}; {RESOLVER_HINT}"
-
-
-def is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _server_says(server: str, code: grpc.StatusCode, details: str) -> str:

@@ -201,8 +201,8 @@ def _put_node(state: MeshState, node: Node) -> Transition:
         nodes=MappingProxyType(nodes),
         address_owners=MappingProxyType(owners),
         relay_id=_relay_after_put(state, nodes, node),
-        routing_nodes=_routing_after(state.routing_nodes, node.id, bool(node.routes)),
-        endpoint_nodes=_routing_after(state.endpoint_nodes, node.id, bool(node.endpoints)),
+        routing_nodes=_with_member(state.routing_nodes, node.id, bool(node.routes)),
+        endpoint_nodes=_with_member(state.endpoint_nodes, node.id, bool(node.endpoints)),
     )
     effect: Effect = NodeAdded(node) if before is None else NodeUpdated(before, node)
     if before == node:
@@ -236,8 +236,8 @@ def _remove_node(state: MeshState, node_id: str, at: float) -> Transition:
         address_owners=MappingProxyType(owners),
         released=MappingProxyType(released),
         relay_id=elect_relay(nodes.values()) if state.relay_id == node_id else state.relay_id,
-        routing_nodes=_routing_after(state.routing_nodes, node_id, False),
-        endpoint_nodes=_routing_after(state.endpoint_nodes, node_id, False),
+        routing_nodes=_with_member(state.routing_nodes, node_id, False),
+        endpoint_nodes=_with_member(state.endpoint_nodes, node_id, False),
     )
     return Transition(new, commands.Result(), (NodeRemoved(node),))
 
@@ -279,8 +279,8 @@ def _relay_after_put(state: MeshState, nodes: Mapping[str, Node], node: Node) ->
     return current
 
 
-def _routing_after(ids: frozenset[str], node_id: str, member: bool) -> frozenset[str]:
-    """``ids`` with ``node_id`` in it or not (an index of nodes with routes, or endpoints)."""
+def _with_member(ids: frozenset[str], node_id: str, member: bool) -> frozenset[str]:
+    """``ids`` with ``node_id`` in it or not (the index of nodes with routes, or endpoints)."""
     if member == (node_id in ids):
         return ids
     return ids | {node_id} if member else ids - {node_id}

@@ -366,11 +366,8 @@ class Channel:
 
     def _dialer_step(self) -> bool:
         """The listener's hello and proof: check it, answer with ours, open."""
-        hello = self._take(LISTENER_HELLO)
+        hello = self._take(LISTENER_HELLO)  # its magic was checked as it arrived
         if hello is None:
-            return False
-        if hello[: len(MAGIC)] != MAGIC:
-            self._refuse(Refusal.NOT_WEBMESH, "the listener does not speak webmesh raft")
             return False
         self._nonce_theirs = hello[len(MAGIC) : len(MAGIC) + NONCE_BYTES]
         key = self._settings.key
@@ -390,11 +387,8 @@ class Channel:
 
     def _listener_hello_step(self) -> bool:
         """The dialer's hello: answer with our nonce and proof."""
-        hello = self._take(DIALER_HELLO)
+        hello = self._take(DIALER_HELLO)  # its magic was checked as it arrived
         if hello is None:
-            return False
-        if hello[: len(MAGIC)] != MAGIC:
-            self._refuse(Refusal.NOT_WEBMESH, "not a webmesh raft peer")
             return False
         self._nonce_theirs = hello[len(MAGIC) :]
         proof = _proof(self._settings.key, b"listener", self._nonce_theirs, self._nonce_mine)

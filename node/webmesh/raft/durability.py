@@ -71,7 +71,6 @@ class DurableJournal(FileJournal):  # type: ignore[misc]  # pysyncobj is untyped
             # pysyncobj reads the meta file without closing it (ResourceWarning).
             warnings.filterwarnings("ignore", category=ResourceWarning, module="pysyncobj")
             super().__init__(journal_file)
-        self.mode = mode
         self.dirty = False
         self.syncs = 0
         self._fd = os.open(journal_file, os.O_RDONLY)

@@ -187,7 +187,11 @@ class ChannelServer:
             self._admit(sock, f"{address[0]}:{address[1]}")
 
     def _admit(self, sock: socket.socket, peer: str) -> None:
-        self._pending = [(s, c) for s, c in self._pending if c.state != 0 and not c.authenticated]
+        self._pending = [
+            (s, c)
+            for s, c in self._pending
+            if c.state != CONNECTION_STATE.DISCONNECTED and not c.authenticated
+        ]
         source = peer.rsplit(":", 1)[0]
         from_source = sum(1 for s, _ in self._pending if s == source)
         if len(self._pending) >= self._max_pending or from_source >= self._max_per_source:
@@ -220,7 +224,6 @@ class SecureTransport(TCPTransport):  # type: ignore[misc]  # pysyncobj is untyp
         self._watch = watch
         self._barrier = barrier
         self._stale = appends.StaleReplies()
-        self.appends_trimmed = 0  # appends whose matching entries we kept from deletion
         super().__init__(syncObj, selfNode, otherNodes)
 
     def _createServer(self) -> None:
@@ -268,8 +271,6 @@ class SecureTransport(TCPTransport):  # type: ignore[misc]  # pysyncobj is untyp
         if kind == "append_entries" and "prevLogIdx" in message:
             accepted = message["term"] >= self._syncObj.raftCurrentTerm
             plan = appends.plan_append(message, self._term_at, self._last_index())
-            if plan.skipped or plan.reply is not None:
-                self.appends_trimmed += 1
             super()._onMessageReceived(node, plan.message)
             if plan.reply is not None and accepted:
                 self.send(node, plan.reply)

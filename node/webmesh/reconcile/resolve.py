@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import ipaddress
 import logging
 import socket
 import time
@@ -26,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from webmesh.mesh.endpoints import format_endpoint, split_endpoint
 from webmesh.mesh.feed import PeerDelta
 from webmesh.mesh.peers import Peer
+from webmesh.syntax import is_address
 
 log = logging.getLogger("webmesh.reconcile")
 
@@ -42,14 +42,6 @@ async def getaddrinfo_lookup(host: str, port: int) -> list[str]:
         loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM), LOOKUP_TIMEOUT
     )
     return [str(info[4][0]) for info in infos]
-
-
-def is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def prefer_ipv4(addresses: list[str]) -> str:

@@ -168,7 +168,7 @@ class MembershipService(ReplicatedService):
             if spec.want_ipv6 and networks.ipv6 and not ipv6:
                 ipv6 = ipam.allocate_ipv6(networks.ipv6, taken, hint)
         except errors.Exhausted as exc:
-            resting = sum(1 for t in state.released.values() if t > taken.resting_since)
+            resting = taken.resting()
             if not resting:
                 raise
             raise errors.Exhausted(
@@ -237,7 +237,14 @@ class _Taken:
         if prefix in self.owners or prefix in self.reserved:
             return True
         released = self.released.get(prefix) if isinstance(prefix, str) else None
-        return released is not None and released > self.resting_since
+        return released is not None and self._resting(released)
+
+    def _resting(self, released: float) -> bool:
+        return released > self.resting_since
+
+    def resting(self) -> int:
+        """How many released addresses still rest."""
+        return sum(1 for released in self.released.values() if self._resting(released))
 
 
 def _validate_spec(spec: JoinSpec) -> None:
