@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV     ?= .venv
 PY       := $(VENV)/bin/python
 PYTEST   := $(VENV)/bin/pytest
-APT_PKGS := wireguard-go wireguard-tools iproute2 iputils-ping util-linux procps python3 python3-venv \
+APT_PKGS := wireguard-go wireguard-tools iproute2 iputils-ping util-linux iptables procps python3 python3-venv \
             python3-dev make gcc libc6-dev libldap2-dev libsasl2-dev slapd ldap-utils
 PY_DIRS  := $(wildcard node operator tests bench scripts)
 PROTOS   := $(wildcard node/webmesh/api/v1/*.proto)
