@@ -103,11 +103,13 @@ test-unit: install ## Unit and loopback integration tests (no root needed)
 
 .PHONY: test-netns
 test-netns: install ## Real WireGuard tests in network namespaces (root, wireguard-go)
-	$(PYTEST) -n $(WORKERS) -m netns tests/netns
+	$(PYTEST) -n $(WORKERS) -m "netns and not faults" tests/netns
+	$(PYTEST) -n 0 -m faults tests/netns
 
 .PHONY: test
 test: verify k8s-assets ## Everything CI runs: static checks, then every test (network, Kubernetes API and real-node tests included)
-	$(PYTEST) -n $(WORKERS) --ignore=tests/k8s --ignore=tests/e2e tests
+	$(PYTEST) -n $(WORKERS) -m "not faults" --ignore=tests/k8s --ignore=tests/e2e tests
+	$(PYTEST) -n 0 -m faults tests/netns
 	$(PYTEST) -n 0 tests/k8s
 	$(PYTEST) -n 0 tests/e2e
 
