@@ -60,6 +60,7 @@ def join_request(tag: str) -> membership_pb2.JoinRequest:
         id=f"join-{tag}-{next(_ids)}",
         public_key=base64.b64encode(os.urandom(32)).decode(),
         as_observer=True,
+        raft_key=base64.b64encode(os.urandom(32)).decode(),
     )
 
 

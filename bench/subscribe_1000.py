@@ -150,6 +150,7 @@ async def _one_round(
             public_key=_key(),
             wireguard_endpoints=[f"192.0.2.{round_ + 1}:51820"],
             as_observer=True,
+            raft_key=_key(),
         ),
         timeout=30,
     )

@@ -84,7 +84,7 @@ class NodeCollector(Collector):
         yield changes
         refused = CounterMetricFamily(
             "webmesh_raft_refused_connections",
-            "Raft connections closed on the peer, by reason (bad_proof: another Raft secret)",
+            "Raft connections closed on the peer, by reason (unknown_key: no replica of the mesh)",
             labels=["reason"],
         )
         for reason, count in status.refused:

@@ -64,8 +64,8 @@ RULES: tuple[Rule, ...] = (
         "",
         ("secrets",),
         _READ_WRITE_VERBS,
-        "the mesh CA, per-pod certificates, the Raft secret and the admin wmctl config; read "
-        "back so generated keys are kept",
+        "the mesh CA, per-pod certificates and the admin wmctl config; read back so generated "
+        "keys are kept",
     ),
     Rule(
         "apps",

@@ -18,8 +18,6 @@ Secrets of Mesh ``demo`` (namespace ``ns``):
   ``demo-headless.ns.svc`` (what joining nodes and the operator dial). Valid one year, re-issued
   within 30 days of expiry. Certificates of pods beyond ``servers`` are kept (a scale-up brings
   those pods back).
-- ``demo-raft`` (``secret``): the Raft password, every mode; the servers read it with
-  ``--bootstrap.raft-secret-file`` (see ``render.config``).
 - ``demo-admin``: ``config.yaml``, a wmctl config whose cluster is ``demo-headless.ns.svc:8443``
   (with mTLS verified as ``server-name: demo-headless.ns.svc``, so that ``--server`` may name an
   external address: a LoadBalancer or NodePort) and whose user is ``admin`` (the node's default
@@ -28,6 +26,9 @@ Secrets of Mesh ``demo`` (namespace ``ns``):
   paths against the config file's directory, so the file names ``ca.crt``, ``tls.crt``,
   ``tls.key`` as they are: mount the Secret as a directory (or extract it into one) and run
   ``wmctl --config <dir>/config.yaml``.
+
+No Raft secret: each replica generates its own Raft key in its data directory, and replicas
+admit each other by the keys recorded in the mesh state.
 
 Node group ``web`` of ``demo``: ``demo-web-tls`` (mTLS only), like ``demo-tls`` for its pods
 ``demo-web-0..``, signed by the CA in ``demo-ca`` (:class:`CaNotReady` until that exists).
@@ -39,7 +40,6 @@ import base64
 import datetime
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from secrets import token_urlsafe
 from typing import Any, Literal
 
 import yaml
@@ -87,7 +87,7 @@ class _Ca:
 def mesh_secret_names(mesh: Mapping[str, Any]) -> list[str]:
     """The Secrets :func:`render_mesh_secrets` makes (and so reads back)."""
     name = mesh["metadata"]["name"]
-    found = [names.raft_secret_name(name), names.admin_secret_name(name)]
+    found = [names.admin_secret_name(name)]
     if _mtls(mesh):
         found = [names.ca_secret_name(name), names.tls_secret_name(name), *found]
     return found
@@ -96,18 +96,14 @@ def mesh_secret_names(mesh: Mapping[str, Any]) -> list[str]:
 def render_mesh_secrets(
     mesh: Mapping[str, Any], existing: Existing, *, now: datetime.datetime
 ) -> list[Manifest]:
-    """The Mesh's Secrets, in apply order: CA, server certificates, Raft password, admin config."""
+    """The Mesh's Secrets, in apply order: CA, server certificates, admin config."""
     mesh = defaults.mesh_with_defaults(mesh)
     name, namespace = mesh["metadata"]["name"], mesh["metadata"]["namespace"]
     labels = names.labels(name, SERVER_COMPONENT, name)
-    raft_name, admin_name = names.raft_secret_name(name), names.admin_secret_name(name)
-    raft = _raft_data(existing.get(raft_name) or {})
+    admin_name = names.admin_secret_name(name)
     if not _mtls(mesh):
         admin = {ADMIN_CONFIG: _admin_config(mesh, insecure=True)}
-        return [
-            _manifest(raft_name, namespace, labels, raft),
-            _manifest(admin_name, namespace, labels, admin),
-        ]
+        return [_manifest(admin_name, namespace, labels, admin)]
     ca_name, tls_name = names.ca_secret_name(name), names.tls_secret_name(name)
     ca = _valid_ca(existing.get(ca_name) or {}, now) or _new_ca(name, now)
     pods = [f"{name}-{ordinal}" for ordinal in range(mesh["spec"]["servers"])]
@@ -116,7 +112,6 @@ def render_mesh_secrets(
     return [
         _manifest(ca_name, namespace, labels, {CA_CERT: ca.cert_pem, CA_KEY: ca.key_pem}),
         _manifest(tls_name, namespace, labels, tls),
-        _manifest(raft_name, namespace, labels, raft),
         _manifest(admin_name, namespace, labels, admin),
     ]
 
@@ -168,13 +163,6 @@ def _manifest(
         "metadata": names.metadata(name, namespace, labels),
         "data": {key: base64.b64encode(data[key]).decode("ascii") for key in sorted(data)},
     }
-
-
-def _raft_data(existing: Mapping[str, bytes]) -> dict[str, bytes]:
-    secret = existing.get(names.RAFT_SECRET_KEY, b"")
-    if secret.strip():
-        return {names.RAFT_SECRET_KEY: secret}
-    return {names.RAFT_SECRET_KEY: token_urlsafe(32).encode("ascii")}
 
 
 def _tls_data(

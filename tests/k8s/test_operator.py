@@ -276,10 +276,7 @@ def test_a_mesh_gets_its_secrets_config_services_budget_and_statefulset(
         },
         "ConfigMap demo-endpoints": core(DEMO, "configmaps", "demo-endpoints"),
         "PodDisruptionBudget demo": pdb(DEMO, "demo"),
-        **{
-            f"Secret demo-{s}": core(DEMO, "secrets", f"demo-{s}")
-            for s in ("ca", "tls", "raft", "admin")
-        },
+        **{f"Secret demo-{s}": core(DEMO, "secrets", f"demo-{s}") for s in ("ca", "tls", "admin")},
     }
     found = {
         what: wait_for(lambda p=path: get_or_none(api, p), what, demo_operator)
@@ -290,7 +287,6 @@ def test_a_mesh_gets_its_secrets_config_services_budget_and_statefulset(
     assert "webmesh.yaml" in found["ConfigMap demo-config"]["data"]
     assert found["Service demo-headless"]["spec"]["clusterIP"] == "None"
     assert found["Service demo-external"]["spec"]["type"] == "NodePort"
-    assert decoded(found["Secret demo-raft"])["secret"]
 
 
 def node_port(service: dict[str, Any], name: str) -> int:
@@ -573,7 +569,7 @@ def test_deleting_resources_removes_their_children(api: Rest, demo_operator: Pro
         *(core(DEMO, "services", f"demo-external-{i}") for i in range(3)),
         core(DEMO, "configmaps", "demo-endpoints"),
         pdb(DEMO, "demo"),
-        *(core(DEMO, "secrets", f"demo-{s}") for s in ("ca", "tls", "raft", "admin")),
+        *(core(DEMO, "secrets", f"demo-{s}") for s in ("ca", "tls", "admin")),
         mesh_path(DEMO, "demo"),
     ]
     for path in mesh_children:

@@ -158,7 +158,10 @@ async def worker(
             continue
         node_id = f"j{next(ids)}"
         request = membership_pb2.JoinRequest(
-            id=node_id, public_key=key_of(node_id), as_observer=True
+            id=node_id,
+            public_key=key_of(node_id),
+            as_observer=True,
+            raft_key=key_of(f"{node_id} raft"),
         )
         try:
             response = await client.join(request)

@@ -1,48 +1,49 @@
 """A Raft peer by hand, over a blocking socket: to attack a voter as an insider (one who holds
-the Raft secret) or as a stranger who speaks the first steps of the protocol.
+a replica's Raft key) or as a stranger who speaks the first steps of the protocol.
 
-It uses the channel's own key derivation and proofs (``webmesh.raft.channel``), so what it sends
-is exactly what a real replica would, up to the point where the test makes it misbehave.
+It uses the channel's own handshake (``webmesh.raft.handshake``), so what it sends is exactly
+what a real replica would, up to the point where the test makes it misbehave.
 """
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from webmesh.raft import channel, codec
+from webmesh.raft import channel, codec, handshake
+from webmesh.raft.credentials import RaftKey
 
 
 class RaftPeer:
     """A dialer that has completed the handshake (or tried to)."""
 
-    def __init__(self, port: int, secret: str, *, timeout: float = 2.0) -> None:
+    def __init__(self, port: int, key: RaftKey, *, timeout: float = 2.0) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self._key = channel.derive_key(secret)
-        self._nonce = os.urandom(channel.NONCE_BYTES)
+        self._key = key
+        self._ephemeral = RaftKey.generate()
         self._counter = 0
         self._cipher: ChaCha20Poly1305 | None = None
         self._reply_cipher: ChaCha20Poly1305 | None = None
         self._reply_counter = 0
 
+    def hello(self) -> None:
+        """The dialer's hello only (the listener answers, or hangs up on an unknown key)."""
+        self.sock.sendall(handshake.dialer_hello(self._key, self._ephemeral))
+
     def handshake(self) -> None:
         """Hello, check the listener's proof, send ours: the channel is open after this."""
-        self.sock.sendall(channel.MAGIC + self._nonce)
-        hello = self._read_exactly(channel.LISTENER_HELLO)
-        assert hello.startswith(channel.MAGIC), hello[:16]
-        theirs = hello[len(channel.MAGIC) : len(channel.MAGIC) + channel.NONCE_BYTES]
-        expected = channel._proof(self._key, b"listener", self._nonce, theirs)
-        assert hello[-channel.PROOF_BYTES :] == expected, "the listener's proof does not match"
-        self.sock.sendall(channel._proof(self._key, b"dialer", self._nonce, theirs))
-        salt = self._nonce + theirs
-        key = channel._hkdf(self._key, salt=salt, info=b"dialer to listener")
-        self._cipher = ChaCha20Poly1305(key)
-        reply = channel._hkdf(self._key, salt=salt, info=b"listener to dialer")
-        self._reply_cipher = ChaCha20Poly1305(reply)
+        self.hello()
+        data = self._read_exactly(handshake.LISTENER_HELLO)
+        assert data.startswith(handshake.MAGIC), data[:16]
+        hello = handshake.parse_hello(data)
+        session = handshake.dialer_session(self._key, self._ephemeral, hello)
+        assert hello.proof == session.listener_proof, "the listener's proof does not match"
+        self.sock.sendall(session.dialer_proof)
+        self._cipher = ChaCha20Poly1305(session.to_listener)
+        self._reply_cipher = ChaCha20Poly1305(session.to_dialer)
 
     def send(self, message: Any) -> None:
         """One pysyncobj message, as a replica sends it."""
@@ -86,6 +87,19 @@ class RaftPeer:
             return False
         except ConnectionResetError:
             return True
+
+    def received_before_hangup(self, timeout: float) -> int:
+        """How many bytes the listener sent before it hung up (-1: it did not, in time)."""
+        self.sock.settimeout(timeout)
+        received = 0
+        try:
+            while chunk := self.sock.recv(65536):
+                received += len(chunk)
+        except TimeoutError:
+            return -1
+        except ConnectionResetError:
+            pass
+        return received
 
     def close(self) -> None:
         self.sock.close()

@@ -179,3 +179,21 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):  # type: ignore[misc]
         self, request: admin_pb2.ListRequest, context: Context
     ) -> admin_pb2.RouteList:
         return self._list(Kind.ROUTE, admin_pb2.RouteList)
+
+    # --- raft keys ------------------------------------------------------------------------
+
+    async def RotateRaftKeys(
+        self, request: admin_pb2.RotateRaftKeysRequest, context: Context
+    ) -> admin_pb2.RotateRaftKeysResponse:
+        async def local() -> Message:
+            return admin_pb2.RotateRaftKeysResponse(epoch=await self._admin.rotate_raft_keys())
+
+        async def remote(channel: aio.Channel, metadata: Metadata) -> Message:
+            stub = admin_pb2_grpc.AdminStub(channel)
+            response: Message = await stub.RotateRaftKeys(
+                request, metadata=metadata, timeout=FORWARD_TIMEOUT
+            )
+            return response
+
+        response = await self._forwarder.on_leader(context, local, remote)
+        return _as(response, admin_pb2.RotateRaftKeysResponse)

@@ -42,6 +42,7 @@ def node_to_proto(node: Node, *, leader_id: str = "") -> types_pb2.MeshNode:
         routes=list(node.routes),
         joined_at=timestamp(node.joined_at),
         is_leader=bool(leader_id) and node.id == leader_id,
+        raft_key=node.raft_key,
     )
 
 
@@ -98,6 +99,8 @@ def join_spec(request: membership_pb2.JoinRequest) -> JoinSpec:
         routes=tuple(request.routes),
         raft_address=request.raft_address,
         api_address=request.api_address,
+        raft_key=request.raft_key,
+        raft_key_previous=request.raft_key_previous,
     )
 
 
@@ -110,7 +113,7 @@ def join_response(result: JoinResult) -> membership_pb2.JoinResponse:
         address_ipv6=result.node.ipv6,
         peers=[_peer_message(p) for p in result.peers],
         raft_voters=list(result.voters),
-        raft_secret=result.raft_secret,
+        raft_keys=dict(result.raft_keys),
         leader_id=result.leader_id,
         role=ROLES[result.node.role],
         node=node_to_proto(result.node, leader_id=result.leader_id),

@@ -2,8 +2,9 @@
 
 Kubernetes semantics: rules only allow, so the answer is "yes" when any rule of any role bound to
 the caller grants the action, and "no" otherwise. A principal is matched by a binding that names
-it (same kind and name), names a ``Group`` object it is a member of (same kind and name), or names
-a group it carries in ``Principal.groups`` (LDAP groups).
+it (same kind and name), names every principal of its kind (name ``*``), names a ``Group`` object
+it is a member of (same kind and name), or names a group it carries in ``Principal.groups`` (LDAP
+groups).
 
 ``RbacView`` indexes the bindings once (subject -> role names), so a check costs O(rules of the
 caller's roles) and not O(all bindings). Build a new view when the RBAC objects change; a view
@@ -18,7 +19,16 @@ from types import MappingProxyType
 from typing import TypeVar
 
 from webmesh import errors
-from webmesh.authz.model import Group, Resource, Role, RoleBinding, Rule, SubjectKind, Verb
+from webmesh.authz.model import (
+    EVERY,
+    Group,
+    Resource,
+    Role,
+    RoleBinding,
+    Rule,
+    SubjectKind,
+    Verb,
+)
 from webmesh.authz.principal import Principal
 from webmesh.syntax import parse_enum
 
@@ -120,6 +130,7 @@ class RbacView:
     def roles_of(self, principal: Principal) -> frozenset[str]:
         """The names of the roles bound to the principal, directly or through its groups."""
         roles = self._by_subject.get(principal.key, frozenset())
+        roles = roles | self._by_subject.get((principal.kind, EVERY), frozenset())
         for group in principal.groups:
             roles = roles | self._by_group.get(group, frozenset())
         return roles

@@ -98,8 +98,10 @@ def is_self(principal: Principal | None, node_id: str) -> bool:
 def _join(request: object, principal: Principal | None) -> tuple[Action, ...]:
     """Join: a node joins as itself freely; as another id it needs ``put nodes/<id>``.
 
-    Joining as a voter needs ``put votes/<id>`` (the ``voters`` group has it); advertising routes
-    needs ``put routes/<id>`` (a route attracts other nodes' traffic for its CIDRs).
+    Joining as a voter needs ``put votes/<id>`` (the ``voters`` group has it), as an observer
+    ``put replicas/<id>`` (every node has it by default): both put the joiner's Raft key where
+    every replica admits it. Advertising routes needs ``put routes/<id>`` (a route attracts other
+    nodes' traffic for its CIDRs).
     """
     node_id = _str(request, "id")
     actions: list[Action] = []
@@ -107,6 +109,8 @@ def _join(request: object, principal: Principal | None) -> tuple[Action, ...]:
         actions.append(Action(Verb.PUT, Resource.NODES, node_id))
     if bool(getattr(request, "as_voter", False)):
         actions.append(Action(Verb.PUT, Resource.VOTES, node_id))
+    elif bool(getattr(request, "as_observer", False)):
+        actions.append(Action(Verb.PUT, Resource.REPLICAS, node_id))
     if tuple(getattr(request, "routes", ()) or ()):
         actions.append(Action(Verb.PUT, Resource.ROUTES, node_id))
     return tuple(actions)
@@ -155,7 +159,8 @@ METHOD_PERMISSIONS: Mapping[str, MethodPermission] = MappingProxyType(
     {
         "/webmesh.v1.Membership/Join": RequiresFor(
             _join,
-            summary="self, or put nodes/{id}; + put votes/{id} if as_voter; "
+            summary="self, or put nodes/{id}; + put votes/{id} if as_voter, else put "
+            "replicas/{id} if as_observer; "
             "+ put routes/{id} if routes",
         ),
         "/webmesh.v1.Membership/Leave": SelfOr(Verb.DELETE, Resource.NODES),
@@ -165,6 +170,7 @@ METHOD_PERMISSIONS: Mapping[str, MethodPermission] = MappingProxyType(
         "/webmesh.v1.Mesh/ListNodes": ANY_AUTHENTICATED,
         "/webmesh.v1.Mesh/GetMeshGraph": ANY_AUTHENTICATED,
         **_admin_entries(),
+        "/webmesh.v1.Admin/RotateRaftKeys": Requires((Action(Verb.PUT, Resource.RAFTKEYS),)),
         "/grpc.health.v1.Health/Check": PUBLIC,
         "/grpc.health.v1.Health/Watch": PUBLIC,
         # List enumerates every registered service: probes never need it, so it is not public.

@@ -39,6 +39,10 @@ class Verb(enum.StrEnum):
 class Resource(enum.StrEnum):
     NODES = "nodes"
     VOTES = "votes"  # "put votes/<node id>": the node may join (or be promoted) as a Raft voter
+    # "put replicas/<node id>": the node may keep a replica of the state (join as an observer),
+    # so its Raft key is admitted by the other replicas
+    REPLICAS = "replicas"
+    RAFTKEYS = "raftkeys"  # "put raftkeys": make every replica replace its Raft key
     ROLES = "roles"
     ROLEBINDINGS = "rolebindings"
     GROUPS = "groups"
@@ -152,7 +156,12 @@ class Subject:
         if kind is SubjectKind.NODE:
             if not isinstance(self.name, str):
                 raise errors.InvalidArgument(f"invalid node id {self.name!r}: not a string")
-            validate_node_id(self.name)
+            if self.name != EVERY:
+                validate_node_id(self.name)
+        elif kind is SubjectKind.GROUP and self.name == EVERY:
+            raise errors.InvalidArgument(
+                "a group subject names one group: '*' is for nodes or users"
+            )
         else:
             validate_identity(self.name, what=f"{kind.value} name")
 
@@ -247,19 +256,25 @@ class Group:
 
 MESH_ADMIN = "mesh-admin"  # role and role binding: everything
 VOTERS = "voters"  # role (put votes), role binding (to the group) and group (the voter nodes)
+REPLICAS = "replicas"  # role (put replicas) and role binding (by default to every node)
+EVERY = "*"  # a subject named "*": every authenticated principal of its kind
 
 MESH_ADMIN_ROLE = Role(MESH_ADMIN, (Rule(verbs=(Verb.ALL,), resources=(Resource.ALL,)),))
-VOTERS_ROLE = Role(VOTERS, (Rule(verbs=(Verb.PUT,), resources=(Resource.VOTES,)),))
+VOTERS_ROLE = Role(
+    VOTERS, (Rule(verbs=(Verb.PUT,), resources=(Resource.VOTES, Resource.REPLICAS)),)
+)
+REPLICAS_ROLE = Role(REPLICAS, (Rule(verbs=(Verb.PUT,), resources=(Resource.REPLICAS,)),))
 
 _BUILTIN: Mapping[Resource, frozenset[str]] = {
-    Resource.ROLES: frozenset({MESH_ADMIN, VOTERS}),
-    Resource.ROLEBINDINGS: frozenset({MESH_ADMIN, VOTERS}),
+    Resource.ROLES: frozenset({MESH_ADMIN, VOTERS, REPLICAS}),
+    Resource.ROLEBINDINGS: frozenset({MESH_ADMIN, VOTERS, REPLICAS}),
     Resource.GROUPS: frozenset({VOTERS}),
 }
 # Built-ins whose content the Admin API must not change either. The voters group is not among
-# them: its members change as voters join and leave.
+# them (its members change as voters join and leave), nor is the replicas binding: a mesh that
+# wants fewer replicas than every node binds the role to a group of its choice instead.
 _READ_ONLY: Mapping[Resource, frozenset[str]] = {
-    Resource.ROLES: frozenset({MESH_ADMIN, VOTERS}),
+    Resource.ROLES: frozenset({MESH_ADMIN, VOTERS, REPLICAS}),
     Resource.ROLEBINDINGS: frozenset({MESH_ADMIN, VOTERS}),
 }
 
@@ -285,18 +300,22 @@ def bootstrap_rbac(admin: str, voters: Sequence[str]) -> RbacSeed:
 
     - role ``mesh-admin`` (``*`` on ``*``), bound by ``mesh-admin`` to user ``admin`` and, when
       ``admin`` is also a valid node id, to node ``admin``;
-    - role ``voters`` (``put votes``), bound by ``voters`` to group ``voters``;
-    - group ``voters`` with the given voter node ids (duplicates dropped, order kept).
+    - role ``voters`` (``put votes`` and ``put replicas``), bound by ``voters`` to group
+      ``voters``;
+    - group ``voters`` with the given voter node ids (duplicates dropped, order kept);
+    - role ``replicas`` (``put replicas``), bound by ``replicas`` to every node (``node/*``):
+      any node authenticated as itself may keep a replica, no user may unless bound to it.
     """
     admins = [Subject(SubjectKind.USER, admin)]
     if NODE_ID_PATTERN.match(admin):
         admins.append(Subject(SubjectKind.NODE, admin))
     voter_ids = tuple(dict.fromkeys(validate_node_id(v) for v in voters))
     return RbacSeed(
-        roles=(MESH_ADMIN_ROLE, VOTERS_ROLE),
+        roles=(MESH_ADMIN_ROLE, VOTERS_ROLE, REPLICAS_ROLE),
         rolebindings=(
             RoleBinding(MESH_ADMIN, role=MESH_ADMIN, subjects=tuple(admins)),
             RoleBinding(VOTERS, role=VOTERS, subjects=(Subject(SubjectKind.GROUP, VOTERS),)),
+            RoleBinding(REPLICAS, role=REPLICAS, subjects=(Subject(SubjectKind.NODE, EVERY),)),
         ),
         groups=(Group(VOTERS, tuple(Subject(SubjectKind.NODE, v) for v in voter_ids)),),
     )

@@ -244,6 +244,17 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     leave.add_argument("id", help="the node id")
+    sub.add_parser(
+        "rotate-raft-keys",
+        parents=common,
+        **_help(
+            "make every voter and observer replace its Raft key, with no downtime",
+            "Each replica registers a new key, both keys are admitted for a few seconds, then\n"
+            "the old one opens nothing. Needs 'put raftkeys' (mesh-admin has it).\n\n"
+            "example:\n  wmctl rotate-raft-keys\n"
+            "  wmctl get nodes -o json     # each node's raftKey changes within seconds\n",
+        ),
+    )
     connect.add_parser(sub, common)
     config_cmd.add_parser(sub, [_file_options()])
     tools.add_parsers(sub, common)
@@ -375,10 +386,20 @@ async def _leave(mesh: MeshClient, args: argparse.Namespace) -> str:
     return f"node {args.id} removed from the mesh\n"
 
 
+async def _rotate_raft_keys(mesh: MeshClient, args: argparse.Namespace) -> str:
+    del args
+    epoch = await mesh.rotate_raft_keys()
+    return (
+        f"raft key epoch is now {epoch}: every replica registers a new key within seconds "
+        "(see the raftKey of 'wmctl get nodes -o json')\n"
+    )
+
+
 COMMANDS: dict[str, Callable[[MeshClient, argparse.Namespace], Awaitable[str]]] = {
     "status": _status,
     "get": _get,
     "leave": _leave,
+    "rotate-raft-keys": _rotate_raft_keys,
     "put": admin.put_command,
     "delete": admin.delete_command,
 }

@@ -335,6 +335,12 @@ class MeshClient:
         result = await self._call(lambda t: rpc(admin_pb2.ListRequest(), timeout=t))
         return list(result.items)
 
+    async def rotate_raft_keys(self) -> int:
+        """Make every replica replace its Raft key; the mesh's new key epoch."""
+        request = admin_pb2.RotateRaftKeysRequest()
+        result = await self._call(lambda t: self.admin.RotateRaftKeys(request, timeout=t))
+        return int(result.epoch)
+
 
 __all__ = [
     "ClientOptions",

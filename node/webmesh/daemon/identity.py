@@ -1,7 +1,7 @@
-"""The node's own persisted identity: id, WireGuard key, mesh membership and the Raft secret.
+"""The node's own persisted identity: id, WireGuard key, Raft key and mesh membership.
 
-Kept in ``<data-dir>/node.json`` (mode 0600: it holds the private key and the Raft secret), so a
-node restarted on the same data resumes with the same id, key and addresses.
+Kept in ``<data-dir>/node.json`` (mode 0600: it holds the private keys), so a node restarted on
+the same data resumes with the same id, keys and addresses.
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ IDENTITY_VERSION = 1
 @dataclass(frozen=True, slots=True)
 class Identity:
     node_id: str
-    private_key: str
+    private_key: str  # WireGuard
+    raft_key: str = ""  # the Raft private key (X25519, base64) this node presents to replicas
+    # The key being replaced while a rotation propagates (webmesh.daemon.raft_keys).
+    raft_key_previous: str = ""
     # Filled once the node is in a mesh (bootstrapped or joined):
     role: str = ""  # voter | observer | client
     network_ipv4: str = ""
@@ -29,8 +32,10 @@ class Identity:
     domain: str = ""
     ipv4: str = ""
     ipv6: str = ""
-    raft_secret: str = ""
     voters: tuple[str, ...] = field(default=())
+    # Raft address -> Raft public key of the voters, from the Join response (kept fresh from the
+    # state): the keys a new replica admits before its own copy of the state has caught up.
+    voter_keys: tuple[tuple[str, str], ...] = field(default=())
     bootstrapped_here: bool = False
     # The peers that lead to Raft (voters and the relay), so that a resumed node can reach the
     # voters through WireGuard before its replica has caught up.
@@ -51,7 +56,9 @@ def load(data_dir: Path) -> Identity | None:
     raw = json.loads(path.read_text())
     if raw.pop("v", None) != IDENTITY_VERSION:
         raise ValueError(f"{path}: unsupported identity file version")
+    raw.pop("raft_secret", None)  # written before replicas had their own keys: unused
     raw["voters"] = tuple(raw.get("voters", ()))
+    raw["voter_keys"] = tuple((str(a), str(k)) for a, k in raw.get("voter_keys", ()))
     raw["peers"] = tuple(
         Peer(**{**p, "allowed_ips": tuple(p["allowed_ips"])}) for p in raw.get("peers", ())
     )
@@ -65,6 +72,7 @@ def save(data_dir: Path, identity: Identity) -> None:
     tmp = path.with_suffix(".tmp")
     payload = {"v": IDENTITY_VERSION, **asdict(identity)}
     payload["voters"] = list(identity.voters)
+    payload["voter_keys"] = [list(pair) for pair in identity.voter_keys]
     payload["peers"] = [asdict(p) for p in identity.peers]
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     try:
         asyncio.run(run.serve(settings))
-    except SettingsError as exc:  # a setting read late, e.g. --bootstrap.raft-secret-file
+    except SettingsError as exc:  # a setting found wrong only when used
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
     except (errors.MeshError, WireGuardError, OSError) as exc:

@@ -29,23 +29,24 @@ from webmesh.api.v1 import membership_pb2
 from webmesh.client import join as joiner
 from webmesh.client.mesh_client import ClientOptions, MeshClient
 from webmesh.daemon import identity as identity_store
-from webmesh.daemon import security
+from webmesh.daemon import raft_keys, raft_roster, security
 from webmesh.daemon.identity import Identity
-from webmesh.daemon.settings import Settings, SettingsError
+from webmesh.daemon.settings import Settings
 from webmesh.daemon.values import split_host_port
-from webmesh.mesh import commands, endpoints, ipam, peers
+from webmesh.mesh import endpoints, ipam, peers
 from webmesh.mesh.changelog import ChangeLog
 from webmesh.mesh.feed import ReplicaFeed
 from webmesh.mesh.machine import MeshMachine
 from webmesh.mesh.model import Networks, Node, NodeRole
 from webmesh.mesh.state import Effect, MeshState, changed_node_ids
 from webmesh.metrics_http import MetricsServer
+from webmesh.raft.credentials import KeyRing, RaftCredentials, RaftKey
 from webmesh.raft.store import ConsensusStore, SyncMode
 from webmesh.raft.syncobj import SyncObjStore
 from webmesh.reconcile.desired import LocalInterface, interface_addresses
 from webmesh.reconcile.loop import PassResult, Reconciler
 from webmesh.service.admin import AdminService
-from webmesh.service.membership import DEFAULT_RAFT_PORT, MembershipService
+from webmesh.service.membership import DEFAULT_RAFT_PORT, MembershipService, same_record
 from webmesh.service.status import InterfaceInfo, NodeStatus
 from webmesh.service.watch import StateWatch
 from webmesh.wg import hello, keys
@@ -59,26 +60,6 @@ READY_TIMEOUT = 30.0
 WILDCARDS = ("", "0.0.0.0", "::")
 DEVICE_REFRESH = 5.0
 TASK_STOP_TIMEOUT = 5.0
-
-
-def bootstrap_raft_secret(path: str) -> str:
-    """The Raft password of a new mesh: read from ``path`` when given, else a random one.
-
-    A file lets an orchestrator (the operator's ``<mesh>-raft`` Secret) know the password that
-    every server of the mesh uses. Read only at bootstrap, so a running mesh never depends on the
-    file; a missing or empty file is a settings error (exit 2), not a silently random password.
-    """
-    if not path:
-        return secrets.token_urlsafe(32)
-    flag = "--bootstrap.raft-secret-file"
-    try:
-        text = Path(path).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise SettingsError(f"cannot read {flag} {path}: {reason}") from None
-    if not text:
-        raise SettingsError(f"{flag} {path} is empty")
-    return text
 
 
 @dataclass
@@ -113,6 +94,9 @@ class NodeDaemon:
         self._identity: Identity | None = None
         self._initial_peers: tuple[peers.Peer, ...] = ()
         self._tasks: list[asyncio.Task[None]] = []
+        self._advertised: tuple[str, ...] = ()
+        self._key_ring: KeyRing | None = None
+        self._rotating = False
 
     # ---- identity and membership -------------------------------------------------------------
 
@@ -129,10 +113,17 @@ class NodeDaemon:
         existing = identity_store.load(self.data_dir)
         wanted = self.settings.mesh.node_id
         if existing is None:
-            created = Identity(node_id=wanted, private_key=keys.generate_private_key())
+            created = Identity(
+                node_id=wanted,
+                private_key=keys.generate_private_key(),
+                raft_key=RaftKey.generate().to_text(),
+            )
             identity_store.save(self.data_dir, created)
             log.info("new node identity node=%s data_dir=%s", wanted, self.data_dir)
             return created
+        if not existing.raft_key:  # a data dir from before replicas had their own keys
+            existing = replace(existing, raft_key=RaftKey.generate().to_text())
+            identity_store.save(self.data_dir, existing)
         if existing.node_id != wanted:
             log.warning(
                 "keeping the node id stored in the data dir node=%s configured=%s",
@@ -191,7 +182,6 @@ class NodeDaemon:
             domain=b.mesh_domain,
             ipv4=ipv4,
             ipv6=ipv6,
-            raft_secret=bootstrap_raft_secret(b.raft_secret_file),
             voters=(self.settings.raft.listen_address or f"{host}:{self._raft_port()}",),
             bootstrapped_here=True,
         )
@@ -212,6 +202,12 @@ class NodeDaemon:
             routes=list(s.mesh.routes),
             raft_address=s.raft.listen_address,
             api_address=self._explicit_api_address(),
+            raft_key=RaftKey.from_text(ident.raft_key).public_text,
+            raft_key_previous=(
+                RaftKey.from_text(ident.raft_key_previous).public_text
+                if ident.raft_key_previous
+                else ""
+            ),
         )
 
     async def _join(self, ident: Identity) -> Plan:
@@ -238,8 +234,8 @@ class NodeDaemon:
             domain=response.mesh_domain,
             ipv4=response.address_ipv4,
             ipv6=response.address_ipv6,
-            raft_secret=response.raft_secret,
             voters=tuple(response.raft_voters),
+            voter_keys=tuple(sorted(response.raft_keys.items())),
             peers=tuple(convert.peer_from_proto(p) for p in response.peers),
         )
         return Plan(identity=joined, bootstrap=False, initial_peers=joined.peers)
@@ -281,6 +277,10 @@ class NodeDaemon:
             api_address=self._explicit_api_address() or (f"{host}:{api_port}" if api_port else ""),
             raft_address=self._raft_address(),
             routes=tuple(self.settings.mesh.routes),
+            raft_key=RaftKey.from_text(i.raft_key).public_text,
+            raft_key_previous=(
+                RaftKey.from_text(i.raft_key_previous).public_text if i.raft_key_previous else ""
+            ),
         )
 
     def _raft_address(self) -> str:
@@ -326,6 +326,56 @@ class NodeDaemon:
             self.reconciler.wake()
         self.watch.notify()
         self._remember_raft_peers(state)
+        self._follow_raft_key_epoch(state)
+
+    # ---- Raft key rotation (webmesh.daemon.raft_keys) ----------------------------------------
+
+    def _raft_key_view(self, ring: KeyRing) -> raft_keys.Keys:
+        i = self.identity
+        previous = RaftKey.from_text(i.raft_key_previous).public_text if i.raft_key_previous else ""
+        return raft_keys.Keys(
+            current=RaftKey.from_text(i.raft_key).public_text,
+            previous=previous,
+            presenting=ring.current.public_text,
+        )
+
+    def _follow_raft_key_epoch(self, state: MeshState) -> None:
+        ring = self._key_ring
+        if self._identity is None or ring is None:
+            return
+        record = state.nodes.get(self.identity.node_id)
+        step = raft_keys.decide(record, state.raft_key_epoch, self._raft_key_view(ring))
+        if step is raft_keys.Step.PRESENT_NEW:
+            ring.replace(RaftKey.from_text(self.identity.raft_key))
+            log.info("raft key: presenting the new key node=%s", self.identity.node_id)
+        elif step is raft_keys.Step.START and not self._rotating:
+            self._rotating = True
+            self._tasks.append(
+                asyncio.create_task(self._rotate_raft_key(resume=False), name="raft-key")
+            )
+
+    async def _rotate_raft_key(self, *, resume: bool) -> None:
+        """The three steps of ``webmesh.daemon.raft_keys``; ``resume``: step 1 was saved."""
+        self._rotating = True
+        try:
+            if not resume:
+                old = self.identity.raft_key
+                self._identity = replace(
+                    self.identity, raft_key=RaftKey.generate().to_text(), raft_key_previous=old
+                )
+                identity_store.save(self.data_dir, self.identity)
+                log.info("raft key: registering a new key node=%s", self.identity.node_id)
+            await self._keep_registered(self._advertised)  # new + previous: both admitted
+            self._follow_raft_key_epoch(self.machine.state)  # present the new key
+            await asyncio.sleep(raft_keys.RETIRE_AFTER)
+            self._identity = replace(self.identity, raft_key_previous="")
+            identity_store.save(self.data_dir, self.identity)
+            await self._keep_registered(self._advertised)  # the old key opens nothing now
+            if self._key_ring is not None:
+                self._key_ring.replace(RaftKey.from_text(self.identity.raft_key))
+            log.info("raft key: rotated node=%s", self.identity.node_id)
+        finally:
+            self._rotating = False
 
     def _remember_raft_peers(self, state: MeshState) -> None:
         """Persist the peers that lead to the voters when they change (rarely), for resumes."""
@@ -338,8 +388,11 @@ class NodeDaemon:
         needed = {n.id for n in state.nodes.values() if n.raft_address in voters}
         needed.add(state.relay_id)
         kept = tuple(p for p in peers.peers_of(state, self.identity.node_id) if p.node_id in needed)
-        if kept and kept != self.identity.peers:
-            self._identity = self.identity.with_membership(peers=kept, voters=voters)
+        known = raft_roster.voter_keys(state, voters)
+        if kept and (kept, known) != (self.identity.peers, self.identity.voter_keys):
+            self._identity = self.identity.with_membership(
+                peers=kept, voters=voters, voter_keys=known
+            )
             identity_store.save(self.data_dir, self.identity)
 
     def _record_pass(self, result: PassResult) -> None:
@@ -352,6 +405,8 @@ class NodeDaemon:
 
     def _make_store(self) -> SyncObjStore:
         i = self.identity
+        # Mid-rotation (webmesh.daemon.raft_keys) the old key until the new one is registered.
+        self._key_ring = KeyRing(RaftKey.from_text(i.raft_key_previous or i.raft_key))
         observer = i.role != NodeRole.VOTER.value
         self_address = None if observer else self._raft_address()
         voters = [v for v in i.voters if v != self_address]
@@ -359,7 +414,10 @@ class NodeDaemon:
             self.machine,
             self_address=self_address,
             voters=voters,
-            password=i.raft_secret,
+            credentials=RaftCredentials(
+                self._key_ring,
+                raft_roster.StateRoster(self.machine, i.node_id, dict(i.voter_keys)),
+            ),
             data_dir=None if self.settings.raft.in_memory else self.data_dir / "raft",
             observer=observer,
             sync=SyncMode(self.settings.raft.sync),
@@ -426,9 +484,11 @@ class NodeDaemon:
                 **security.bootstrap_policy(self.settings, self.identity.node_id),
             )
         await self._start_services()
-        self._tasks.append(
-            asyncio.create_task(self._keep_registered(advertised), name="registration")
-        )
+        self._advertised = advertised
+        registration = self._keep_registered(advertised)
+        if self.identity.raft_key_previous:  # a rotation was under way when the node stopped
+            registration = self._rotate_raft_key(resume=True)
+        self._tasks.append(asyncio.create_task(registration, name="registration"))
 
     async def _keep_registered(self, advertised: tuple[str, ...]) -> None:
         """Make the mesh's record of this node match what it is now (endpoints, routes, ports).
@@ -452,12 +512,11 @@ class NodeDaemon:
         """True when the record matches; otherwise send the update (to the leader) once."""
         wanted = self._self_node(advertised)
         current = self.machine.state.nodes.get(wanted.id)
-        if current is not None and replace(current, joined_at=0) == replace(wanted, joined_at=0):
+        if current is not None and same_record(current, wanted):
             return True
         membership = self._membership()
         if self.store is not None and self.store.is_leader():
-            joined_at = current.joined_at if current else time.time()
-            await membership.propose(commands.PutNode(replace(wanted, joined_at=joined_at)))
+            await membership.put_own_record(wanted)
         else:
             leader = membership.leader_node()
             if leader is None or not leader.api_address:
@@ -509,11 +568,9 @@ class NodeDaemon:
 
     def _membership(self) -> MembershipService:
         assert self.store is not None
-        secret = self.identity.raft_secret
         return MembershipService(
             store=self.store,
             machine=self.machine,
-            raft_secret=lambda: secret,
             address_quarantine=float(self.settings.mesh.address_quarantine),
         )
 

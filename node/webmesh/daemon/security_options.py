@@ -53,8 +53,6 @@ OPTIONS: tuple[Option, ...] = (
     bool_option("bootstrap.disable-rbac", "Create the mesh without RBAC (test meshes only)."),
     Option("bootstrap.default-network-policy", values.one_of("accept", "deny"), "accept",
            "What network ACLs decide when none matches.", kind="accept|deny", metavar="POLICY"),
-    _path("bootstrap.raft-secret-file",
-          "Read the new mesh's Raft password from this file instead of generating one."),
 )  # fmt: skip
 
 

@@ -142,7 +142,6 @@ class BootstrapSettings:
     voters: tuple[str, ...]
     disable_rbac: bool
     default_network_policy: str
-    raft_secret_file: str  # "" means: generate a random password
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -113,7 +113,21 @@ class RemoveNode:
         return cls(node_id=str(raw["node_id"]), at=float(raw.get("at", 0.0)))
 
 
-Command = Bootstrap | PutNode | RemoveNode | PutObject | DeleteObject
+@dataclass(frozen=True, slots=True)
+class RotateRaftKeys:
+    """Ask every replica for a new Raft key: the mesh's key epoch goes up by one, and each
+    replica whose key is older registers a new one (``webmesh.daemon.raft_keys``)."""
+
+    def payload(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_payload(cls, raw: Mapping[str, Any]) -> RotateRaftKeys:
+        del raw
+        return cls()
+
+
+Command = Bootstrap | PutNode | RemoveNode | PutObject | DeleteObject | RotateRaftKeys
 
 COMMAND_TYPES: dict[str, Any] = {
     "Bootstrap": Bootstrap,
@@ -121,6 +135,7 @@ COMMAND_TYPES: dict[str, Any] = {
     "RemoveNode": RemoveNode,
     "PutObject": PutObject,
     "DeleteObject": DeleteObject,
+    "RotateRaftKeys": RotateRaftKeys,
 }
 
 

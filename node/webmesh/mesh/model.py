@@ -56,6 +56,14 @@ class Node:
     routes: tuple[str, ...] = ()  # extra CIDRs reachable through this node
     joined_at: float = 0.0  # unix seconds, decided by the proposer
     features: tuple[str, ...] = field(default=())
+    # Its Raft public key (X25519, base64) when it keeps a replica: replicas admit each other's
+    # Raft connections by these (webmesh.raft.credentials); "" for clients.
+    raft_key: str = ""
+    # The key it is replacing, admitted too while a rotation propagates; "" otherwise.
+    raft_key_previous: str = ""
+    # The mesh's key epoch (MeshState.raft_key_epoch) when raft_key was registered: a node whose
+    # epoch is behind the mesh's makes a new key (``wmctl rotate-raft-keys``).
+    raft_key_epoch: int = 0
 
     @property
     def primary_endpoint(self) -> str:
@@ -82,6 +90,9 @@ class Node:
             "routes": list(self.routes),
             "joined_at": self.joined_at,
             "features": list(self.features),
+            **({"raft_key": self.raft_key} if self.raft_key else {}),
+            **({"raft_key_previous": self.raft_key_previous} if self.raft_key_previous else {}),
+            **({"raft_key_epoch": self.raft_key_epoch} if self.raft_key_epoch else {}),
         }
 
     @classmethod
@@ -98,21 +109,22 @@ class Node:
             routes=tuple(str(r) for r in raw.get("routes", ())),
             joined_at=float(raw.get("joined_at", 0.0)),
             features=tuple(str(f) for f in raw.get("features", ())),
+            raft_key=str(raw.get("raft_key", "")),
+            raft_key_previous=str(raw.get("raft_key_previous", "")),
+            raft_key_epoch=int(raw.get("raft_key_epoch", 0)),
         )
 
 
-def validate_public_key(key: str) -> str:
-    """A WireGuard public key is 32 bytes in standard base64 (44 characters)."""
+def validate_public_key(key: str, *, what: str = "WireGuard public key") -> str:
+    """An X25519 public key (WireGuard's, or a Raft key) is 32 bytes in standard base64."""
     try:
         raw = base64.b64decode(key, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise errors.InvalidArgument(f"invalid WireGuard public key {key!r}: not base64") from exc
+        raise errors.InvalidArgument(f"invalid {what} {key!r}: not base64") from exc
     if len(raw) != 32:
-        raise errors.InvalidArgument(
-            f"invalid WireGuard public key {key!r}: {len(raw)} bytes, expected 32"
-        )
+        raise errors.InvalidArgument(f"invalid {what} {key!r}: {len(raw)} bytes, expected 32")
     if raw == bytes(32):
-        raise errors.InvalidArgument("invalid WireGuard public key: all zeros")
+        raise errors.InvalidArgument(f"invalid {what}: all zeros")
     return key
 
 
@@ -132,4 +144,13 @@ def validate_node(node: Node) -> Node:
         validate_endpoint(endpoint)
     for prefix in (*node.addresses(), *node.routes):
         validate_cidr(prefix)
+    for key in (node.raft_key, node.raft_key_previous):
+        if key:
+            validate_public_key(key, what="raft key")
+    if node.role is NodeRole.CLIENT and (node.raft_key or node.raft_key_previous):
+        raise errors.InvalidArgument(f"node {node.id!r} is a client: it holds no raft key")
+    if node.raft_key_previous and node.raft_key_previous == node.raft_key:
+        raise errors.InvalidArgument("a raft key cannot replace itself")
+    if node.raft_key_previous and not node.raft_key:
+        raise errors.InvalidArgument("a previous raft key needs a current one")
     return node

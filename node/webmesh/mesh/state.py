@@ -99,6 +99,8 @@ class MeshState:
     # ids of the nodes that have an endpoint: the only possible peers of a node without one
     endpoint_nodes: frozenset[str] = frozenset()
     objects: Objects = field(default_factory=Objects)  # RBAC, ACLs, routes, with their views
+    # Raised by RotateRaftKeys: a replica whose Node.raft_key_epoch is lower makes a new key.
+    raft_key_epoch: int = 0
 
     @property
     def bootstrapped(self) -> bool:
@@ -122,19 +124,25 @@ def apply(state: MeshState, command: commands.Command) -> Transition:
     """Apply one command. Rejections leave the state unchanged except for its index."""
     advanced = replace(state, index=state.index + 1)
     try:
-        match command:
-            case commands.Bootstrap():
-                return _bootstrap(advanced, command)
-            case commands.PutNode():
-                return _put_node(advanced, command.node)
-            case commands.RemoveNode():
-                return _remove_node(advanced, command.node_id, command.at)
-            case commands.PutObject():
-                return _put_object(advanced, command.kind, command.obj)
-            case commands.DeleteObject():
-                return _delete_object(advanced, command.kind, command.name)
+        return _dispatch(advanced, command)
     except errors.MeshError as exc:
         return Transition(advanced, commands.Result.failure(exc))
+
+
+def _dispatch(state: MeshState, command: commands.Command) -> Transition:
+    match command:
+        case commands.Bootstrap():
+            return _bootstrap(state, command)
+        case commands.PutNode():
+            return _put_node(state, command.node)
+        case commands.RemoveNode():
+            return _remove_node(state, command.node_id, command.at)
+        case commands.PutObject():
+            return _put_object(state, command.kind, command.obj)
+        case commands.DeleteObject():
+            return _delete_object(state, command.kind, command.name)
+        case commands.RotateRaftKeys():
+            return _rotate_raft_keys(state)
     raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
 
 
@@ -208,6 +216,13 @@ def _put_node(state: MeshState, node: Node) -> Transition:
     if before == node:
         return Transition(new, commands.Result(value={"changed": False}))
     return Transition(new, commands.Result(value={"changed": True}), (effect,))
+
+
+def _rotate_raft_keys(state: MeshState) -> Transition:
+    if state.networks is None:
+        raise errors.FailedPrecondition("the mesh is not bootstrapped yet")
+    epoch = state.raft_key_epoch + 1
+    return Transition(replace(state, raft_key_epoch=epoch), commands.Result(value={"epoch": epoch}))
 
 
 def _check_addresses(state: MeshState, networks: Networks, node: Node) -> None:
@@ -295,6 +310,7 @@ def to_snapshot(state: MeshState) -> dict[str, Any]:
         "nodes": [node.to_dict() for node in sorted(state.nodes.values(), key=lambda n: n.id)],
         "objects": state.objects.to_dict(),
         "released": dict(sorted(state.released.items())),
+        **({"raft_key_epoch": state.raft_key_epoch} if state.raft_key_epoch else {}),
     }
 
 
@@ -314,4 +330,5 @@ def from_snapshot(raw: Mapping[str, Any]) -> MeshState:
         routing_nodes=frozenset(n.id for n in nodes.values() if n.routes),
         endpoint_nodes=frozenset(n.id for n in nodes.values() if n.endpoints),
         objects=Objects.from_dict(raw.get("objects", {})),
+        raft_key_epoch=int(raw.get("raft_key_epoch", 0)),
     )

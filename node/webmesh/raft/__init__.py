@@ -8,7 +8,9 @@ packages except ``webmesh.errors``.
 Modules: ``store`` (the protocol), ``syncobj`` (``SyncObjStore``, the pysyncobj adapter and the
 asyncio bridge), ``consumer`` (the one replicated entry point; JSON snapshots), ``config``
 (``SyncObjConf`` and timings), ``codec`` (pysyncobj's messages in our schema, ``v1/wire.proto``:
-no pickle on the wire), ``channel`` (one authenticated, framed, bounded, encrypted connection),
+no pickle on the wire), ``credentials`` (each replica's key, the roster of admitted keys),
+``handshake`` (the fixed-size mutual authentication), ``channel`` (one authenticated, framed,
+bounded, encrypted connection),
 ``transport`` (pysyncobj's transport on channels; admission and refusals), ``snapshot`` (our
 snapshot files), ``appends`` (Raft's append rule: no truncation of matching entries),
 ``durability`` (fsynced journal and the barrier: acknowledged means on disk), ``status`` and

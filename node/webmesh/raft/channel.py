@@ -4,22 +4,24 @@ pysyncobj's ``TcpConnection`` trusts a frame's declared length, buffers whatever
 its key exchange, never closes a silent connection, and unpickles every frame. ``Channel`` keeps
 its interface (pysyncobj's transport drives it unchanged) and replaces all of that:
 
-1. **Handshake first, fixed size.** The dialer sends ``MAGIC + nonce_d`` (40 bytes); the listener
-   answers ``MAGIC + nonce_l + proof_l`` (72 bytes); the dialer answers ``proof_d`` (32 bytes).
-   ``proof = HMAC-SHA256(key, label || nonce_d || nonce_l)`` with the label of the side that
-   proves, so neither proof can be replayed or reflected. Until the peer's proof checks out a
-   channel reads exactly the bytes the next handshake step needs, never more, and the whole
-   handshake must end within ``handshake_timeout``: a stranger costs 72 bytes and a few
-   seconds. The key is derived from the mesh's Raft secret (HKDF-SHA256).
+1. **Handshake first, fixed size** (``webmesh.raft.handshake``): 72 bytes from the dialer, 104
+   from the listener, 32 from the dialer. Each side presents its replica key and checks the
+   other's against the roster (``webmesh.raft.credentials``) before anything else: a key that is
+   no replica's is refused at once, and so is a listener whose key belongs to another address
+   than the one dialed. Until the peer has proved it holds its key a channel reads exactly the
+   bytes the next step needs, never more, and the whole handshake must end within
+   ``handshake_timeout``: a stranger costs 104 bytes and a few seconds.
 2. **Frames:** a 4-byte big-endian length, then a ChaCha20-Poly1305 ciphertext of one message of
    ``v1/wire.proto`` (``webmesh.raft.codec``). A declared length above ``max_frame`` closes the
-   connection before a byte of the frame is read. Each direction has its own key (HKDF of the
-   shared key and both nonces) and a 96-bit counter as nonce: frames cannot be replayed,
-   reordered or moved to another connection.
+   connection before a byte of the frame is read. Each direction has its own key (from the
+   handshake) and a 96-bit counter as nonce: frames cannot be replayed, reordered or moved to
+   another connection.
 3. **Deadlines:** :meth:`Channel.check_deadlines`, called on every tick, closes a channel whose
    handshake is late or whose peer sent nothing for ``idle_timeout`` (pysyncobj only checked when
    bytes arrived, so a silent connection lived forever). A peer that does not read is cut off
-   once ``max_send_buffer`` bytes wait for it.
+   once ``max_send_buffer`` bytes wait for it. Once a second, an open channel asks the roster
+   again whether the peer's key is still admitted: a replica removed from the mesh loses its
+   channels within a second.
 
 Everything runs on pysyncobj's tick thread (its poller calls :meth:`_on_event`).
 """
@@ -27,9 +29,6 @@ Everything runs on pysyncobj's tick thread (its poller calls :meth:`_on_event`).
 from __future__ import annotations
 
 import enum
-import hashlib
-import hmac
-import os
 import socket
 import struct
 import time
@@ -37,39 +36,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pysyncobj.poller import POLL_EVENT_TYPE
 from pysyncobj.tcp_connection import CONNECTION_STATE
 
-from webmesh.raft import codec
+from webmesh.raft import codec, handshake
+from webmesh.raft.credentials import ANY_ADDRESS, RaftCredentials, RaftKey, Roster
+from webmesh.raft.handshake import DIALER_HELLO, LISTENER_HELLO, MAGIC, PROOF_BYTES
 
-MAGIC = b"WMRAFT\x00\x01"  # protocol name and version: a foreign service fails at once
-NONCE_BYTES = PROOF_BYTES = 32
-DIALER_HELLO = len(MAGIC) + NONCE_BYTES
-LISTENER_HELLO = len(MAGIC) + NONCE_BYTES + PROOF_BYTES
 HEADER = struct.Struct(">I")
 TAG_BYTES = 16  # Poly1305
 _READ_CHUNK = 1 << 16
-
-
-def derive_key(secret: str) -> bytes:
-    """The handshake key of a mesh from its Raft secret."""
-    return _hkdf(secret.encode(), salt=b"webmesh raft", info=b"channel key v1")
-
-
-def _hkdf(material: bytes, *, salt: bytes, info: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(material)
-
-
-def _proof(key: bytes, label: bytes, dialer_nonce: bytes, listener_nonce: bytes) -> bytes:
-    return hmac.new(key, label + dialer_nonce + listener_nonce, hashlib.sha256).digest()
+_ROSTER_CHECK_EVERY = 1.0  # seconds between two checks that an open channel's peer is admitted
 
 
 @dataclass(frozen=True, slots=True)
 class ChannelSettings:
-    key: bytes  # derive_key(secret)
+    credentials: RaftCredentials
     max_frame: int = 4 << 20  # bytes of one decrypted message
     handshake_timeout: float = 5.0
     idle_timeout: float = 5.0  # no byte from an authenticated peer for this long: dead
@@ -82,7 +65,12 @@ class Refusal(enum.StrEnum):
     """Why a channel was closed on a peer: the label of the refusal metrics."""
 
     NOT_WEBMESH = "not_webmesh"  # the first bytes are not our protocol's
-    BAD_PROOF = "bad_proof"  # the peer holds another Raft secret (or none)
+    UNKNOWN_KEY = "unknown_key"  # a dialer whose key is no replica's in our roster
+    WRONG_ADDRESS = "wrong_address"  # a replica's key, claiming another replica's address
+    UNEXPECTED_KEY = "unexpected_key"  # the replica we dialed is not the one our state names
+    NOT_ADMITTED = "not_admitted"  # the replica we dialed hung up on our hello: our key is unknown
+    BAD_PROOF = "bad_proof"  # the peer presented a replica's key without holding it
+    REVOKED = "revoked"  # an open channel whose peer the roster no longer admits
     HANDSHAKE_TIMEOUT = "handshake_timeout"
     OVERSIZED_FRAME = "oversized_frame"
     BAD_FRAME = "bad_frame"  # a frame that fails authentication
@@ -114,6 +102,7 @@ class Channel:
         *,
         sock: socket.socket | None = None,
         peer: str = "",
+        expected_address: str = "",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.encryptor = None  # read by pysyncobj's transport: we never use its encryption
@@ -126,6 +115,8 @@ class Channel:
         self._on_connected: Callable[[], None] | None = None
         self._on_disconnected: Callable[[], None] | None = None
         self.peer = peer
+        self.expected_address = expected_address  # the Raft address we dial: its key's owner
+        self.peer_key = b""  # the peer's replica key, once it proved it holds it
         self._reset()
         if sock is not None:  # accepted: we listen, the peer dials
             self._dialer = False
@@ -140,8 +131,12 @@ class Channel:
         self._dialer = True
         self._inbox = bytearray()
         self._outbox = bytearray()
-        self._nonce_mine = os.urandom(NONCE_BYTES)
-        self._nonce_theirs = b""
+        self._static: RaftKey | None = None  # ours, chosen when the handshake starts
+        self._ephemeral: RaftKey | None = None
+        self._hello_theirs: handshake.Hello | None = None
+        self._session: handshake.Session | None = None
+        self.peer_key = b""
+        self._roster_checked = 0.0
         self._send_cipher: ChaCha20Poly1305 | None = None
         self._recv_cipher: ChaCha20Poly1305 | None = None
         self._send_counter = self._recv_counter = 0
@@ -229,10 +224,14 @@ class Channel:
         if self._phase in (_Phase.CONNECTING, _Phase.HANDSHAKE):
             if self._clock() > self._deadline:
                 self._refuse(Refusal.HANDSHAKE_TIMEOUT, "")
-        elif self._phase is _Phase.OPEN and (
-            self._clock() - self._last_read > self._settings.idle_timeout
-        ):
-            self._refuse(Refusal.IDLE, f"nothing for {self._settings.idle_timeout:g} s")
+        elif self._phase is _Phase.OPEN:
+            now = self._clock()
+            if now - self._last_read > self._settings.idle_timeout:
+                self._refuse(Refusal.IDLE, f"nothing for {self._settings.idle_timeout:g} s")
+            elif now - self._roster_checked >= _ROSTER_CHECK_EVERY:
+                self._roster_checked = now
+                if self._settings.credentials.roster.address_of(self.peer_key) is None:
+                    self._refuse(Refusal.REVOKED, "its key is no longer a replica's")
 
     @property
     def authenticated(self) -> bool:
@@ -265,29 +264,35 @@ class Channel:
         self._on_refused(peer, reason, detail)
 
     def _on_event(self, descr: int, event: int) -> None:
-        if descr != self._fileno or self._sock is None:
+        """One poller event. A disconnect calls back into pysyncobj, which may dial again on
+        this same channel at once: from then on the event is about a socket that is gone, so
+        every step checks that the socket is still the one the event came for."""
+        sock = self._sock
+        if descr != self._fileno or sock is None:
             self._poller.unsubscribe(descr)
             return
         if event & POLL_EVENT_TYPE.ERROR:
             self.disconnect()
             return
         if self._phase is _Phase.CONNECTING:
-            if self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+            if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
                 self.disconnect()
                 return
             self._phase = _Phase.HANDSHAKE
-            self._outbox += MAGIC + self._nonce_mine
+            self._static, self._ephemeral = self._keys()
+            self._outbox += handshake.dialer_hello(self._static, self._ephemeral)
         if event & POLL_EVENT_TYPE.WRITE or self._outbox:
             self._flush()
-        if self._phase is not _Phase.CLOSED and event & POLL_EVENT_TYPE.READ:
+        if self._sock is sock and event & POLL_EVENT_TYPE.READ:
             self._read()
-        if self._phase is not _Phase.CLOSED:
+        if self._sock is sock:
             self._subscribe(read=True, write=bool(self._outbox))
 
     def _flush(self) -> None:
-        while self._outbox and self._sock is not None:
+        sock = self._sock
+        while self._outbox and sock is not None and self._sock is sock:
             try:
-                sent = self._sock.send(self._outbox)
+                sent = sock.send(self._outbox)
             except BlockingIOError:
                 break
             except OSError:
@@ -301,16 +306,21 @@ class Channel:
 
     def _read(self) -> None:
         """Read what the current step allows, then act on it, until the socket is drained."""
-        while self._sock is not None:
+        sock = self._sock
+        while sock is not None and self._sock is sock:
             want = self._wanted()
             try:
-                chunk = self._sock.recv(want)
+                chunk = sock.recv(want)
             except BlockingIOError:
                 return
             except OSError:
                 self.disconnect()
                 return
             if not chunk:
+                if self._dialer and self._phase is _Phase.HANDSHAKE and self._static is not None:
+                    # A listener hangs up on a hello whose key it does not admit.
+                    self._refuse(Refusal.NOT_ADMITTED, "it hung up on our hello")
+                    return
                 self.disconnect()
                 return
             self._last_read = self._clock()
@@ -324,7 +334,7 @@ class Channel:
             return _READ_CHUNK
         if self._dialer:
             need = LISTENER_HELLO
-        elif not self._nonce_theirs:
+        elif self._hello_theirs is None:
             need = DIALER_HELLO
         else:
             need = PROOF_BYTES
@@ -348,12 +358,12 @@ class Channel:
 
     def _handshake_step(self) -> bool:
         """One step if its bytes are all here; False when waiting or closed."""
-        if not self._nonce_theirs and not MAGIC.startswith(bytes(self._inbox[: len(MAGIC)])):
+        if self._hello_theirs is None and not MAGIC.startswith(bytes(self._inbox[: len(MAGIC)])):
             self._refuse(Refusal.NOT_WEBMESH, "not a webmesh raft peer")  # at the first byte
             return False
         if self._dialer:
             return self._dialer_step()
-        if not self._nonce_theirs:
+        if self._hello_theirs is None:
             return self._listener_hello_step()
         return self._listener_proof_step()
 
@@ -364,35 +374,57 @@ class Channel:
         del self._inbox[:count]
         return taken
 
+    def _keys(self) -> tuple[RaftKey, RaftKey]:
+        """Our replica key for this handshake, and a fresh ephemeral one."""
+        return self._settings.credentials.keys.current, RaftKey.generate()
+
+    def _roster(self) -> Roster:
+        return self._settings.credentials.roster
+
     def _dialer_step(self) -> bool:
-        """The listener's hello and proof: check it, answer with ours, open."""
-        hello = self._take(LISTENER_HELLO)  # its magic was checked as it arrived
-        if hello is None:
+        """The listener's hello: check its key and proof, answer with ours, open."""
+        data = self._take(LISTENER_HELLO)  # its magic was checked as it arrived
+        if data is None:
             return False
-        self._nonce_theirs = hello[len(MAGIC) : len(MAGIC) + NONCE_BYTES]
-        key = self._settings.key
-        self._outbox += _proof(key, b"dialer", self._nonce_mine, self._nonce_theirs)
-        expected = _proof(key, b"listener", self._nonce_mine, self._nonce_theirs)
-        if not hmac.compare_digest(hello[len(MAGIC) + NONCE_BYTES :], expected):
-            # Our proof goes out anyway (it reveals nothing of the key): the listener learns
-            # that the secrets differ too, and both sides say so.
-            self._flush()
-            self._refuse(Refusal.BAD_PROOF, "the listener holds another raft secret")
+        hello = handshake.parse_hello(data)
+        bound = self._roster().address_of(hello.static)
+        if bound is None or bound not in (ANY_ADDRESS, self.expected_address or bound):
+            owner = "no replica's" if bound is None else f"the replica at {bound}'s"
+            self._refuse(Refusal.UNEXPECTED_KEY, f"the raft key it presents is {owner}")
             return False
-        self._open(dialer_nonce=self._nonce_mine, listener_nonce=self._nonce_theirs)
+        assert self._static is not None and self._ephemeral is not None
+        try:
+            session = handshake.dialer_session(self._static, self._ephemeral, hello)
+        except handshake.HandshakeError as exc:
+            self._refuse(Refusal.BAD_PROOF, f"unusable key: {exc}")
+            return False
+        if not handshake.proofs_match(session.listener_proof, hello.proof):
+            self._refuse(Refusal.BAD_PROOF, "the listener does not hold its replica key")
+            return False
+        self._outbox += session.dialer_proof
+        self._open(session, hello.static)
         self._flush()
         if self._on_connected is not None and self._phase is _Phase.OPEN:
             self._on_connected()
         return self._phase is _Phase.OPEN
 
     def _listener_hello_step(self) -> bool:
-        """The dialer's hello: answer with our nonce and proof."""
-        hello = self._take(DIALER_HELLO)  # its magic was checked as it arrived
-        if hello is None:
+        """The dialer's hello: check its key, answer with ours and our proof."""
+        data = self._take(DIALER_HELLO)  # its magic was checked as it arrived
+        if data is None:
             return False
-        self._nonce_theirs = hello[len(MAGIC) :]
-        proof = _proof(self._settings.key, b"listener", self._nonce_theirs, self._nonce_mine)
-        self._outbox += MAGIC + self._nonce_mine + proof
+        hello = handshake.parse_hello(data)
+        if self._roster().address_of(hello.static) is None:
+            self._refuse(Refusal.UNKNOWN_KEY, "its raft key is no replica's in our mesh state")
+            return False
+        self._static, self._ephemeral = self._keys()
+        try:
+            self._session = handshake.listener_session(self._static, self._ephemeral, hello)
+        except handshake.HandshakeError as exc:
+            self._refuse(Refusal.BAD_PROOF, f"unusable key: {exc}")
+            return False
+        self._hello_theirs = hello
+        self._outbox += handshake.listener_hello(self._static, self._ephemeral, self._session)
         self._flush()
         return self._phase is not _Phase.CLOSED
 
@@ -401,19 +433,21 @@ class Channel:
         proof = self._take(PROOF_BYTES)
         if proof is None:
             return False
-        expected = _proof(self._settings.key, b"dialer", self._nonce_theirs, self._nonce_mine)
-        if not hmac.compare_digest(proof, expected):
-            self._refuse(Refusal.BAD_PROOF, "the dialer holds another raft secret")
+        assert self._session is not None and self._hello_theirs is not None
+        if not handshake.proofs_match(self._session.dialer_proof, proof):
+            self._refuse(Refusal.BAD_PROOF, "the dialer does not hold its replica key")
             return False
-        self._open(dialer_nonce=self._nonce_theirs, listener_nonce=self._nonce_mine)
+        self._open(self._session, self._hello_theirs.static)
         return True
 
-    def _open(self, *, dialer_nonce: bytes, listener_nonce: bytes) -> None:
-        salt = dialer_nonce + listener_nonce
-        to_listener = _hkdf(self._settings.key, salt=salt, info=b"dialer to listener")
-        to_dialer = _hkdf(self._settings.key, salt=salt, info=b"listener to dialer")
-        mine, theirs = (to_listener, to_dialer) if self._dialer else (to_dialer, to_listener)
+    def _open(self, session: handshake.Session, peer_key: bytes) -> None:
+        if self._dialer:
+            mine, theirs = session.to_listener, session.to_dialer
+        else:
+            mine, theirs = session.to_dialer, session.to_listener
         self._send_cipher, self._recv_cipher = ChaCha20Poly1305(mine), ChaCha20Poly1305(theirs)
+        self.peer_key = peer_key
+        self._roster_checked = self._clock()
         self._phase = _Phase.OPEN
 
     def _next_message(self) -> Any:

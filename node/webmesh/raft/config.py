@@ -3,9 +3,8 @@
 Every choice that differs from pysyncobj's defaults is made here, with its reason:
 
 - No ``password``: pysyncobj's own encryption (Fernet) is off, because our transport
-  (``webmesh.raft.transport``) authenticates and encrypts every connection with a key derived
-  from the mesh's Raft secret, and speaks our schema instead of pickle. The secret is still
-  required (``validate_password``).
+  (``webmesh.raft.transport``) authenticates every connection by each replica's own key
+  (``webmesh.raft.credentials``), encrypts it, and speaks our schema instead of pickle.
 - ``serializer``/``deserializer`` and a dump file on every replica (``StorePaths.in_dir`` of a
   private temporary directory when the replica keeps nothing): snapshots are our format
   (``webmesh.raft.snapshot``), never a pickle.
@@ -126,15 +125,6 @@ def validate_address(address: str) -> str:
         except ValueError as exc:
             raise errors.InvalidArgument(f"invalid raft address {address!r}: {exc}") from exc
     return address
-
-
-def validate_password(password: str) -> str:
-    """Refuse to run Raft without a secret: it authenticates every Raft connection."""
-    if not password:
-        raise errors.InvalidArgument(
-            "a raft secret is required: it authenticates the replicas to each other"
-        )
-    return password
 
 
 def other_voters(voters: list[str] | tuple[str, ...], self_address: str | None) -> list[str]:

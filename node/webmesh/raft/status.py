@@ -102,6 +102,7 @@ def problem_from(report: HandshakeReport, *, window: float = PROBLEM_WINDOW) -> 
         return ""
     return (
         f"raft handshakes are failing ({report.failures} so far, last with "
-        f"{report.last_failure_peer} {since:.0f}s ago): the raft secret differs between this "
-        "node and that peer"
+        f"{report.last_failure_peer} {since:.0f}s ago: {report.last_failure_why}): this node "
+        "and that replica do not admit each other's raft keys (a node removed or re-created, or "
+        "a mesh state that lags)"
     )

@@ -53,9 +53,9 @@ class RaftStatus:
     has_quorum: bool
     ready: bool  # the journal has been replayed and the replica can serve reads
     leader_changes: int  # how many times this replica has seen the leader change
-    # Handshakes in which a peer's proof did not match ours: it holds another Raft secret.
+    # Handshakes with a replica we dialed that failed: its key is not the one our state holds.
     auth_failures: int = 0
-    problem: str = ""  # a human-readable diagnosis ("" when healthy), e.g. a different secret
+    problem: str = ""  # a human-readable diagnosis ("" when healthy), e.g. an unknown key
     # Connections to or from this replica closed on the peer, by reason (channel.Refusal).
     refused: tuple[tuple[str, int], ...] = ()
 

@@ -11,9 +11,10 @@ entries to the machine and calls our callbacks. The asyncio side only
   ``getStatus()``, which iterates dicts that the tick thread mutates.
 
 Snapshots are our own format around the machine's JSON (``webmesh.raft.snapshot``); the wire is
-our schema over authenticated, encrypted channels keyed by the mesh's Raft secret, and refused
-connections (a wrong secret, strangers) are counted and reported (``webmesh.raft.channel``,
-``webmesh.raft.transport``). Nothing a peer sends is unpickled.
+our schema over channels authenticated by each replica's own key and encrypted, and refused
+connections (strangers, removed replicas, keys our state does not know) are counted and
+reported (``webmesh.raft.channel``, ``webmesh.raft.transport``). Nothing a peer sends is
+unpickled.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ from pysyncobj import FAIL_REASON, SyncObj, SyncObjException
 from webmesh import errors
 from webmesh.raft import batch, config, durability, failures
 from webmesh.raft import status as raft_status
-from webmesh.raft.channel import ChannelSettings, derive_key
+from webmesh.raft.channel import ChannelSettings
 from webmesh.raft.consumer import EntryConsumer
+from webmesh.raft.credentials import RaftCredentials
 from webmesh.raft.snapshot import SnapshotFiles, SnapshotSender
 from webmesh.raft.store import RaftStatus, StateMachine, SyncMode
 from webmesh.raft.transport import HandshakeWatch, Refusals, SecureTransport
@@ -75,8 +77,8 @@ class SyncObjStore:
     dropped (pysyncobj's ``otherNodes`` convention). Empty on a voter means a cluster of one:
     only to bootstrap. With ``data_dir``, the voter set last seen is kept there and wins over
     ``voters`` on restart. ``observer=True``: a read-only, non-voting replica that never listens
-    (``self_address`` is ignored). ``password`` (the mesh's Raft secret) keys every Raft
-    connection and must match on every node.
+    (``self_address`` is ignored). ``credentials``: this replica's Raft key and the roster of
+    keys it admits (``webmesh.raft.credentials``).
     """
 
     def __init__(
@@ -85,13 +87,12 @@ class SyncObjStore:
         *,
         self_address: str | None,
         voters: Sequence[str],
-        password: str,
+        credentials: RaftCredentials,
         data_dir: Path | None = None,
         observer: bool = False,
         timings: config.RaftTimings | None = None,
         sync: SyncMode = SyncMode.ALWAYS,
     ) -> None:
-        config.validate_password(password)
         if observer:
             self_address = None  # a non-voting replica never listens
         elif self_address is None:
@@ -103,7 +104,7 @@ class SyncObjStore:
             raise errors.InvalidArgument("an observer needs the addresses of the voters")
         self._machine = machine
         self._self_address = self_address
-        self._password = password
+        self._credentials = credentials
         self._data_dir = data_dir
         self._timings = (timings or config.RaftTimings()).validate()
         self._watch = HandshakeWatch()
@@ -160,7 +161,7 @@ class SyncObjStore:
             on_state_changed=self._on_state_changed,
         )
         settings = ChannelSettings(
-            key=derive_key(self._password),
+            credentials=self._credentials,
             max_frame=config.MAX_FRAME_BYTES,
             handshake_timeout=self._timings.connection_timeout,
             idle_timeout=self._timings.connection_timeout,

@@ -11,10 +11,14 @@ more than a few sockets, each for a few seconds. pysyncobj's own password encryp
 Messages pass through Raft's append rule on the way in (``webmesh.raft.appends``): a follower
 never deletes entries that match the leader's, and a leader ignores late failure replies.
 
+An accepted peer's first message names the Raft address it speaks for (or ``readonly``, an
+observer); it must be the address the roster binds its key to, so one replica cannot pose as
+another.
+
 Refusals are counted by reason (``Refusals``) and logged once per source address and reason
-every 5 minutes. A failed proof is the one refusal that means something about our own mesh: the
-peer holds another Raft secret; it also goes to :class:`HandshakeWatch`, which the store turns
-into ``RaftStatus.problem``.
+every 5 minutes. Two refusals mean something about our own mesh rather than a stranger: a
+replica we dialed presents a key our state does not know, or a key it does not hold; they also
+go to :class:`HandshakeWatch`, which the store turns into ``RaftStatus.problem``.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from pysyncobj.transport import TCPTransport
 
 from webmesh.raft import appends
 from webmesh.raft.channel import Channel, ChannelSettings, Refusal
+from webmesh.raft.credentials import ANY_ADDRESS
 from webmesh.raft.durability import Barrier
 
 logger = logging.getLogger("webmesh.raft")
@@ -42,12 +47,14 @@ logger = logging.getLogger("webmesh.raft")
 _LOG_EVERY = 30.0  # seconds between two warnings about the same peer's failed proofs
 _REFUSAL_LOG_EVERY = 300.0  # seconds between two log lines for one source and reason
 _REFUSAL_SOURCES = 1024  # sources remembered for that; the oldest is forgotten first
+_OUR_PROBLEMS = frozenset({Refusal.BAD_PROOF, Refusal.UNEXPECTED_KEY, Refusal.NOT_ADMITTED})
 
 
 @dataclass(frozen=True, slots=True)
 class HandshakeReport:
     failures: int  # failed proofs since start
     last_failure_peer: str
+    last_failure_why: str
     seconds_since_failure: float | None  # None: never failed
     successes: int  # completed handshakes since start
 
@@ -61,6 +68,7 @@ class HandshakeWatch:
         self._failures = 0
         self._successes = 0
         self._last_peer = ""
+        self._last_why = ""
         self._last_at: float | None = None
         self._logged_at: dict[str, float] = {}
 
@@ -68,7 +76,7 @@ class HandshakeWatch:
         now = self._clock()
         with self._lock:
             self._failures += 1
-            self._last_peer, self._last_at = peer, now
+            self._last_peer, self._last_why, self._last_at = peer, why, now
             last_logged = self._logged_at.get(peer)
             if last_logged is not None and now - last_logged < _LOG_EVERY:
                 return
@@ -79,7 +87,8 @@ class HandshakeWatch:
             peer,
             why,
             count,
-            "is the raft secret the same on every node?",
+            "does our mesh state hold this replica's current raft key? (a node removed, "
+            "re-created or rotated while this one lagged)",
         )
 
     def succeeded(self) -> None:
@@ -89,7 +98,9 @@ class HandshakeWatch:
     def report(self) -> HandshakeReport:
         with self._lock:
             since = None if self._last_at is None else self._clock() - self._last_at
-            return HandshakeReport(self._failures, self._last_peer, since, self._successes)
+            return HandshakeReport(
+                self._failures, self._last_peer, self._last_why, since, self._successes
+            )
 
 
 class Refusals:
@@ -103,7 +114,7 @@ class Refusals:
         self._logged: collections.OrderedDict[tuple[str, str], float] = collections.OrderedDict()
 
     def __call__(self, peer: str, reason: Refusal, detail: str) -> None:
-        if reason is Refusal.BAD_PROOF:
+        if reason in _OUR_PROBLEMS:
             self._watch.failed(peer, detail)
         source = peer.rsplit(":", 1)[0]
         now = self._clock()
@@ -117,7 +128,7 @@ class Refusals:
             self._logged.move_to_end(key)
             while len(self._logged) > _REFUSAL_SOURCES:
                 self._logged.popitem(last=False)
-        if reason is not Refusal.BAD_PROOF:  # already logged by the watch
+        if reason not in _OUR_PROBLEMS:  # already logged by the watch
             logger.warning(
                 "event=raft_connection_refused source=%s reason=%s detail=%r",
                 source,
@@ -242,7 +253,12 @@ class SecureTransport(TCPTransport):  # type: ignore[misc]  # pysyncobj is untyp
         self._nodes.add(node)
         self._nodeAddrToNode[node.address] = node
         if self._shouldConnect(node):
-            conn = Channel(self._syncObj._poller, self._settings, self._refusals)
+            conn = Channel(
+                self._syncObj._poller,
+                self._settings,
+                self._refusals,
+                expected_address=node.address,
+            )
             conn.setOnConnectedCallback(functools.partial(self._onOutgoingConnected, conn))
             conn.setOnMessageReceivedCallback(functools.partial(self._onMessageReceived, node))
             conn.setOnDisconnectedCallback(functools.partial(self._onDisconnected, conn))
@@ -310,10 +326,17 @@ class SecureTransport(TCPTransport):  # type: ignore[misc]  # pysyncobj is untyp
         super()._onReadonlyNodeConnected(node)
 
     def _onIncomingMessageReceived(self, conn: Any, message: Any) -> None:
-        """The first message names the peer: an address or "readonly", nothing else (no
-        utility commands: pysyncobj's admin protocol is not served)."""
+        """The first message names the peer: "readonly", or the address its key is bound to,
+        nothing else (no utility commands: pysyncobj's admin protocol is not served)."""
         if not isinstance(message, str):
             conn.disconnect()
             self._unknownConnections.discard(conn)
             return
+        if message != "readonly":
+            bound = self._settings.credentials.roster.address_of(conn.peer_key)
+            if bound not in (ANY_ADDRESS, message):
+                self._unknownConnections.discard(conn)
+                conn.disconnect()
+                self._refusals(conn.peer, Refusal.WRONG_ADDRESS, f"claims {message}, is {bound}")
+                return
         super()._onIncomingMessageReceived(conn, message)

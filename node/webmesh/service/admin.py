@@ -45,6 +45,14 @@ class AdminService(ReplicatedService):
         await self.propose(commands.DeleteObject(kind, name))
         log.info("object deleted kind=%s name=%s", kind.value, name)
 
+    async def rotate_raft_keys(self) -> int:
+        """Raise the mesh's Raft key epoch (on the leader): every replica makes a new key."""
+        self.require_leader()
+        result = await self.propose(commands.RotateRaftKeys())
+        epoch = int(result.value.get("epoch", 0))
+        log.info("raft key rotation requested epoch=%d", epoch)
+        return epoch
+
     def list(self, kind: Kind) -> tuple[MeshObject, ...]:
         """Every object of ``kind`` in the local replica, sorted by name."""
         objects = self.state.objects.by_kind[kind]

@@ -48,6 +48,8 @@ class JoinSpec:
     routes: tuple[str, ...] = ()
     raft_address: str = ""  # explicit, when not the mesh address
     api_address: str = ""  # explicit, when not the mesh address
+    raft_key: str = ""  # the joiner's Raft public key: required for a replica, refused otherwise
+    raft_key_previous: str = ""  # the key it replaces, while it rotates
 
     @property
     def role(self) -> NodeRole:
@@ -64,7 +66,7 @@ class JoinResult:
     networks: Networks
     peers: tuple[peers.Peer, ...]
     voters: tuple[str, ...]
-    raft_secret: str
+    raft_keys: Mapping[str, str]  # raft address -> raft key of each voter ({} for a client)
     leader_id: str
 
 
@@ -76,12 +78,10 @@ class MembershipService(ReplicatedService):
         *,
         store: ConsensusStore,
         machine: MeshMachine,
-        raft_secret: Callable[[], str],
         clock: Callable[[], float] = time.time,
         address_quarantine: float = DEFAULT_ADDRESS_QUARANTINE,
     ) -> None:
         super().__init__(store=store, machine=machine)
-        self._raft_secret = raft_secret
         self._clock = clock
         self._quarantine = address_quarantine
         self._lock = asyncio.Lock()  # one Raft membership (voter) change at a time
@@ -100,10 +100,22 @@ class MembershipService(ReplicatedService):
         if not self.state.bootstrapped:
             await self.propose(commands.Bootstrap(networks, policy or Policy(), seed))
             log.info("mesh bootstrapped ipv4=%s ipv6=%s", networks.ipv4, networks.ipv6 or "-")
-        current = self.state.nodes.get(self_node.id)
-        if current is None or replace(current, joined_at=0) != replace(self_node, joined_at=0):
-            joined_at = current.joined_at if current else self._clock()
-            await self.propose(commands.PutNode(replace(self_node, joined_at=joined_at)))
+        await self.put_own_record(self_node)
+
+    async def put_own_record(self, node: Node) -> bool:
+        """Make the leader's own record ``node`` (its ``joined_at`` and key epoch kept); True
+        when it already was."""
+        state = self.state
+        current = state.nodes.get(node.id)
+        if current is not None and same_record(current, node):
+            return True
+        wanted = replace(
+            node,
+            joined_at=current.joined_at if current else self._clock(),
+            raft_key_epoch=key_epoch(state, current, node.raft_key),
+        )
+        await self.propose(commands.PutNode(wanted))
+        return False
 
     async def join(self, spec: JoinSpec) -> JoinResult:
         """Admit (or re-admit) a node; on the leader only.
@@ -190,6 +202,9 @@ class MembershipService(ReplicatedService):
             raft_address=raft_address if role is not NodeRole.CLIENT else "",
             routes=spec.routes,
             joined_at=existing.joined_at if existing else self._clock(),
+            raft_key=spec.raft_key if role is not NodeRole.CLIENT else "",
+            raft_key_previous=spec.raft_key_previous if role is not NodeRole.CLIENT else "",
+            raft_key_epoch=key_epoch(state, existing, spec.raft_key),
         )
 
     def _voters(self) -> tuple[str, ...]:
@@ -199,13 +214,18 @@ class MembershipService(ReplicatedService):
         state = self.state
         assert state.networks is not None
         leader = self.leader_node()
-        keeps_replica = node.role is not NodeRole.CLIENT
+        voters = self._voters()
+        raft_keys: dict[str, str] = {}
+        if node.role is not NodeRole.CLIENT:
+            for member in state.nodes.values():
+                if member.raft_key and member.raft_address in voters:
+                    raft_keys[member.raft_address] = member.raft_key
         return JoinResult(
             node=state.nodes.get(node.id, node),
             networks=state.networks,
             peers=peers.peers_of(state, node.id),
-            voters=self._voters(),
-            raft_secret=self._raft_secret() if keeps_replica else "",
+            voters=voters,
+            raft_keys=raft_keys,
             leader_id=leader.id if leader else "",
         )
 
@@ -222,6 +242,21 @@ class MembershipService(ReplicatedService):
                 await self._store.remove_voter(node.raft_address)
             await self.propose(commands.RemoveNode(node_id, at=self._clock()))
             log.info("node left node=%s", node_id)
+
+
+def key_epoch(state: MeshState, current: Node | None, raft_key: str) -> int:
+    """The key epoch a record with ``raft_key`` gets: unchanged for the same key, the mesh's
+    current one for a new key (so a node that rotated is up to date)."""
+    if current is not None and current.raft_key == raft_key:
+        return current.raft_key_epoch
+    return state.raft_key_epoch
+
+
+def same_record(current: Node, wanted: Node) -> bool:
+    """Whether the stored record already is what its node wants (the proposer's fields aside)."""
+    return replace(current, joined_at=0, raft_key_epoch=0) == replace(
+        wanted, joined_at=0, raft_key_epoch=0
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +285,17 @@ class _Taken:
 def _validate_spec(spec: JoinSpec) -> None:
     validate_node_id(spec.node_id)
     validate_public_key(spec.public_key)
+    if spec.role is NodeRole.CLIENT:
+        if spec.raft_key:
+            raise errors.InvalidArgument("a client holds no replica: send no raft key")
+    elif not spec.raft_key:
+        raise errors.InvalidArgument(
+            "a voter or observer needs its raft key (raft_key): replicas admit each other by it"
+        )
+    else:
+        validate_public_key(spec.raft_key, what="raft key")
+    if spec.raft_key_previous:
+        validate_public_key(spec.raft_key_previous, what="previous raft key")
     for endpoint in spec.endpoints:
         validate_endpoint(endpoint)
     for route in spec.routes:

@@ -61,8 +61,6 @@ def server_config(mesh: Mapping[str, Any]) -> dict[str, Any]:
         "default-network-policy": spec["defaultNetworkPolicy"],
         # Every server may join as a voter (pod 0 too: it rejoins if it lost its data).
         "voters": [f"{name}-{ordinal}" for ordinal in range(spec["servers"])],
-        # Every server knows the mesh's Raft password (the operator's <mesh>-raft Secret).
-        "raft-secret-file": f"{names.RAFT_DIR}/{names.RAFT_SECRET_KEY}",
     }
     config["mesh"] = {"join-as-voter": True}
     return config

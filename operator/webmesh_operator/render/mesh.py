@@ -186,7 +186,6 @@ def statefulset(mesh: Mapping[str, Any], config_checksum: str) -> Manifest:
             mesh,
             config_map=names.server_config_map_name(name),
             tls_secret=names.tls_secret_name(name),
-            raft_secret=names.raft_secret_name(name),
             endpoints_config_map=names.endpoints_config_map_name(name),
         ),
         "terminationGracePeriodSeconds": 30,

@@ -90,18 +90,9 @@ def join_address(mesh: str, namespace: str) -> str:
     return f"{headless_service_name(mesh)}.{namespace}.svc:{API_PORT}"
 
 
-RAFT_DIR = "/etc/webmesh/raft"
-RAFT_SECRET_KEY = "secret"  # noqa: S105 - the key inside the Secret, not a password
-
-
 def ca_secret_name(mesh: str) -> str:
     """The mesh CA (``ca.crt``, ``ca.key``), mTLS only: only the operator reads it."""
     return f"{mesh}-ca"
-
-
-def raft_secret_name(mesh: str) -> str:
-    """The Raft password (``secret``), mounted by the servers at :data:`RAFT_DIR`."""
-    return f"{mesh}-raft"
 
 
 def admin_secret_name(mesh: str) -> str:

@@ -92,7 +92,7 @@ def node_container(
     server: bool = False,
 ) -> dict[str, Any]:
     """The webmesh-node container: NET_ADMIN, /dev/net/tun, its config, data and TLS; servers
-    also the Raft password and their external endpoints."""
+    also their external endpoints."""
     spec = mesh["spec"]
     mtls = spec["security"]["mode"] == "mtls"
     mounts = [
@@ -104,7 +104,6 @@ def node_container(
     if mtls:
         mounts.append({"name": "tls", "mountPath": names.TLS_DIR, "readOnly": True})
     if server:
-        mounts.append({"name": "raft", "mountPath": names.RAFT_DIR, "readOnly": True})
         mounts.append({"name": "endpoints", "mountPath": names.ENDPOINTS_DIR, "readOnly": True})
     container: dict[str, Any] = {
         "name": "webmesh-node",
@@ -154,12 +153,11 @@ def volumes(
     *,
     config_map: str,
     tls_secret: str,
-    raft_secret: str | None = None,
     endpoints_config_map: str | None = None,
 ) -> list[dict[str, Any]]:
     """The pod's volumes, except ``data`` (a volumeClaimTemplate of the StatefulSet); servers
-    also mount the Raft password Secret (``raft_secret``) and their endpoints ConfigMap
-    (optional: a pod must start even before the operator has written it)."""
+    also mount their endpoints ConfigMap (optional: a pod must start even before the operator
+    has written it)."""
     items: list[dict[str, Any]] = [
         {"name": "config", "configMap": {"name": config_map}},
         {"name": "run-wireguard", "emptyDir": {}},
@@ -167,8 +165,6 @@ def volumes(
     ]
     if mesh["spec"]["security"]["mode"] == "mtls":
         items.append({"name": "tls", "secret": {"secretName": tls_secret, "defaultMode": 0o400}})
-    if raft_secret:
-        items.append({"name": "raft", "secret": {"secretName": raft_secret, "defaultMode": 0o400}})
     if endpoints_config_map:
         source = {"name": endpoints_config_map, "optional": True}
         items.append({"name": "endpoints", "configMap": source})

@@ -72,17 +72,22 @@ async def test_ldap_logins_and_groups_drive_rbac(lab: Lab, slapd: Slapd, tmp_pat
         creds = (f"--auth.ldap.username={user}", f"--auth.ldap.password={password}")
         with pytest.raises(errors.Unauthenticated):
             await lab.start(user, join=n1, extra=flags(pki_dir, slapd.url, htpasswd, *creds))
+    # keeping a replica needs "put replicas": by default only nodes (node certificates) have it
     creds = ("--auth.ldap.username=alice", "--auth.ldap.password=alice-pw")
-    await lab.start("alice", join=n1, extra=flags(pki_dir, slapd.url, htpasswd, *creds))
+    with pytest.raises(errors.PermissionDenied, match="put replicas/alice"):
+        await lab.start("alice", join=n1, extra=flags(pki_dir, slapd.url, htpasswd, *creds))
 
-    # RBAC from LDAP groups: root (Basic, the bootstrap admin) binds mesh-admin to group admins
+    # RBAC from LDAP groups: root (Basic, the bootstrap admin) binds mesh-admin and the replicas
+    # role to group admins
     async with client(n1.api, pki_dir, basic=("root", "root-pw")) as root:
-        binding = admin_pb2.RoleBinding(
-            name="ldap-admins",
-            role="mesh-admin",
-            subjects=[admin_pb2.Subject(kind="group", name="admins")],
-        )
-        await root.put_object(Kind.ROLEBINDING, binding)
+        for name, role in (("ldap-admins", "mesh-admin"), ("replicas", "replicas")):
+            binding = admin_pb2.RoleBinding(
+                name=name,
+                role=role,
+                subjects=[admin_pb2.Subject(kind="group", name="admins")],
+            )
+            await root.put_object(Kind.ROLEBINDING, binding)
+    await lab.start("alice", join=n1, extra=flags(pki_dir, slapd.url, htpasswd, *creds))
     async with client(n1.api, pki_dir, ldap=("bob", "bob-pw")) as bob:
         with pytest.raises(errors.PermissionDenied, match="bob"):
             await bob.put_object(Kind.NETWORKACL, deny("by-bob"))

@@ -220,6 +220,7 @@ def join_request(node_id: str, public_key: str, endpoint: str = "") -> membershi
         public_key=public_key,
         wireguard_endpoints=[endpoint] if endpoint else [],
         as_observer=True,
+        raft_key=new_public_key(),  # an X25519 public key, as a replica's Raft key is
     )
 
 

@@ -87,7 +87,13 @@ async def test_join_through_a_follower_is_forwarded_and_leave_through_a_follower
         assert (response.node.id, response.node.public_key) == ("guest-fwd", key)
         assert sorted(p.id for p in response.peers) == ["n1", "n2", "n3"]
         assert sorted(response.raft_voters) == sorted([cluster.bootstrap.raft, cluster.voter.raft])
-        assert response.raft_secret  # an observer keeps a replica
+        # an observer keeps a replica: it learns the voters' Raft keys, and its own is stored
+        state = leader.daemon.machine.state
+        voter_keys = {
+            m.raft: state.nodes[m.node_id].raft_key for m in (cluster.bootstrap, cluster.voter)
+        }
+        assert dict(response.raft_keys) == voter_keys
+        assert response.node.raft_key
         # served twice: by the follower, which forwarded it, and by the leader
         assert requests_served(JOIN, "OK") - joins_before == 2
 

@@ -176,10 +176,23 @@ async def test_basic_auth_right_password_joins_wrong_one_does_not(
         with pytest.raises(errors.Unauthenticated, match=error):
             await lab.start(user, join=n1, extra=tls_only_flags(pki_dir, "n2", *creds))
     creds = ("--auth.basic.username=n2", "--auth.basic.password=n2-pw", retries, plugin)
-    await lab.start("n2", join=n1, extra=tls_only_flags(pki_dir, "n2", *creds))
+    # The right password, but a user may keep a replica only once bound to the replicas role.
+    with pytest.raises(errors.PermissionDenied, match="put replicas/n2"):
+        await lab.start("n2", join=n1, extra=tls_only_flags(pki_dir, "n2", *creds))
     admin = ClientSecurity(
         insecure=False, ca_file=str(pki_dir / "ca.crt"), basic=("admin", "admin-pw")
     )
+    async with MeshClient(n1.api, ClientOptions(security=admin, timeout=5)) as client:
+        replicas = admin_pb2.RoleBinding(
+            name="replicas",
+            role="replicas",
+            subjects=[
+                admin_pb2.Subject(kind="node", name="*"),
+                admin_pb2.Subject(kind="user", name="n2"),
+            ],
+        )
+        await client.put_object(Kind.ROLEBINDING, replicas)
+    await lab.start("n2", join=n1, extra=tls_only_flags(pki_dir, "n2", *creds))
     async with MeshClient(n1.api, ClientOptions(security=admin, timeout=5)) as client:
         assert await _ids(client) == {"n1", "n2"}
 

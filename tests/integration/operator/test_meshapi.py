@@ -1,7 +1,7 @@
 """meshapi against real nodes on loopback (real Raft and gRPC, fake WireGuard).
 
-The mTLS case starts a node with the certificates and Raft password that ``secrets`` renders for a
-Mesh, and reads it with the admin Secret's credentials: the Secrets work with the real node.
+The mTLS case starts a node with the certificates that ``secrets`` renders for a Mesh, and reads
+it with the admin Secret's credentials: the Secrets work with the real node.
 """
 
 from __future__ import annotations
@@ -98,9 +98,8 @@ async def test_a_node_with_the_operators_secrets(lab: Lab, tmp_path: Path) -> No
         "spec": {"servers": 1, "security": {"mode": "mtls"}},
     }
     data = decoded(secrets.render_mesh_secrets(mesh, {}, now=NOW))
-    tls_dir, raft_file = tmp_path / "tls", tmp_path / "raft-secret"
+    tls_dir = tmp_path / "tls"
     write_pod_files(tls_dir, data["opm-tls"], "opm-0")
-    raft_file.write_bytes(data["opm-raft"]["secret"])
     node = await lab.start(
         "opm-0",
         extra=(
@@ -110,10 +109,8 @@ async def test_a_node_with_the_operators_secrets(lab: Lab, tmp_path: Path) -> No
             f"--global.tls-ca-file={tls_dir / 'ca.crt'}",
             "--global.mtls",
             f"--tls.ca-file={tls_dir / 'ca.crt'}",
-            f"--bootstrap.raft-secret-file={raft_file}",
         ),
     )
-    assert node.daemon.identity.raft_secret == data["opm-raft"]["secret"].decode()
     credentials = meshapi.credentials_from_admin_secret(data["opm-admin"])
     assert credentials is not None
 

@@ -21,9 +21,13 @@ from webmesh.mesh import commands
 from webmesh.mesh.machine import MeshMachine
 from webmesh.mesh.model import Networks, Node, NodeRole
 from webmesh.raft.config import RaftTimings
+from webmesh.raft.credentials import RaftCredentials, RaftKey
 from webmesh.raft.syncobj import SyncObjStore
 
-PASSWORD = "integration-test-password"
+# One key for every replica, admitted for any address: these tests are about Raft, and no mesh
+# state names the replicas (tests/integration/node covers per-node keys from the state).
+SHARED_KEY = RaftKey.generate()
+CREDENTIALS = RaftCredentials.shared(SHARED_KEY)
 
 # Faster than production (1.0-2.5 s elections) so tests stay short; still > 3 heartbeats.
 FAST = RaftTimings(
@@ -80,7 +84,7 @@ class StartStore(Protocol):
         voters: list[str],
         address: str | None = None,
         observer: bool = False,
-        password: str = PASSWORD,
+        credentials: RaftCredentials = CREDENTIALS,
         data_dir: Path | None = None,
         timings: RaftTimings = FAST,
         start: bool = True,
@@ -97,7 +101,7 @@ async def start_store() -> AsyncIterator[StartStore]:
         voters: list[str],
         address: str | None = None,
         observer: bool = False,
-        password: str = PASSWORD,
+        credentials: RaftCredentials = CREDENTIALS,
         data_dir: Path | None = None,
         timings: RaftTimings = FAST,
         start: bool = True,
@@ -109,7 +113,7 @@ async def start_store() -> AsyncIterator[StartStore]:
             machine,
             self_address=address,
             voters=voters,
-            password=password,
+            credentials=credentials,
             data_dir=data_dir,
             observer=observer,
             timings=timings,
@@ -153,6 +157,7 @@ def helpers() -> Any:
         bootstrap_entry = staticmethod(bootstrap_entry)
         put_node_entry = staticmethod(put_node_entry)
         leader_of = staticmethod(leader_of)
-        password = PASSWORD
+        key = SHARED_KEY
+        credentials = CREDENTIALS
 
     return Helpers

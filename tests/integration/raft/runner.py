@@ -1,6 +1,6 @@
 """A one-store process for the tests that need a real SIGKILL.
 
-Usage: python runner.py --address HOST:PORT --data-dir DIR --password PW [--put ID ...]
+Usage: python runner.py --address HOST:PORT --data-dir DIR --key BASE64 [--put ID ...]
        [--voters A,B,...] [--sync always|batch|off] [--disk-image]
 Prints one JSON line per event on stdout: "ready" (with the node ids in the state) once the
 store is ready, "committed" after each proposal (only the leader proposes), then waits until
@@ -28,6 +28,7 @@ from webmesh.mesh.machine import MeshMachine
 from webmesh.mesh.model import Networks, Node, NodeRole
 from webmesh.raft import durability
 from webmesh.raft.config import RaftTimings
+from webmesh.raft.credentials import RaftCredentials, RaftKey
 from webmesh.raft.store import SyncMode
 from webmesh.raft.syncobj import SyncObjStore
 
@@ -70,7 +71,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--address", required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--password", required=True)
+    parser.add_argument("--key", required=True, help="the base64 private key all share")
     parser.add_argument("--put", nargs="*", default=[])
     parser.add_argument("--voters", default="")
     parser.add_argument("--sync", default="always")
@@ -83,7 +84,7 @@ async def main() -> None:
         machine,
         self_address=args.address,
         voters=[v for v in args.voters.split(",") if v and v != args.address],
-        password=args.password,
+        credentials=RaftCredentials.shared(RaftKey.from_text(args.key)),
         data_dir=args.data_dir,
         timings=TIMINGS,
         sync=SyncMode(args.sync),

@@ -10,12 +10,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from webmesh.raft.credentials import RaftKey
+
 RUNNER = Path(__file__).with_name("runner.py")
+KEY = RaftKey.generate().to_text()  # every runner of this test session shares it
 
 
 async def spawn(address: str, data_dir: Path, *args: str) -> asyncio.subprocess.Process:
     """A runner for ``address`` on ``data_dir``; ``args`` are more of runner.py's options."""
-    base = ["--address", address, "--data-dir", str(data_dir), "--password", "pw"]
+    base = ["--address", address, "--data-dir", str(data_dir), "--key", KEY]
     return await asyncio.create_subprocess_exec(
         sys.executable, str(RUNNER), *base, *args, stdout=asyncio.subprocess.PIPE
     )

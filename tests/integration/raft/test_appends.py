@@ -1,7 +1,7 @@
 """A late append never deletes entries a follower holds: the truncation pysyncobj does (its
 CRITICAL "truncating already-applied log entries") is reproduced on purpose, deterministically.
 
-The leader is played by hand (``support.raftpeer``, holding the Raft secret) toward a real
+The leader is played by hand (``support.raftpeer``, holding a replica key) toward a real
 voter, so the test decides exactly which appends arrive and in which order: first entries 2..9,
 committed and applied; then what a paused follower sees when the leader resends from an older
 index (entries it holds, and a heartbeat behind its log). With Raft's rule (5.3,
@@ -34,7 +34,7 @@ def _ordered_addresses(helpers: Any) -> tuple[str, str]:
 async def _follower_with_entries(start_store: Any, helpers: Any) -> tuple[Any, RaftPeer, int]:
     follower_address, leader_address = _ordered_addresses(helpers)
     follower = await start_store(voters=[leader_address], address=follower_address)
-    peer = RaftPeer(int(follower_address.rpartition(":")[2]), helpers.password)
+    peer = RaftPeer(int(follower_address.rpartition(":")[2]), helpers.key)
     await asyncio.to_thread(peer.handshake)
     peer.send(leader_address)  # who we are: the other voter
     term = follower.store.status().term + 5

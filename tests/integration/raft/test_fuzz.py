@@ -1,14 +1,15 @@
 """The Raft transport cannot be used to get in: hostile bytes on the Raft port change nothing.
 
-Our channel (webmesh.raft.channel) opens with a fixed-size handshake that proves knowledge of the
-mesh's Raft secret; only then come length-prefixed ChaCha20-Poly1305 frames of messages in our
-schema (webmesh.raft.codec), never a pickle. These tests attack a real voter's port with raw TCP:
-as a stranger (junk, truncated and malformed frames, pysyncobj's old framing, a huge declared
-length, crafted pickles in plain and under a wrong key, pysyncobj's admin commands, a flood of
-connections, an idle connection, our own hello with a forged proof) and as an insider who holds
-the secret (pickles, junk and oversized frames inside a proper channel). After each attack the
-voter still leads (same term), still commits, holds exactly the nodes we put, has not run the
-payload, and has not leaked memory or file descriptors.
+Our channel (webmesh.raft.channel) opens with a fixed-size handshake in which both replicas
+prove they hold a Raft key the roster admits; only then come length-prefixed ChaCha20-Poly1305
+frames of messages in our schema (webmesh.raft.codec), never a pickle. These tests attack a real
+voter's port with raw TCP: as a stranger (junk, truncated and malformed frames, pysyncobj's old
+framing, a huge declared length, crafted pickles in plain and under a wrong key, pysyncobj's
+admin commands, a flood of connections, an idle connection, our hello with an unknown key, an
+admitted public key with a forged proof) and as an insider who holds a replica's key (pickles,
+junk and oversized frames inside a proper channel). After each attack the voter still leads
+(same term), still commits, holds exactly the nodes we put, has not run the payload, and has not
+leaked memory or file descriptors.
 
 The payload is a real exploit: ``test_control_payload_runs_when_unpickled`` shows that the same
 bytes create the marker when unpickled, so the transport, not a harmless payload, is what stops
@@ -41,8 +42,9 @@ from cryptography.fernet import Fernet
 
 from support.raftpeer import RaftPeer
 from webmesh.mesh import commands
-from webmesh.raft import channel, codec
+from webmesh.raft import channel, codec, handshake
 from webmesh.raft.config import RaftTimings
+from webmesh.raft.credentials import RaftKey
 from webmesh.raft.store import RaftRole
 from webmesh.raft.v1 import wire_pb2
 
@@ -287,7 +289,7 @@ async def test_crafted_pickles_never_run(start_store: Any, helpers: Any, tmp_pat
         await target.attack(f"wrong-key pickle #{i}", frame(token), expect_hangup=True)
         # Several frames in one write: the first failure must stop the connection.
         await target.attack(f"burst #{i}", frame(token) * 3 + frame(body), expect_hangup=True)
-    # Strangers are refused and counted, not mistaken for a peer with another secret.
+    # Strangers are refused and counted, not mistaken for a replica with an unexpected key.
     status = target.member.store.status()
     assert status.auth_failures == failures_before
     assert dict(status.refused).get("not_webmesh", 0) >= 12
@@ -380,17 +382,37 @@ def test_control_payload_runs_when_unpickled(tmp_path: Path) -> None:
         assert marker.exists(), f"payload #{i} did not create the marker when unpickled"
 
 
-async def test_a_forged_proof_is_refused_as_another_secret(
+async def test_an_unknown_key_gets_no_answer(
     start_store: Any, helpers: Any, tmp_path: Path
 ) -> None:
-    """A stranger who speaks our hello gets 72 bytes, then a hang-up at its forged proof."""
+    """A stranger who speaks our hello with its own key is hung up on: not one byte back."""
     target = await make_target(start_store, helpers, tmp_path)
     for attempt in range(3):
-        peer = RaftPeer(target.port, "not-the-secret")
+        peer = RaftPeer(target.port, RaftKey.generate())
+        try:
+            peer.hello()
+            peer.send_raw(os.urandom(4096))
+            assert await asyncio.to_thread(peer.received_before_hangup, IO_TIMEOUT) == 0
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # hung up even sooner
+        finally:
+            peer.close()
+        await target.check_unharmed(f"unknown key #{attempt}")
+    assert dict(target.member.store.status().refused).get("unknown_key", 0) >= 3
+
+
+async def test_an_admitted_public_key_without_its_private_key_is_refused(
+    start_store: Any, helpers: Any, tmp_path: Path
+) -> None:
+    """Presenting a replica's public key (which is no secret) gets the listener's hello, then a
+    hang-up at the proof the impostor cannot compute."""
+    target = await make_target(start_store, helpers, tmp_path)
+    for attempt in range(3):
+        peer = RaftPeer(target.port, Impostor(helpers.key.public))
         try:
             with pytest.raises(AssertionError, match="proof does not match"):
                 await asyncio.to_thread(peer.handshake)
-            peer.send_raw(os.urandom(channel.PROOF_BYTES) + os.urandom(4096))
+            peer.send_raw(os.urandom(handshake.PROOF_BYTES) + os.urandom(4096))
             assert await asyncio.to_thread(peer.closed_by_peer, IO_TIMEOUT)
         except (BrokenPipeError, ConnectionResetError):
             pass  # hung up even sooner
@@ -399,10 +421,19 @@ async def test_a_forged_proof_is_refused_as_another_secret(
         await target.check_unharmed(f"forged proof #{attempt}")
     status = target.member.store.status()
     assert status.auth_failures >= 3
-    assert "raft secret differs" in status.problem
+    assert dict(status.refused).get("bad_proof", 0) >= 3
+    assert "do not admit each other's raft keys" in status.problem
 
 
-async def test_holder_of_the_secret_cannot_send_a_pickle(
+class Impostor(RaftKey):
+    """Presents someone else's public key with a private key of its own."""
+
+    def __init__(self, public: bytes) -> None:
+        super().__init__(RaftKey.generate()._private)
+        self.public = public
+
+
+async def test_holder_of_a_replica_key_cannot_send_a_pickle(
     start_store: Any, helpers: Any, tmp_path: Path
 ) -> None:
     """An insider (a replica, or a former one) opens a proper channel: pickles, junk and
@@ -420,7 +451,7 @@ async def test_holder_of_the_secret_cannot_send_a_pickle(
         ("junk after a valid frame", [identify, os.urandom(64)]),
     ]
     for name, frames in attacks:
-        peer = RaftPeer(target.port, helpers.password)
+        peer = RaftPeer(target.port, helpers.key)
         try:
             await asyncio.to_thread(peer.handshake)
             for plaintext in frames:
@@ -429,7 +460,7 @@ async def test_holder_of_the_secret_cannot_send_a_pickle(
         finally:
             peer.close()
         await target.check_unharmed(name)
-    peer = RaftPeer(target.port, helpers.password)
+    peer = RaftPeer(target.port, helpers.key)
     try:
         await asyncio.to_thread(peer.handshake)
         peer.send_raw(channel.HEADER.pack(2**31 - 1) + b"z" * 65536)
@@ -452,7 +483,7 @@ async def test_a_forwarded_command_carries_bytes_not_objects(
     command = wire_pb2.Command(regular=wire_pb2.Regular(method=0, entry=pickle_bytes))
     forward = wire_pb2.Message(apply_command=wire_pb2.ApplyCommand(command=command))
     identify = wire_pb2.Message(identify=wire_pb2.Identify(address="")).SerializeToString()
-    peer = RaftPeer(target.port, helpers.password)
+    peer = RaftPeer(target.port, helpers.key)
     try:
         await asyncio.to_thread(peer.handshake)
         peer.send_plaintext(identify)

@@ -71,7 +71,7 @@ def test_admin_service_is_in_the_table_before_it_exists() -> None:
             assert f"/webmesh.v1.Admin/{verb}{kind}" in METHOD_PERMISSIONS
         assert f"/webmesh.v1.Admin/List{plural}" in METHOD_PERMISSIONS
     admin = [m for m in METHOD_PERMISSIONS if m.startswith("/webmesh.v1.Admin/")]
-    assert len(admin) == 20
+    assert len(admin) == 21  # 4 per kind, and RotateRaftKeys
 
 
 NODE_A = Principal.node("a")
@@ -118,6 +118,20 @@ CASES: list[tuple[str, object, Principal | None, object]] = [
             Action(P, Resource.ROUTES, "b"),
         ),
     ),
+    # keeping a replica: put replicas, unless joining as a voter (put votes covers it)
+    (
+        "/webmesh.v1.Membership/Join",
+        join(id="a", as_observer=True),
+        NODE_A,
+        (Action(P, Resource.REPLICAS, "a"),),
+    ),
+    (
+        "/webmesh.v1.Membership/Join",
+        join(id="a", as_voter=True, as_observer=True),
+        NODE_A,
+        (Action(P, Resource.VOTES, "a"),),
+    ),
+    ("/webmesh.v1.Admin/RotateRaftKeys", None, ALICE, (Action(P, Resource.RAFTKEYS),)),
     # Leave: self only, else delete nodes/<id>
     ("/webmesh.v1.Membership/Leave", SimpleNamespace(id="a"), NODE_A, ANY_AUTHENTICATED),
     (
@@ -210,6 +224,17 @@ VIEW = RbacView.from_objects(
             errors.PermissionDenied,
         ),
         (NODE_A, "/webmesh.v1.Membership/Join", join(id="v1"), errors.PermissionDenied),
+        # replicas: every node (node/*) by default, no user unless bound
+        (NODE_A, "/webmesh.v1.Membership/Join", join(id="a", as_observer=True), None),
+        (
+            ALICE,
+            "/webmesh.v1.Membership/Join",
+            join(id="alice", as_observer=True),
+            errors.PermissionDenied,
+        ),
+        (ALICE, "/webmesh.v1.Membership/Join", join(id="alice"), None),  # a client
+        (NODE_A, "/webmesh.v1.Admin/RotateRaftKeys", None, errors.PermissionDenied),
+        (Principal.user("admin"), "/webmesh.v1.Admin/RotateRaftKeys", None, None),
         (NODE_A, "/webmesh.v1.Membership/Leave", SimpleNamespace(id="a"), None),
         (NODE_A, "/webmesh.v1.Membership/Leave", SimpleNamespace(id="v1"), errors.PermissionDenied),
         (Principal.node("admin"), "/webmesh.v1.Membership/Leave", SimpleNamespace(id="v1"), None),

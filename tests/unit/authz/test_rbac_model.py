@@ -132,7 +132,10 @@ def test_bootstrap_seed() -> None:
     roles, bindings, groups = model.bootstrap_rbac("admin", ["a", "b", "a"])
     assert {r.name: r for r in roles} == {
         "mesh-admin": Role("mesh-admin", (ADMIN_RULE,)),
-        "voters": Role("voters", (Rule(verbs=(Verb.PUT,), resources=(Resource.VOTES,)),)),
+        "voters": Role(
+            "voters", (Rule(verbs=(Verb.PUT,), resources=(Resource.VOTES, Resource.REPLICAS)),)
+        ),
+        "replicas": Role("replicas", (Rule(verbs=(Verb.PUT,), resources=(Resource.REPLICAS,)),)),
     }
     assert {b.name: b for b in bindings} == {
         "mesh-admin": RoleBinding(
@@ -144,6 +147,11 @@ def test_bootstrap_seed() -> None:
             "voters",
             role="voters",
             subjects=(Subject(SubjectKind.GROUP, "voters"),),
+        ),
+        "replicas": RoleBinding(
+            "replicas",
+            role="replicas",
+            subjects=(Subject(SubjectKind.NODE, "*"),),
         ),
     }
     assert groups == (

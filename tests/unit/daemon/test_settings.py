@@ -71,7 +71,6 @@ def test_defaults() -> None:
             voters=(),
             disable_rbac=False,
             default_network_policy="accept",
-            raft_secret_file="",
         ),
         mesh=s.MeshSettings(
             node_id="node-1",
@@ -199,7 +198,7 @@ def test_the_documented_names_exist() -> None:
         "bootstrap.admin", "bootstrap.voters", "bootstrap.disable-rbac",
         "bootstrap.default-network-policy",
         # Kubernetes (issue 6)
-        "bootstrap.raft-secret-file", "tls.server-name",
+        "tls.server-name",
     }  # fmt: skip
     assert set(s.OPTIONS_BY_NAME) == documented
 
@@ -262,7 +261,6 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "bootstrap.voters": ("a,b", ("a", "b")),
     "bootstrap.disable-rbac": ("true", True),
     "bootstrap.default-network-policy": ("deny", "deny"),
-    "bootstrap.raft-secret-file": ("/etc/webmesh/raft/secret", "/etc/webmesh/raft/secret"),
 }
 
 

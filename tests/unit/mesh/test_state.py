@@ -162,3 +162,34 @@ def test_a_removal_records_when_its_addresses_were_released() -> None:
 def test_a_removal_from_an_older_log_has_no_time() -> None:
     old = commands.decode(commands.encode(commands.RemoveNode("a")))
     assert old == commands.RemoveNode("a", at=0.0)
+
+
+def test_raft_keys_are_checked_and_survive_a_snapshot() -> None:
+    state = booted()
+    good = node("a", 1, raft_key=key(9), raft_key_previous=key(8), raft_key_epoch=2)
+    state = apply(state, commands.PutNode(good)).state
+    for bad, error in (
+        (node("b", 2, raft_key="nope"), "invalid raft key"),
+        (node("b", 2, raft_key=key(9), raft_key_previous=key(9)), "cannot replace itself"),
+        (node("b", 2, raft_key_previous=key(9)), "needs a current one"),
+        (node("b", 2, role=NodeRole.CLIENT, raft_key=key(9)), "is a client"),
+    ):
+        t = apply(state, commands.PutNode(bad))
+        assert t.result.error_kind == "InvalidArgument" and error in t.result.error_message
+    rotated = apply(state, commands.RotateRaftKeys())
+    assert rotated.result.value == {"epoch": 1}
+    assert rotated.state.raft_key_epoch == 1
+    restored = from_snapshot(json.loads(json.dumps(to_snapshot(rotated.state))))
+    assert restored.raft_key_epoch == 1
+    assert restored.nodes["a"] == good
+    # a state without any of it snapshots as before (no new keys in old snapshots' shape)
+    assert "raft_key_epoch" not in to_snapshot(booted())
+    assert (
+        "raft_key"
+        not in to_snapshot(apply(booted(), commands.PutNode(node("c", 3))).state)["nodes"][0]
+    )
+
+
+def test_rotating_raft_keys_needs_a_mesh() -> None:
+    t = apply(MeshState(), commands.RotateRaftKeys())
+    assert t.result.error_kind == "FailedPrecondition"

@@ -367,23 +367,6 @@ def test_server_pods_get_what_the_node_needs() -> None:
     assert container["resources"]["limits"] == {"memory": "512Mi"}
 
 
-def test_servers_read_the_raft_password_from_its_secret(tmp_path: Path) -> None:
-    """Every server mounts <mesh>-raft and its config names the file (node groups do neither)."""
-    manifests = render_mesh(example("mesh.yaml"))
-    loaded = _load(tmp_path, config_text(server_config_map(manifests)), "--bootstrap.enabled")
-    path = f"{names.RAFT_DIR}/{names.RAFT_SECRET_KEY}"
-    assert loaded.bootstrap.raft_secret_file == path
-    pod_spec = only(manifests, "StatefulSet")["spec"]["template"]["spec"]
-    volumes = {volume["name"]: volume for volume in pod_spec["volumes"]}
-    assert volumes["raft"]["secret"]["secretName"] == names.raft_secret_name("demo")
-    mounts = {m["name"]: m for m in pod_spec["containers"][0]["volumeMounts"]}
-    assert mounts["raft"] == {"name": "raft", "mountPath": names.RAFT_DIR, "readOnly": True}
-    group = render_node_group(example("node-group-with-app.yaml"), example("mesh.yaml"))
-    group_spec = only(group, "StatefulSet")["spec"]["template"]["spec"]
-    assert "raft" not in {volume["name"] for volume in group_spec["volumes"]}
-    assert "raft-secret-file" not in config_text(only(group, "ConfigMap"))
-
-
 def test_config_change_rolls_pods_and_other_changes_do_not() -> None:
     def checksum(spec: dict[str, Any]) -> str:
         mesh = example("mesh.yaml")

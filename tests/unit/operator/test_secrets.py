@@ -62,8 +62,8 @@ def dns_names(certificate: x509.Certificate) -> list[str]:
 
 
 def test_names() -> None:
-    assert secrets.mesh_secret_names(mesh()) == ["demo-ca", "demo-tls", "demo-raft", "demo-admin"]
-    assert secrets.mesh_secret_names(mesh(mode="insecure")) == ["demo-raft", "demo-admin"]
+    assert secrets.mesh_secret_names(mesh()) == ["demo-ca", "demo-tls", "demo-admin"]
+    assert secrets.mesh_secret_names(mesh(mode="insecure")) == ["demo-admin"]
     assert secrets.node_group_secret_names(node(), mesh()) == ["demo-ca", "demo-web-tls"]
     assert secrets.node_group_secret_names(node(), mesh(mode="insecure")) == []
 
@@ -94,14 +94,12 @@ def test_only_missing_or_invalid_entries_are_regenerated() -> None:
     tls = dict(first["demo-tls"])
     del tls["demo-1.key"]
     tls["demo-2.crt"] = b"garbage"
-    broken = {**first, "demo-tls": tls, "demo-raft": {"secret": b"  "}}
+    broken = {**first, "demo-tls": tls}
     again = decoded(secrets.render_mesh_secrets(mesh(), broken, now=NOW))
     assert again["demo-ca"] == first["demo-ca"]
     assert again["demo-tls"]["demo-0.crt"] == first["demo-tls"]["demo-0.crt"]
     assert again["demo-tls"]["demo-1.crt"] != first["demo-tls"]["demo-1.crt"]
     assert again["demo-tls"]["demo-2.crt"] != b"garbage"
-    assert again["demo-raft"]["secret"].strip()
-    assert again["demo-raft"]["secret"] != b"  "
     assert again["demo-admin"] == first["demo-admin"]
 
 
@@ -153,7 +151,6 @@ def test_expiring_leaf_is_reissued_and_the_ca_kept() -> None:
     later = NOW + 340 * DAY  # 25 days before the leaves expire
     again = decoded(secrets.render_mesh_secrets(mesh(), first, now=later))
     assert again["demo-ca"] == first["demo-ca"]
-    assert again["demo-raft"] == first["demo-raft"]
     for key in ("demo-0.crt", "demo-0.key"):
         assert again["demo-tls"][key] != first["demo-tls"][key]
     assert again["demo-admin"]["tls.crt"] != first["demo-admin"]["tls.crt"]
@@ -216,16 +213,15 @@ def test_admin_config_for_wmctl() -> None:
     }
 
 
-def test_insecure_mesh_has_a_password_and_a_plain_admin_config() -> None:
+def test_insecure_mesh_has_only_a_plain_admin_config() -> None:
     manifests = secrets.render_mesh_secrets(mesh(mode="insecure"), {}, now=NOW)
     data = decoded(manifests)
-    assert sorted(data) == ["demo-admin", "demo-raft"]
+    assert sorted(data) == ["demo-admin"]
     assert sorted(data["demo-admin"]) == ["config.yaml"]
     assert admin_config(data["demo-admin"]) == {
         "server": "demo-headless.ns.svc:8443",
         "insecure": True,
     }
-    assert len(base64.urlsafe_b64decode(data["demo-raft"]["secret"] + b"=")) == 32
     assert secrets.render_mesh_secrets(mesh(mode="insecure"), data, now=NOW) == manifests
 
 

@@ -48,11 +48,6 @@ def test_replica_without_data_keeps_no_journal_but_snapshots_to_a_file(tmp_path:
     assert conf.fullDumpFile == str(tmp_path / "raft.dump")  # pysyncobj pickles in-memory dumps
 
 
-def test_empty_secret_is_refused() -> None:
-    with pytest.raises(errors.InvalidArgument, match="raft secret is required"):
-        config.validate_password("")
-
-
 @pytest.mark.parametrize(
     "timings",
     [

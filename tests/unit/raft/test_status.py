@@ -65,8 +65,11 @@ def test_closed_replica_is_not_ready_and_has_no_leader() -> None:
 
 
 def test_problem_reports_recent_handshake_failures_only() -> None:
-    assert status.problem_from(HandshakeReport(0, "", None, 3)) == ""
-    assert status.problem_from(HandshakeReport(4, "10.0.0.9:1", 100.0, 3)) == ""
-    problem = status.problem_from(HandshakeReport(4, "10.0.0.9:1", 2.0, 0))
+    assert status.problem_from(HandshakeReport(0, "", "", None, 3)) == ""
+    assert status.problem_from(HandshakeReport(4, "10.0.0.9:1", "x", 100.0, 3)) == ""
+    problem = status.problem_from(
+        HandshakeReport(4, "10.0.0.9:1", "it hung up on our hello", 2.0, 0)
+    )
     assert "10.0.0.9:1" in problem
-    assert "raft secret differs" in problem
+    assert "it hung up on our hello" in problem
+    assert "do not admit each other's raft keys" in problem

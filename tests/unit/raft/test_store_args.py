@@ -6,25 +6,23 @@ import pytest
 
 from webmesh import errors
 from webmesh.mesh.machine import MeshMachine
+from webmesh.raft.credentials import RaftCredentials, RaftKey
 from webmesh.raft.store import RaftRole
 from webmesh.raft.syncobj import SyncObjStore
 
-
-def test_empty_password_is_refused() -> None:
-    with pytest.raises(errors.InvalidArgument, match="raft secret"):
-        SyncObjStore(MeshMachine(), self_address="127.0.0.1:1", voters=[], password="")
+KEYS = RaftCredentials.shared(RaftKey.generate())
 
 
 def test_voter_needs_an_address_and_observer_needs_voters() -> None:
     with pytest.raises(errors.InvalidArgument, match="own raft address"):
-        SyncObjStore(MeshMachine(), self_address=None, voters=["127.0.0.1:1"], password="p")
+        SyncObjStore(MeshMachine(), self_address=None, voters=["127.0.0.1:1"], credentials=KEYS)
     with pytest.raises(errors.InvalidArgument, match="voters"):
-        SyncObjStore(MeshMachine(), self_address=None, voters=[], password="p", observer=True)
+        SyncObjStore(MeshMachine(), self_address=None, voters=[], credentials=KEYS, observer=True)
 
 
 async def test_not_started_store_reports_and_refuses() -> None:
     store = SyncObjStore(
-        MeshMachine(), self_address="127.0.0.1:1", voters=["127.0.0.1:2"], password="p"
+        MeshMachine(), self_address="127.0.0.1:1", voters=["127.0.0.1:2"], credentials=KEYS
     )
     assert store.status().role is RaftRole.FOLLOWER
     assert store.status().voters == ("127.0.0.1:1", "127.0.0.1:2")

@@ -24,45 +24,49 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1awebmesh/api/v1/admin.proto\x12\nwebmesh.v1\"@\n\x04Rule\x12\r\n\x05verbs\x18\x01 \x03(\t\x12\x11\n\tresources\x18\x02 \x03(\t\x12\x16\n\x0eresource_names\x18\x03 \x03(\t\"5\n\x04Role\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1f\n\x05rules\x18\x02 \x03(\x0b\x32\x10.webmesh.v1.Rule\"%\n\x07Subject\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"P\n\x0bRoleBinding\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12%\n\x08subjects\x18\x03 \x03(\x0b\x32\x13.webmesh.v1.Subject\";\n\x05Group\x12\x0c\n\x04name\x18\x01 \x01(\t\x12$\n\x07members\x18\x02 \x03(\x0b\x32\x13.webmesh.v1.Subject\"\x9e\x01\n\nNetworkACL\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08priority\x18\x02 \x01(\x05\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x14\n\x0csource_nodes\x18\x04 \x03(\t\x12\x19\n\x11\x64\x65stination_nodes\x18\x05 \x03(\t\x12\x14\n\x0csource_cidrs\x18\x06 \x03(\t\x12\x19\n\x11\x64\x65stination_cidrs\x18\x07 \x03(\t\">\n\x05Route\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04node\x18\x02 \x01(\t\x12\x19\n\x11\x64\x65stination_cidrs\x18\x03 \x03(\t\"\x1a\n\nGetRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1d\n\rDeleteRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x10\n\x0e\x44\x65leteResponse\"\r\n\x0bListRequest\"+\n\x08RoleList\x12\x1f\n\x05items\x18\x01 \x03(\x0b\x32\x10.webmesh.v1.Role\"9\n\x0fRoleBindingList\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.webmesh.v1.RoleBinding\"-\n\tGroupList\x12 \n\x05items\x18\x01 \x03(\x0b\x32\x11.webmesh.v1.Group\"7\n\x0eNetworkACLList\x12%\n\x05items\x18\x01 \x03(\x0b\x32\x16.webmesh.v1.NetworkACL\"-\n\tRouteList\x12 \n\x05items\x18\x01 \x03(\x0b\x32\x11.webmesh.v1.Route2\xf8\t\n\x05\x41\x64min\x12-\n\x07PutRole\x12\x10.webmesh.v1.Role\x1a\x10.webmesh.v1.Role\x12\x33\n\x07GetRole\x12\x16.webmesh.v1.GetRequest\x1a\x10.webmesh.v1.Role\x12\x43\n\nDeleteRole\x12\x19.webmesh.v1.DeleteRequest\x1a\x1a.webmesh.v1.DeleteResponse\x12:\n\tListRoles\x12\x17.webmesh.v1.ListRequest\x1a\x14.webmesh.v1.RoleList\x12\x42\n\x0ePutRoleBinding\x12\x17.webmesh.v1.RoleBinding\x1a\x17.webmesh.v1.RoleBinding\x12\x41\n\x0eGetRoleBinding\x12\x16.webmesh.v1.GetRequest\x1a\x17.webmesh.v1.RoleBinding\x12J\n\x11\x44\x65leteRoleBinding\x12\x19.webmesh.v1.DeleteRequest\x1a\x1a.webmesh.v1.DeleteResponse\x12H\n\x10ListRoleBindings\x12\x17.webmesh.v1.ListRequest\x1a\x1b.webmesh.v1.RoleBindingList\x12\x30\n\x08PutGroup\x12\x11.webmesh.v1.Group\x1a\x11.webmesh.v1.Group\x12\x35\n\x08GetGroup\x12\x16.webmesh.v1.GetRequest\x1a\x11.webmesh.v1.Group\x12\x44\n\x0b\x44\x65leteGroup\x12\x19.webmesh.v1.DeleteRequest\x1a\x1a.webmesh.v1.DeleteResponse\x12<\n\nListGroups\x12\x17.webmesh.v1.ListRequest\x1a\x15.webmesh.v1.GroupList\x12?\n\rPutNetworkACL\x12\x16.webmesh.v1.NetworkACL\x1a\x16.webmesh.v1.NetworkACL\x12?\n\rGetNetworkACL\x12\x16.webmesh.v1.GetRequest\x1a\x16.webmesh.v1.NetworkACL\x12I\n\x10\x44\x65leteNetworkACL\x12\x19.webmesh.v1.DeleteRequest\x1a\x1a.webmesh.v1.DeleteResponse\x12\x46\n\x0fListNetworkACLs\x12\x17.webmesh.v1.ListRequest\x1a\x1a.webmesh.v1.NetworkACLList\x12\x30\n\x08PutRoute\x12\x11.webmesh.v1.Route\x1a\x11.webmesh.v1.Route\x12\x35\n\x08GetRoute\x12\x16.webmesh.v1.GetRequest\x1a\x11.webmesh.v1.Route\x12\x44\n\x0b\x44\x65leteRoute\x12\x19.webmesh.v1.DeleteRequest\x1a\x1a.webmesh.v1.DeleteResponse\x12<\n\nListRoutes\x12\x17.webmesh.v1.ListRequest\x1a\x15.webmesh.v1.RouteListb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1awebmesh/api/v1/admin.proto\x12\nwebmesh.v1\"\x17\n\x15RotateRaftKeysRequest\"\'\n\x16RotateRaftKeysResponse\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\"@\n\x04Rule\x12\r\n\x05verbs\x18\x01 \x03(\t\x12\x11\n\tresources\x18\x02 \x03(\t\x12\x16\n\x0eresource_names\x18\x03 \x03(\t\"5\n\x04Role\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1f\n\x05rules\x18\x02 \x03(\x0b\x32\x10.webmesh.v1.Rule\"%\n\x07Subject\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"P\n\x0bRoleBinding\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12%\n\x08subjects\x18\x03 \x03(\x0b\x32\x13.webmesh.v1.Subject\";\n\x05Group\x12\x0c\n\x04name\x18\x01 \x01(\t\x12$\n\x07members\x18\x02 \x03(\x0b\x32\x13.webmesh.v1.Subject\"\x9e\x01\n\nNetworkACL\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08priority\x18\x02 \x01(\x05\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x14\n\x0csource_nodes\x18\x04 \x03(\t\x12\x19\n\x11\x64\x65stination_nodes\x18\x05 \x03(\t\x12\x14\n\x0csource_cidrs\x18\x06 \x03(\t\x12\x19\n\x11\x64\x65stination_cidrs\x18\x07 \x03(\t\">\n\x05Route\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04node\x18\x02 \x01(\t\x12\x19\n\x11\x64\x65stination_cidrs\x18\x03 \x03(\t\"\x1a\n\nGetRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1d\n\rDeleteRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x10\n\x0e\x44\x65leteResponse\"\r\n\x0bListRequest\"+\n\x08RoleList\x12\x1f\n\x05items\x18\x01 \x03(\x0b\x32\x10.webmesh.v1.Role\"9\n\x0fRoleBindingList\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.webmesh.v1.RoleBinding\"-\n\tGroupList\x12 \n\x05items\x18\x01 \x03(\x0b\x32\x11.webmesh.v1.Group\"7\n\x0eNetworkACLList\x12%\n\x05items\x18\x01 \x03(\x0b\x32\x16.webmesh.v1.NetworkACL\"-\n\tRouteList\x12 \n\x05items\x18\x01 \x03(\x0b\x32\x11.webmesh.v1.Route2\xd1\n\n\x05\x41\x64min\x12-\n\x07PutRole\x12\x10.webmesh.v1.Role\x1a\x10.webmesh.v1.Role\x12\x33\n\x07GetRole\x12\x16.webmesh.v1.GetRequest\x1a\x10.webmesh.v1.Role\x12\x43\n\nDeleteRole\x12\x19.webmesh.v1.DeleteRequest\x1a\x1a.webmesh.v1.DeleteResponse\x12:\n\tListRoles\x12\x17.webmesh.v1.ListRequest\x1a\x14.webmesh.v1.RoleList\x12\x42\n\x0ePutRoleBinding\x12\x17.webmesh.v1.RoleBinding\x1a\x17.webmesh.v1.RoleBinding\x12\x41\n\x0eGetRoleBinding\x12\x16.webmesh.v1.GetRequest\x1a\x17.webmesh.v1.RoleBinding\x12J\n\x11\x44\x65leteRoleBinding\x12\x19.webmesh.v1.DeleteRequest\x1a\x1a.webmesh.v1.DeleteResponse\x12H\n\x10ListRoleBindings\x12\x17.webmesh.v1.ListRequest\x1a\x1b.webmesh.v1.RoleBindingList\x12\x30\n\x08PutGroup\x12\x11.webmesh.v1.Group\x1a\x11.webmesh.v1.Group\x12\x35\n\x08GetGroup\x12\x16.webmesh.v1.GetRequest\x1a\x11.webmesh.v1.Group\x12\x44\n\x0b\x44\x65leteGroup\x12\x19.webmesh.v1.DeleteRequest\x1a\x1a.webmesh.v1.DeleteResponse\x12<\n\nListGroups\x12\x17.webmesh.v1.ListRequest\x1a\x15.webmesh.v1.GroupList\x12?\n\rPutNetworkACL\x12\x16.webmesh.v1.NetworkACL\x1a\x16.webmesh.v1.NetworkACL\x12?\n\rGetNetworkACL\x12\x16.webmesh.v1.GetRequest\x1a\x16.webmesh.v1.NetworkACL\x12I\n\x10\x44\x65leteNetworkACL\x12\x19.webmesh.v1.DeleteRequest\x1a\x1a.webmesh.v1.DeleteResponse\x12\x46\n\x0fListNetworkACLs\x12\x17.webmesh.v1.ListRequest\x1a\x1a.webmesh.v1.NetworkACLList\x12\x30\n\x08PutRoute\x12\x11.webmesh.v1.Route\x1a\x11.webmesh.v1.Route\x12\x35\n\x08GetRoute\x12\x16.webmesh.v1.GetRequest\x1a\x11.webmesh.v1.Route\x12\x44\n\x0b\x44\x65leteRoute\x12\x19.webmesh.v1.DeleteRequest\x1a\x1a.webmesh.v1.DeleteResponse\x12<\n\nListRoutes\x12\x17.webmesh.v1.ListRequest\x1a\x15.webmesh.v1.RouteList\x12W\n\x0eRotateRaftKeys\x12!.webmesh.v1.RotateRaftKeysRequest\x1a\".webmesh.v1.RotateRaftKeysResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'webmesh.api.v1.admin_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RULE']._serialized_start=42
-  _globals['_RULE']._serialized_end=106
-  _globals['_ROLE']._serialized_start=108
-  _globals['_ROLE']._serialized_end=161
-  _globals['_SUBJECT']._serialized_start=163
-  _globals['_SUBJECT']._serialized_end=200
-  _globals['_ROLEBINDING']._serialized_start=202
-  _globals['_ROLEBINDING']._serialized_end=282
-  _globals['_GROUP']._serialized_start=284
-  _globals['_GROUP']._serialized_end=343
-  _globals['_NETWORKACL']._serialized_start=346
-  _globals['_NETWORKACL']._serialized_end=504
-  _globals['_ROUTE']._serialized_start=506
-  _globals['_ROUTE']._serialized_end=568
-  _globals['_GETREQUEST']._serialized_start=570
-  _globals['_GETREQUEST']._serialized_end=596
-  _globals['_DELETEREQUEST']._serialized_start=598
-  _globals['_DELETEREQUEST']._serialized_end=627
-  _globals['_DELETERESPONSE']._serialized_start=629
-  _globals['_DELETERESPONSE']._serialized_end=645
-  _globals['_LISTREQUEST']._serialized_start=647
-  _globals['_LISTREQUEST']._serialized_end=660
-  _globals['_ROLELIST']._serialized_start=662
-  _globals['_ROLELIST']._serialized_end=705
-  _globals['_ROLEBINDINGLIST']._serialized_start=707
-  _globals['_ROLEBINDINGLIST']._serialized_end=764
-  _globals['_GROUPLIST']._serialized_start=766
-  _globals['_GROUPLIST']._serialized_end=811
-  _globals['_NETWORKACLLIST']._serialized_start=813
-  _globals['_NETWORKACLLIST']._serialized_end=868
-  _globals['_ROUTELIST']._serialized_start=870
-  _globals['_ROUTELIST']._serialized_end=915
-  _globals['_ADMIN']._serialized_start=918
-  _globals['_ADMIN']._serialized_end=2190
+  _globals['_ROTATERAFTKEYSREQUEST']._serialized_start=42
+  _globals['_ROTATERAFTKEYSREQUEST']._serialized_end=65
+  _globals['_ROTATERAFTKEYSRESPONSE']._serialized_start=67
+  _globals['_ROTATERAFTKEYSRESPONSE']._serialized_end=106
+  _globals['_RULE']._serialized_start=108
+  _globals['_RULE']._serialized_end=172
+  _globals['_ROLE']._serialized_start=174
+  _globals['_ROLE']._serialized_end=227
+  _globals['_SUBJECT']._serialized_start=229
+  _globals['_SUBJECT']._serialized_end=266
+  _globals['_ROLEBINDING']._serialized_start=268
+  _globals['_ROLEBINDING']._serialized_end=348
+  _globals['_GROUP']._serialized_start=350
+  _globals['_GROUP']._serialized_end=409
+  _globals['_NETWORKACL']._serialized_start=412
+  _globals['_NETWORKACL']._serialized_end=570
+  _globals['_ROUTE']._serialized_start=572
+  _globals['_ROUTE']._serialized_end=634
+  _globals['_GETREQUEST']._serialized_start=636
+  _globals['_GETREQUEST']._serialized_end=662
+  _globals['_DELETEREQUEST']._serialized_start=664
+  _globals['_DELETEREQUEST']._serialized_end=693
+  _globals['_DELETERESPONSE']._serialized_start=695
+  _globals['_DELETERESPONSE']._serialized_end=711
+  _globals['_LISTREQUEST']._serialized_start=713
+  _globals['_LISTREQUEST']._serialized_end=726
+  _globals['_ROLELIST']._serialized_start=728
+  _globals['_ROLELIST']._serialized_end=771
+  _globals['_ROLEBINDINGLIST']._serialized_start=773
+  _globals['_ROLEBINDINGLIST']._serialized_end=830
+  _globals['_GROUPLIST']._serialized_start=832
+  _globals['_GROUPLIST']._serialized_end=877
+  _globals['_NETWORKACLLIST']._serialized_start=879
+  _globals['_NETWORKACLLIST']._serialized_end=934
+  _globals['_ROUTELIST']._serialized_start=936
+  _globals['_ROUTELIST']._serialized_end=981
+  _globals['_ADMIN']._serialized_start=984
+  _globals['_ADMIN']._serialized_end=2345
 # @@protoc_insertion_point(module_scope)

@@ -135,6 +135,11 @@ class AdminStub:
                 request_serializer=webmesh_dot_api_dot_v1_dot_admin__pb2.ListRequest.SerializeToString,
                 response_deserializer=webmesh_dot_api_dot_v1_dot_admin__pb2.RouteList.FromString,
                 _registered_method=True)
+        self.RotateRaftKeys = channel.unary_unary(
+                '/webmesh.v1.Admin/RotateRaftKeys',
+                request_serializer=webmesh_dot_api_dot_v1_dot_admin__pb2.RotateRaftKeysRequest.SerializeToString,
+                response_deserializer=webmesh_dot_api_dot_v1_dot_admin__pb2.RotateRaftKeysResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -281,6 +286,15 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RotateRaftKeys(self, request, context):
+        """Make every replica (voter and observer) replace its Raft key, with no downtime: each one
+        registers a new key, is admitted by both for a few seconds, then drops the old one. Needs
+        "put raftkeys".
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -383,6 +397,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.ListRoutes,
                     request_deserializer=webmesh_dot_api_dot_v1_dot_admin__pb2.ListRequest.FromString,
                     response_serializer=webmesh_dot_api_dot_v1_dot_admin__pb2.RouteList.SerializeToString,
+            ),
+            'RotateRaftKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateRaftKeys,
+                    request_deserializer=webmesh_dot_api_dot_v1_dot_admin__pb2.RotateRaftKeysRequest.FromString,
+                    response_serializer=webmesh_dot_api_dot_v1_dot_admin__pb2.RotateRaftKeysResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -926,6 +945,33 @@ class Admin:
             '/webmesh.v1.Admin/ListRoutes',
             webmesh_dot_api_dot_v1_dot_admin__pb2.ListRequest.SerializeToString,
             webmesh_dot_api_dot_v1_dot_admin__pb2.RouteList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateRaftKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/webmesh.v1.Admin/RotateRaftKeys',
+            webmesh_dot_api_dot_v1_dot_admin__pb2.RotateRaftKeysRequest.SerializeToString,
+            webmesh_dot_api_dot_v1_dot_admin__pb2.RotateRaftKeysResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class JoinRequest(_message.Message):
-    __slots__ = ("id", "public_key", "wireguard_endpoints", "as_voter", "as_observer", "raft_port", "api_port", "want_ipv6", "routes", "raft_address", "api_address")
+    __slots__ = ("id", "public_key", "wireguard_endpoints", "as_voter", "as_observer", "raft_port", "api_port", "want_ipv6", "routes", "raft_address", "api_address", "raft_key", "raft_key_previous")
     ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     WIREGUARD_ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
@@ -20,6 +20,8 @@ class JoinRequest(_message.Message):
     ROUTES_FIELD_NUMBER: _ClassVar[int]
     RAFT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     API_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    RAFT_KEY_FIELD_NUMBER: _ClassVar[int]
+    RAFT_KEY_PREVIOUS_FIELD_NUMBER: _ClassVar[int]
     id: str
     public_key: str
     wireguard_endpoints: _containers.RepeatedScalarFieldContainer[str]
@@ -31,10 +33,19 @@ class JoinRequest(_message.Message):
     routes: _containers.RepeatedScalarFieldContainer[str]
     raft_address: str
     api_address: str
-    def __init__(self, id: _Optional[str] = ..., public_key: _Optional[str] = ..., wireguard_endpoints: _Optional[_Iterable[str]] = ..., as_voter: _Optional[bool] = ..., as_observer: _Optional[bool] = ..., raft_port: _Optional[int] = ..., api_port: _Optional[int] = ..., want_ipv6: _Optional[bool] = ..., routes: _Optional[_Iterable[str]] = ..., raft_address: _Optional[str] = ..., api_address: _Optional[str] = ...) -> None: ...
+    raft_key: str
+    raft_key_previous: str
+    def __init__(self, id: _Optional[str] = ..., public_key: _Optional[str] = ..., wireguard_endpoints: _Optional[_Iterable[str]] = ..., as_voter: _Optional[bool] = ..., as_observer: _Optional[bool] = ..., raft_port: _Optional[int] = ..., api_port: _Optional[int] = ..., want_ipv6: _Optional[bool] = ..., routes: _Optional[_Iterable[str]] = ..., raft_address: _Optional[str] = ..., api_address: _Optional[str] = ..., raft_key: _Optional[str] = ..., raft_key_previous: _Optional[str] = ...) -> None: ...
 
 class JoinResponse(_message.Message):
-    __slots__ = ("mesh_domain", "network_ipv4", "network_ipv6", "address_ipv4", "address_ipv6", "peers", "raft_voters", "raft_secret", "leader_id", "role", "node")
+    __slots__ = ("mesh_domain", "network_ipv4", "network_ipv6", "address_ipv4", "address_ipv6", "peers", "raft_voters", "leader_id", "role", "node", "raft_keys")
+    class RaftKeysEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     MESH_DOMAIN_FIELD_NUMBER: _ClassVar[int]
     NETWORK_IPV4_FIELD_NUMBER: _ClassVar[int]
     NETWORK_IPV6_FIELD_NUMBER: _ClassVar[int]
@@ -42,10 +53,10 @@ class JoinResponse(_message.Message):
     ADDRESS_IPV6_FIELD_NUMBER: _ClassVar[int]
     PEERS_FIELD_NUMBER: _ClassVar[int]
     RAFT_VOTERS_FIELD_NUMBER: _ClassVar[int]
-    RAFT_SECRET_FIELD_NUMBER: _ClassVar[int]
     LEADER_ID_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     NODE_FIELD_NUMBER: _ClassVar[int]
+    RAFT_KEYS_FIELD_NUMBER: _ClassVar[int]
     mesh_domain: str
     network_ipv4: str
     network_ipv6: str
@@ -53,11 +64,11 @@ class JoinResponse(_message.Message):
     address_ipv6: str
     peers: _containers.RepeatedCompositeFieldContainer[_types_pb2.WireGuardPeer]
     raft_voters: _containers.RepeatedScalarFieldContainer[str]
-    raft_secret: str
     leader_id: str
     role: _types_pb2.NodeRole
     node: _types_pb2.MeshNode
-    def __init__(self, mesh_domain: _Optional[str] = ..., network_ipv4: _Optional[str] = ..., network_ipv6: _Optional[str] = ..., address_ipv4: _Optional[str] = ..., address_ipv6: _Optional[str] = ..., peers: _Optional[_Iterable[_Union[_types_pb2.WireGuardPeer, _Mapping]]] = ..., raft_voters: _Optional[_Iterable[str]] = ..., raft_secret: _Optional[str] = ..., leader_id: _Optional[str] = ..., role: _Optional[_Union[_types_pb2.NodeRole, str]] = ..., node: _Optional[_Union[_types_pb2.MeshNode, _Mapping]] = ...) -> None: ...
+    raft_keys: _containers.ScalarMap[str, str]
+    def __init__(self, mesh_domain: _Optional[str] = ..., network_ipv4: _Optional[str] = ..., network_ipv6: _Optional[str] = ..., address_ipv4: _Optional[str] = ..., address_ipv6: _Optional[str] = ..., peers: _Optional[_Iterable[_Union[_types_pb2.WireGuardPeer, _Mapping]]] = ..., raft_voters: _Optional[_Iterable[str]] = ..., leader_id: _Optional[str] = ..., role: _Optional[_Union[_types_pb2.NodeRole, str]] = ..., node: _Optional[_Union[_types_pb2.MeshNode, _Mapping]] = ..., raft_keys: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class LeaveRequest(_message.Message):
     __slots__ = ("id",)
