@@ -202,12 +202,8 @@ class NodeDaemon:
             routes=list(s.mesh.routes),
             raft_address=s.raft.listen_address,
             api_address=self._explicit_api_address(),
-            raft_key=RaftKey.from_text(ident.raft_key).public_text,
-            raft_key_previous=(
-                RaftKey.from_text(ident.raft_key_previous).public_text
-                if ident.raft_key_previous
-                else ""
-            ),
+            raft_key=raft_keys.public_of(ident.raft_key),
+            raft_key_previous=raft_keys.public_of(ident.raft_key_previous),
         )
 
     async def _join(self, ident: Identity) -> Plan:
@@ -277,10 +273,8 @@ class NodeDaemon:
             api_address=self._explicit_api_address() or (f"{host}:{api_port}" if api_port else ""),
             raft_address=self._raft_address(),
             routes=tuple(self.settings.mesh.routes),
-            raft_key=RaftKey.from_text(i.raft_key).public_text,
-            raft_key_previous=(
-                RaftKey.from_text(i.raft_key_previous).public_text if i.raft_key_previous else ""
-            ),
+            raft_key=raft_keys.public_of(i.raft_key),
+            raft_key_previous=raft_keys.public_of(i.raft_key_previous),
         )
 
     def _raft_address(self) -> str:
@@ -332,10 +326,9 @@ class NodeDaemon:
 
     def _raft_key_view(self, ring: KeyRing) -> raft_keys.Keys:
         i = self.identity
-        previous = RaftKey.from_text(i.raft_key_previous).public_text if i.raft_key_previous else ""
         return raft_keys.Keys(
-            current=RaftKey.from_text(i.raft_key).public_text,
-            previous=previous,
+            current=raft_keys.public_of(i.raft_key),
+            previous=raft_keys.public_of(i.raft_key_previous),
             presenting=ring.current.public_text,
         )
 

@@ -11,15 +11,17 @@ whose record carries an older epoch rotates, in three steps:
    still authenticated by the old key (``Refusal.REVOKED``) and the two sides reconnect at once
    with the new one. From then on the old key opens nothing.
 
-Only ``decide`` is here, pure; the daemon performs the steps.
+Only the decision is here (``decide``, pure); the daemon performs the steps.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 
 from webmesh.mesh.model import Node
+from webmesh.raft.credentials import RaftKey
 
 RETIRE_AFTER = 5.0  # seconds both keys are admitted: every replica has applied the new one
 
@@ -37,6 +39,13 @@ class Keys:
     current: str
     previous: str  # "" unless a rotation is under way
     presenting: str  # the one new handshakes use now
+
+
+@functools.lru_cache(maxsize=8)
+def public_of(private_text: str) -> str:
+    """The public key (base64) of a private one from the identity file ("" for ""); cached,
+    because every state change asks (a scalar multiplication each time otherwise)."""
+    return RaftKey.from_text(private_text).public_text if private_text else ""
 
 
 def decide(record: Node | None, mesh_epoch: int, keys: Keys) -> Step:

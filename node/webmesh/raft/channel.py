@@ -21,7 +21,7 @@ its interface (pysyncobj's transport drives it unchanged) and replaces all of th
    bytes arrived, so a silent connection lived forever). A peer that does not read is cut off
    once ``max_send_buffer`` bytes wait for it. Once a second, an open channel asks the roster
    again whether the peer's key is still admitted: a replica removed from the mesh loses its
-   channels within a second.
+   channels within a second of the roster learning it.
 
 Everything runs on pysyncobj's tick thread (its poller calls :meth:`_on_event`).
 """

@@ -69,15 +69,18 @@ def test_roster_admits_current_and_previous_keys_of_replicas_only() -> None:
         Node(id="c", public_key=client.public_text, ipv4="172.16.0.2/32", role=NodeRole.CLIENT),
     )
     assert raft_roster.keys_of(state) == {
-        voter.public: "172.16.0.1:9443",
-        previous.public: "172.16.0.1:9443",
+        voter.public_text: "172.16.0.1:9443",
+        previous.public_text: "172.16.0.1:9443",
     }
 
 
 def test_roster_trusts_the_join_response_only_until_its_own_record_arrives() -> None:
     machine = MeshMachine()
     leader = RaftKey.generate()
-    roster = raft_roster.StateRoster(machine, "me", {"10.0.0.1:9443": leader.public_text})
+    clock = Clock()
+    roster = raft_roster.StateRoster(
+        machine, "me", {"10.0.0.1:9443": leader.public_text}, clock=clock
+    )
     assert roster.address_of(leader.public) == "10.0.0.1:9443"
     assert roster.address_of(RaftKey.generate().public) is None
     me = RaftKey.generate()
@@ -92,5 +95,33 @@ def test_roster_trusts_the_join_response_only_until_its_own_record_arrives() -> 
     )
     # the state arrives (a snapshot), with this node's own record and not the leader's key
     machine.restore(json.dumps(to_snapshot(state)).encode())
+    clock.now += 2 * raft_roster.MISS_REBUILD  # a key it does not know rebuilds the index soon
     assert roster.address_of(me.public) == "172.16.0.3:9443"
     assert roster.address_of(leader.public) is None
+
+
+def test_roster_forgets_a_removed_replica_within_its_max_age() -> None:
+    machine, clock = MeshMachine(), Clock()
+    gone = RaftKey.generate()
+    record = Node(
+        id="gone",
+        public_key=gone.public_text,
+        ipv4="172.16.0.4/32",
+        raft_address="172.16.0.4:9443",
+        raft_key=gone.public_text,
+    )
+    machine.restore(json.dumps(to_snapshot(_state(record))).encode())
+    roster = raft_roster.StateRoster(machine, "me", clock=clock)
+    assert roster.address_of(gone.public) == "172.16.0.4:9443"
+    machine.apply(commands.encode(commands.RemoveNode("gone")))
+    assert roster.address_of(gone.public) == "172.16.0.4:9443"  # the index is fresh enough
+    clock.now += 2 * raft_roster.MAX_AGE
+    assert roster.address_of(gone.public) is None
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
