@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -305,22 +306,45 @@ class NodeDaemon:
         return peers.forwards_traffic(self.machine.state, self.identity.node_id)
 
     def _on_state(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Hand every new state over to the event loop, in order (called on Raft's thread)."""
+        """Hand every new state over to the event loop, in order (called on Raft's thread).
+
+        Under load many entries apply between two turns of the loop: they cross over as one
+        batch, with one wake-up of the loop (each wake-up is a syscall and a hand-over of the
+        GIL, which cost more than the work itself at a thousand joins a second).
+        """
+        pending: list[tuple[MeshState, frozenset[str] | None]] = []
+        lock = threading.Lock()
+        scheduled = False
+
+        def drain() -> None:
+            nonlocal scheduled
+            with lock:
+                batch = pending.copy()
+                pending.clear()
+                scheduled = False
+            self._states_changed(batch)
 
         def observer(state: MeshState, effects: tuple[Effect, ...]) -> None:
-            changed = changed_node_ids(effects)
+            nonlocal scheduled
+            with lock:
+                pending.append((state, changed_node_ids(effects)))
+                if scheduled:
+                    return
+                scheduled = True
             with contextlib.suppress(RuntimeError):  # the loop is closing
-                loop.call_soon_threadsafe(self._state_changed, state, changed)
+                loop.call_soon_threadsafe(drain)
 
         self.machine.subscribe(observer)
 
-    def _state_changed(self, state: MeshState, changed: frozenset[str] | None) -> None:
-        self.changes.record(state, changed)
+    def _states_changed(self, batch: list[tuple[MeshState, frozenset[str] | None]]) -> None:
+        for state, changed in batch:
+            self.changes.record(state, changed)  # every one: peer feeds follow each change
+        latest = batch[-1][0]
         if self.reconciler is not None:
             self.reconciler.wake()
         self.watch.notify()
-        self._remember_raft_peers(state)
-        self._follow_raft_key_epoch(state)
+        self._remember_raft_peers(latest)
+        self._follow_raft_key_epoch(latest)
 
     # ---- Raft key rotation (webmesh.daemon.raft_keys) ----------------------------------------
 
@@ -374,7 +398,7 @@ class NodeDaemon:
         """Persist the peers that lead to the voters when they change (rarely), for resumes."""
         if self.store is None or self._identity is None:
             return
-        voters = self.store.status().voters
+        voters = self.store.voters()
         if (voters, state.relay_id) == self._remembered or self.identity.node_id not in state.nodes:
             return
         self._remembered = (voters, state.relay_id)
@@ -652,7 +676,7 @@ class NodeDaemon:
     def _leader_id(self) -> str:
         if self.store is None:
             return ""
-        leader = self.store.status().leader
+        leader = self.store.leader()
         found = next(
             (n for n in self.machine.state.nodes.values() if n.raft_address == leader), None
         )

@@ -6,6 +6,7 @@ that an address is free, so two racing joins can never both get one address.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Container
 
@@ -22,9 +23,16 @@ def random_ula48(random40: bytes) -> str:
     return str(ipaddress.IPv6Network((value, 48)))
 
 
+@functools.lru_cache(maxsize=64)
+def _network(cidr: str, *, strict: bool) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A parsed network, cached: the mesh's own networks are parsed on every join and every
+    apply otherwise (networks are immutable, so sharing them is safe)."""
+    return ipaddress.ip_network(cidr, strict=strict)
+
+
 def parse_ipv4_network(cidr: str) -> ipaddress.IPv4Network:
     try:
-        network = ipaddress.ip_network(cidr, strict=True)
+        network = _network(cidr, strict=True)
     except ValueError as exc:
         raise errors.InvalidArgument(f"invalid IPv4 network {cidr!r}: {exc}") from exc
     if not isinstance(network, ipaddress.IPv4Network) or network.prefixlen > 30:
@@ -34,7 +42,7 @@ def parse_ipv4_network(cidr: str) -> ipaddress.IPv4Network:
 
 def parse_ipv6_network(cidr: str) -> ipaddress.IPv6Network:
     try:
-        network = ipaddress.ip_network(cidr, strict=True)
+        network = _network(cidr, strict=True)
     except ValueError as exc:
         raise errors.InvalidArgument(f"invalid IPv6 network {cidr!r}: {exc}") from exc
     if not isinstance(network, ipaddress.IPv6Network) or network.prefixlen > IPV6_NODE_PREFIX - 1:
@@ -89,6 +97,6 @@ def interface_address(prefix: str) -> str:
 
 def contains(network_cidr: str, prefix: str) -> bool:
     """Whether ``prefix`` lies inside ``network_cidr`` (False across IP versions)."""
-    network = ipaddress.ip_network(network_cidr, strict=False)
+    network = _network(network_cidr, strict=False)
     inner = ipaddress.ip_network(prefix, strict=False)
     return network.version == inner.version and inner.subnet_of(network)  # type: ignore[arg-type]

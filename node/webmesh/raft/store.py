@@ -83,6 +83,15 @@ class ConsensusStore(Protocol):
 
     def is_leader(self) -> bool: ...
 
+    def leader(self) -> str:
+        """The leader's Raft address, "" when unknown: ``status().leader`` for hot paths
+        (every Join asks), without building the whole status."""
+        ...
+
+    def voters(self) -> tuple[str, ...]:
+        """``status().voters`` (sorted, self included) for hot paths."""
+        ...
+
     async def add_voter(
         self, address: str, *, timeout: float = 10.0, wait_for_commit: bool = True
     ) -> None:

@@ -544,6 +544,17 @@ class SyncObjStore:
     def is_leader(self) -> bool:
         return self._syncobj is not None and not self._closed and bool(self._syncobj._isLeader())
 
+    def leader(self) -> str:
+        return "" if self._closed else self._leader_address()
+
+    def voters(self) -> tuple[str, ...]:
+        syncobj = self._syncobj
+        others = self._others if syncobj is None else [node.id for node in syncobj.otherNodes]
+        voters = set(others)
+        if self._self_address:
+            voters.add(self._self_address)
+        return tuple(sorted(voters))
+
     # ------------------------------------------------------------------------------ helpers
 
     def _running(self) -> Any:

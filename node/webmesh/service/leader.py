@@ -18,12 +18,35 @@ from webmesh.raft.store import ConsensusStore
 PROPOSE_TIMEOUT = 5.0
 
 
+class NodesByRaftAddress:
+    """Node records by Raft address. The leader and the voters are looked up on every Join, and
+    a scan of every node costs O(mesh) (a millisecond at 10,000 nodes): the ids found are kept
+    and checked against the state, so a lookup is O(1) until a record moves."""
+
+    _MAX = 64  # addresses remembered (leaders and voters: a handful)
+
+    def __init__(self) -> None:
+        self._ids: dict[str, str] = {}
+
+    def get(self, state: MeshState, address: str) -> Node | None:
+        node = state.nodes.get(self._ids.get(address, ""))
+        if node is not None and node.raft_address == address:
+            return node
+        node = next((n for n in state.nodes.values() if n.raft_address == address), None)
+        if node is not None:
+            if len(self._ids) >= self._MAX:
+                self._ids.clear()
+            self._ids[address] = node.id
+        return node
+
+
 class ReplicatedService:
     """Base of the services: the consensus store, the local replica and the leader checks."""
 
     def __init__(self, *, store: ConsensusStore, machine: MeshMachine) -> None:
         self._store = store
         self._machine = machine
+        self._by_raft_address = NodesByRaftAddress()
 
     @property
     def state(self) -> MeshState:
@@ -37,10 +60,10 @@ class ReplicatedService:
 
     def leader_node(self) -> Node | None:
         """The node record of the current Raft leader, if it is known and in the state."""
-        leader = self._store.status().leader
+        leader = self._store.leader()
         if not leader:
             return None
-        return next((n for n in self.state.nodes.values() if n.raft_address == leader), None)
+        return self._by_raft_address.get(self.state, leader)
 
     def require_leader(self) -> None:
         """Raise ``NotLeader`` (with the leader's API address, when known) off the leader."""

@@ -143,7 +143,8 @@ class MembershipService(ReplicatedService):
     async def _put_joiner(self, spec: JoinSpec) -> Node:
         for attempt in range(ADDRESS_RACE_RETRIES):
             node = self._joiner_record(self.state, spec)
-            reserved = set(node.addresses()) - set(self.state.address_owners)
+            owners = self.state.address_owners  # O(1) lookups: never copy it (O(mesh) per Join)
+            reserved = {prefix for prefix in node.addresses() if prefix not in owners}
             self._reserved |= reserved  # no await since the choice: nobody else picked them
             try:
                 await self.propose(commands.PutNode(node))
@@ -171,7 +172,9 @@ class MembershipService(ReplicatedService):
             state.address_owners, self._reserved, state.released, self._clock() - self._quarantine
         )
         # reserved addresses whose PutNode is already applied are counted in state.nodes
-        hint = len(state.nodes) + len(self._reserved - state.address_owners.keys())
+        # (``set - dict.keys()`` would copy every key: count the few reserved ones instead)
+        owners = state.address_owners
+        hint = len(state.nodes) + sum(1 for prefix in self._reserved if prefix not in owners)
         ipv4 = existing.ipv4 if existing else ""
         ipv6 = existing.ipv6 if existing else ""
         try:
@@ -208,7 +211,7 @@ class MembershipService(ReplicatedService):
         )
 
     def _voters(self) -> tuple[str, ...]:
-        return self._store.status().voters
+        return self._store.voters()
 
     def _join_result(self, node: Node) -> JoinResult:
         state = self.state
@@ -217,9 +220,10 @@ class MembershipService(ReplicatedService):
         voters = self._voters()
         raft_keys: dict[str, str] = {}
         if node.role is not NodeRole.CLIENT:
-            for member in state.nodes.values():
-                if member.raft_key and member.raft_address in voters:
-                    raft_keys[member.raft_address] = member.raft_key
+            for address in voters:
+                voter = self._by_raft_address.get(state, address)
+                if voter is not None and voter.raft_key:
+                    raft_keys[address] = voter.raft_key
         return JoinResult(
             node=state.nodes.get(node.id, node),
             networks=state.networks,

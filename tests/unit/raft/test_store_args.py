@@ -31,3 +31,14 @@ async def test_not_started_store_reports_and_refuses() -> None:
         await store.propose(b"{}")
     await store.close()
     assert store.status().role is RaftRole.SHUTDOWN
+
+
+def test_leader_and_voters_match_the_status_without_building_it() -> None:
+    store = SyncObjStore(
+        MeshMachine(),
+        self_address="127.0.0.1:3",
+        voters=["127.0.0.1:2", "127.0.0.1:1"],
+        credentials=KEYS,
+    )
+    assert store.voters() == store.status().voters == ("127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3")
+    assert store.leader() == store.status().leader == ""
