@@ -125,8 +125,8 @@ def _add_put_role(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_subject_flags(parser: argparse.ArgumentParser, *, groups: bool) -> None:
-    _list_flag(parser, "--user", "a user (as authentication names it)")
-    _list_flag(parser, "--node", "a node id")
+    _list_flag(parser, "--user", "a user (as authentication names it); '*': every user")
+    _list_flag(parser, "--node", "a node id; '*': every node")
     if groups:
         _list_flag(parser, "--group", "a group (a Group object or an LDAP group)")
 
