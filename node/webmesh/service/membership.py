@@ -87,6 +87,7 @@ class MembershipService(ReplicatedService):
         self._lock = asyncio.Lock()  # one Raft membership (voter) change at a time
         self._node_locks: dict[str, asyncio.Lock] = {}  # one join per node id at a time
         self._reserved: set[str] = set()  # addresses picked by joins not yet committed
+        self._join_log = JoinLog()
 
     async def bootstrap(
         self,
@@ -154,7 +155,7 @@ class MembershipService(ReplicatedService):
                 continue
             finally:
                 self._reserved -= reserved
-            log.info("node joined node=%s ipv4=%s role=%s", node.id, node.ipv4, node.role)
+            self._join_log.add(node)
             return node
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -261,6 +262,35 @@ def same_record(current: Node, wanted: Node) -> bool:
     return replace(current, joined_at=0, raft_key_epoch=0) == replace(
         wanted, joined_at=0, raft_key_epoch=0
     )
+
+
+class JoinLog:
+    """The "node joined" lines: one per turn of the event loop, for the joins it completed.
+
+    Under load a line per Join cost the leader about 8% of its Joins (each line is a write, and
+    a hand-over of the GIL to Raft's thread around it); a Raft entry completes a few dozen joins
+    in one turn, and they now share a line. A join alone still gets its own line, as before.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[Node] = []
+
+    def add(self, node: Node) -> None:
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._pending.append(node)
+
+    def _flush(self) -> None:
+        nodes, self._pending = self._pending, []
+        if len(nodes) == 1:
+            node = nodes[0]
+            log.info("node joined node=%s ipv4=%s role=%s", node.id, node.ipv4, node.role)
+        elif nodes:
+            log.info(
+                "nodes joined count=%d nodes=%s",
+                len(nodes),
+                ",".join(f"{n.id}:{n.ipv4}:{n.role}" for n in nodes),
+            )
 
 
 @dataclass(frozen=True, slots=True)
