@@ -14,6 +14,7 @@ import base64
 import itertools
 import os
 import time
+from dataclasses import dataclass
 
 import grpc
 from grpc import aio
@@ -31,6 +32,8 @@ RAW_SEQUENTIAL = 500
 RAW_CONCURRENT = 2000
 GOAL_P50_MS = 5.0
 GOAL_RATE = 1000.0
+OFFERED_SECONDS = 5.0  # how long the open-loop phase offers GOAL_RATE Joins per second
+GOAL_P99_MS = 50.0  # at GOAL_RATE offered
 
 _ids = itertools.count()
 
@@ -84,6 +87,49 @@ async def joins(address: str, count: int, in_flight: int, tag: str) -> tuple[lis
         return latencies, time.perf_counter() - started
 
 
+async def offered_joins(address: str, rate: float, seconds: float, tag: str) -> OpenLoop:
+    """Open loop: a Join starts every ``1/rate`` s whatever the answers (as clients arriving
+    on their own do); each one's latency counts from its scheduled start, so a server that
+    falls behind shows it as latency, not as a lower offered rate."""
+    latencies: list[float] = []
+    failures = 0
+    errors: dict[str, int] = {}
+    loop = asyncio.get_running_loop()
+    async with aio.insecure_channel(address) as channel:
+        stub = membership_pb2_grpc.MembershipStub(channel)
+        await channel.channel_ready()
+
+        async def one(due: float) -> None:
+            nonlocal failures
+            try:
+                await stub.Join(join_request(tag), timeout=30)
+            except aio.AioRpcError as exc:
+                failures += 1
+                error = f"{exc.code().name}: {exc.details()}"[:160]
+                errors[error] = errors.get(error, 0) + 1
+                return
+            latencies.append((loop.time() - due) * 1000)
+
+        start = loop.time() + 0.05
+        count = round(rate * seconds)
+        tasks = []
+        for i in range(count):
+            due = start + i / rate
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            tasks.append(asyncio.create_task(one(due)))
+        await asyncio.gather(*tasks)
+        wall = loop.time() - start
+    return OpenLoop(latencies, failures, len(latencies) / wall if wall > 0 else 0.0, errors)
+
+
+@dataclass(frozen=True)
+class OpenLoop:
+    latencies: list[float]
+    failures: int
+    rate: float  # completed / wall time, from the first start to the last answer
+    errors: dict[str, int]  # "CODE: details" -> how many
+
+
 SYNC_MODES = ("always", "batch", "off")  # measured on fresh clusters, after the main run
 
 
@@ -102,15 +148,18 @@ def run() -> BenchResult:
             f"({SEQUENTIAL} each to the leader and to a follower, which forwards it). "
             f"Throughput: {IN_FLIGHT} in flight ({CONCURRENT} to the leader, "
             f"{CONCURRENT_FOLLOWER} via a follower), mutations/s = completed / wall time. "
+            f"The goal itself, open loop: a Join starts every {1000 / GOAL_RATE:g} ms for "
+            f"{OFFERED_SECONDS:g} s through the leader whatever the answers, latency from its "
+            "scheduled start (a leader that falls behind shows it as latency). "
             "Reference: raw `SyncObjStore.propose(PutNode)` inside the leader's process, "
             f"{RAW_SEQUENTIAL} sequential and {RAW_CONCURRENT} with {IN_FLIGHT} in flight. "
             "The voters advertise no endpoint, so the synthetic nodes peer with nobody and the "
             "fake driver does no work: its `apply` is O(peers) (~9 ms at 3,000 peers), which "
             "would measure the test double instead of webmesh. The mesh grows by every "
-            "mutation (about 4,800 nodes at the end). 4 processes share 2 cores. The main run "
+            "mutation (about 10,000 nodes at the end). 4 processes share 2 cores. The main run "
             "uses --raft.sync=always (the default: fsync before every acknowledgement, group "
-            "commit); then each sync mode gets a fresh cluster and the leader's Join "
-            "throughput phase."
+            "commit); then each sync mode gets a fresh cluster, the leader's Join throughput "
+            "phase and the open-loop phase."
         ),
     )
     cluster = FakeCluster()
@@ -122,6 +171,7 @@ def run() -> BenchResult:
         result.note(f"leader {leader.node_id}, follower used {follower.node_id}")
         nodes = [n1, n2, n3]
         asyncio.run(_api_phases(result, leader, follower, nodes))
+        asyncio.run(_offered_phase(result, leader, nodes, "--raft.sync=always"))
         _raw_phases(result, leader, nodes)
         converged = _converged(nodes)
         truncations = cluster.count_in_logs("truncating")
@@ -161,7 +211,9 @@ def _sync_mode_phase(result: BenchResult, mode: str) -> None:
 
         async def measure() -> tuple[list[float], float]:
             await joins(leader.api, WARMUP, 1, "warm")
-            return await joins(leader.api, CONCURRENT, IN_FLIGHT, f"sync{mode}")
+            measured = await joins(leader.api, CONCURRENT, IN_FLIGHT, f"sync{mode}")
+            await _offered_phase(result, leader, nodes, f"--raft.sync={mode}")
+            return measured
 
         latencies, wall = asyncio.run(measure())
         rate = len(latencies) / wall
@@ -238,6 +290,30 @@ async def _api_phases(
             f"{IN_FLIGHT} in flight, {label}: {len(latencies)} Joins in {wall:.2f} s = "
             f"{rate:.0f}/s; latency {summary(latencies)} ms; {meter.report()}"
         )
+
+
+async def _offered_phase(
+    result: BenchResult, leader: FakeNode, nodes: list[FakeNode], label: str
+) -> None:
+    """The goal itself: Joins arrive at GOAL_RATE per second (open loop) through the leader."""
+    progress(f"raft_commit: Joins offered at {GOAL_RATE:,.0f}/s for {OFFERED_SECONDS:g} s, {label}")
+    meter = CpuMeter(nodes)
+    run = await offered_joins(leader.api, GOAL_RATE, OFFERED_SECONDS, f"open{label[-3:]}")
+    offered = round(GOAL_RATE * OFFERED_SECONDS)
+    result.add(
+        Metric(f"Join at {GOAL_RATE:,.0f}/s offered, leader, {label}: p99",
+               percentile(run.latencies, 99) if run.latencies else float("inf"), "ms",
+               f"< {GOAL_P99_MS:g} ms, all answered",
+               lambda v: v < GOAL_P99_MS and run.failures == 0 and len(run.latencies) == offered),
+        Metric(f"Join at {GOAL_RATE:,.0f}/s offered, leader, {label}: p50",
+               percentile(run.latencies, 50) if run.latencies else float("inf"), "ms"),
+    )  # fmt: skip
+    result.note(
+        f"{GOAL_RATE:,.0f}/s offered for {OFFERED_SECONDS:g} s (open loop), leader, {label}: "
+        f"{len(run.latencies)} of {offered} answered, {run.failures} failed "
+        f"{dict(run.errors) or ''}, "
+        f"{run.rate:.0f}/s completed; latency {summary(run.latencies)} ms; {meter.report()}"
+    )
 
 
 def _raw_phases(result: BenchResult, leader: FakeNode, nodes: list[FakeNode]) -> None:

@@ -13,11 +13,12 @@ rely on insertion order across the whole map (sort where an order is shown).
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import ItemsView as _ItemsView
 from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import ValuesView as _ValuesView
+from itertools import chain
 from typing import Generic, TypeVar, overload
+from zlib import crc32
 
 V = TypeVar("V")
 T = TypeVar("T")
@@ -26,8 +27,11 @@ BUCKETS = 256
 _NO_ENTRIES: dict[str, object] = {}  # the shared empty bucket: never written to
 
 
+_MASK = BUCKETS - 1
+
+
 def _slot(key: str) -> int:
-    return zlib.crc32(key.encode()) & (BUCKETS - 1)
+    return crc32(key.encode()) & _MASK
 
 
 class PersistentMap(Mapping[str, V], Generic[V]):
@@ -79,7 +83,7 @@ class PersistentMap(Mapping[str, V], Generic[V]):
     def __getitem__(self, key: str) -> V:
         if not isinstance(key, str):
             raise KeyError(key)
-        return self._buckets[_slot(key)][key]
+        return self._buckets[crc32(key.encode()) & _MASK][key]
 
     @overload
     def get(self, key: str, /) -> V | None: ...
@@ -88,17 +92,16 @@ class PersistentMap(Mapping[str, V], Generic[V]):
     def get(self, key: str, /, default: object = None) -> object:
         if not isinstance(key, str):
             return default
-        return self._buckets[_slot(key)].get(key, default)
+        return self._buckets[crc32(key.encode()) & _MASK].get(key, default)
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key in self._buckets[_slot(key)]
+        return isinstance(key, str) and key in self._buckets[crc32(key.encode()) & _MASK]
 
     def __len__(self) -> int:
         return self._len
 
     def __iter__(self) -> Iterator[str]:
-        for entries in self._buckets:
-            yield from entries
+        return chain.from_iterable(self._buckets)
 
     def values(self) -> _ValuesView[V]:
         return _Values(self)
@@ -107,12 +110,10 @@ class PersistentMap(Mapping[str, V], Generic[V]):
         return _Items(self)
 
     def _values(self) -> Iterator[V]:
-        for entries in self._buckets:
-            yield from entries.values()
+        return chain.from_iterable(entries.values() for entries in self._buckets)
 
     def _items(self) -> Iterator[tuple[str, V]]:
-        for entries in self._buckets:
-            yield from entries.items()
+        return chain.from_iterable(entries.items() for entries in self._buckets)
 
     def __repr__(self) -> str:
         return f"PersistentMap({dict(self._items())!r})"
