@@ -171,7 +171,7 @@ def run() -> BenchResult:
         result.note(f"leader {leader.node_id}, follower used {follower.node_id}")
         nodes = [n1, n2, n3]
         asyncio.run(_api_phases(result, leader, follower, nodes))
-        asyncio.run(_offered_phase(result, leader, nodes, "--raft.sync=always"))
+        asyncio.run(_offered_phase(result, leader, nodes, "main run, --raft.sync=always"))
         _raw_phases(result, leader, nodes)
         converged = _converged(nodes)
         truncations = cluster.count_in_logs("truncating")
@@ -212,7 +212,7 @@ def _sync_mode_phase(result: BenchResult, mode: str) -> None:
         async def measure() -> tuple[list[float], float]:
             await joins(leader.api, WARMUP, 1, "warm")
             measured = await joins(leader.api, CONCURRENT, IN_FLIGHT, f"sync{mode}")
-            await _offered_phase(result, leader, nodes, f"--raft.sync={mode}")
+            await _offered_phase(result, leader, nodes, f"fresh voters, --raft.sync={mode}")
             return measured
 
         latencies, wall = asyncio.run(measure())
@@ -310,8 +310,8 @@ async def _offered_phase(
     )  # fmt: skip
     result.note(
         f"{GOAL_RATE:,.0f}/s offered for {OFFERED_SECONDS:g} s (open loop), leader, {label}: "
-        f"{len(run.latencies)} of {offered} answered, {run.failures} failed "
-        f"{dict(run.errors) or ''}, "
+        f"{len(run.latencies)} of {offered} answered, {run.failures} failed"
+        f"{f' {run.errors}' if run.errors else ''}, "
         f"{run.rate:.0f}/s completed; latency {summary(run.latencies)} ms; {meter.report()}"
     )
 
