@@ -38,16 +38,26 @@ def credentials(key: RaftKey, roster: EditableRoster) -> RaftCredentials:
     return RaftCredentials(KeyRing(key), roster)
 
 
-async def test_unknown_key_is_refused_and_the_dialer_told(start_store: Any, helpers: Any) -> None:
-    roster = EditableRoster()
-    voter_key = RaftKey.generate()
+async def bootstrapped_voter(start_store: Any, helpers: Any, roster: EditableRoster) -> Any:
+    """A one-voter cluster whose key the roster admits at its address, with a mesh in it."""
+    key = RaftKey.generate()
     address = f"127.0.0.1:{helpers.free_port()}"
-    roster.keys[voter_key.public] = address
+    roster.keys[key.public] = address
     voter = await start_store(
-        voters=[], address=address, credentials=credentials(voter_key, roster), timings=QUICK
+        voters=[], address=address, credentials=credentials(key, roster), timings=QUICK
     )
     await voter.store.wait_ready(10)
     await voter.store.propose(helpers.bootstrap_entry())
+    return voter
+
+
+def refused(member: Any, reason: str) -> int:
+    return int(dict(member.store.status().refused).get(reason, 0))
+
+
+async def test_unknown_key_is_refused_and_the_dialer_told(start_store: Any, helpers: Any) -> None:
+    roster = EditableRoster()
+    voter = await bootstrapped_voter(start_store, helpers, roster)
 
     # The intruder's own roster trusts the voter: only the voter's refusal keeps it out.
     intruder = await start_store(
@@ -61,12 +71,10 @@ async def test_unknown_key_is_refused_and_the_dialer_told(start_store: Any, help
     status = intruder.store.status()
     assert status.role is RaftRole.OBSERVER
     assert (status.ready, status.leader) == (False, "")
-    assert dict(status.refused).get("not_admitted", 0) > 0
+    assert refused(intruder, "not_admitted") > 0
     assert not intruder.machine.state.bootstrapped  # it learned nothing
 
-    await helpers.eventually(
-        lambda: dict(voter.store.status().refused).get("unknown_key", 0) > 0, 5, "voter counts"
-    )
+    await helpers.eventually(lambda: refused(voter, "unknown_key") > 0, 5, "voter counts")
     await voter.store.propose(helpers.put_node_entry("still-works"))  # the cluster is unharmed
 
 
@@ -74,15 +82,9 @@ async def test_removed_key_loses_its_channel_and_cannot_come_back(
     start_store: Any, helpers: Any
 ) -> None:
     roster = EditableRoster()
-    voter_key, observer_key = RaftKey.generate(), RaftKey.generate()
-    address = f"127.0.0.1:{helpers.free_port()}"
-    roster.keys[voter_key.public] = address
+    voter = await bootstrapped_voter(start_store, helpers, roster)
+    observer_key = RaftKey.generate()
     roster.keys[observer_key.public] = "127.0.0.1:1"  # observers never listen
-    voter = await start_store(
-        voters=[], address=address, credentials=credentials(voter_key, roster), timings=QUICK
-    )
-    await voter.store.wait_ready(10)
-    await voter.store.propose(helpers.bootstrap_entry())
     observer = await start_store(
         voters=[voter.address],
         observer=True,
@@ -94,27 +96,20 @@ async def test_removed_key_loses_its_channel_and_cannot_come_back(
     await helpers.eventually(lambda: "seen" in observer.machine.state.nodes, 5, "replicated")
 
     del roster.keys[observer_key.public]  # the observer is removed from the mesh
-    await helpers.eventually(
-        lambda: dict(voter.store.status().refused).get("revoked", 0) > 0, 5, "channel closed"
-    )
+    await helpers.eventually(lambda: refused(voter, "revoked") > 0, 5, "channel closed")
     await voter.store.propose(helpers.put_node_entry("unseen"))
     await asyncio.sleep(1.0)  # several reconnect attempts (connection_retry 0.3 s)
     assert "unseen" not in observer.machine.state.nodes
-    assert dict(voter.store.status().refused).get("unknown_key", 0) > 0
+    assert refused(voter, "unknown_key") > 0
 
 
 async def test_a_replica_cannot_speak_for_another_address(start_store: Any, helpers: Any) -> None:
     roster = EditableRoster()
-    voter_key, other_key = RaftKey.generate(), RaftKey.generate()
-    address = f"127.0.0.1:{helpers.free_port()}"
-    roster.keys[voter_key.public] = address
+    voter = await bootstrapped_voter(start_store, helpers, roster)
+    other_key = RaftKey.generate()
     roster.keys[other_key.public] = "127.0.0.1:7"
-    voter = await start_store(
-        voters=[], address=address, credentials=credentials(voter_key, roster), timings=QUICK
-    )
-    await voter.store.wait_ready(10)
     term = voter.store.status().term
-    port = int(address.rpartition(":")[2])
+    port = int(voter.address.rpartition(":")[2])
 
     impostor = RaftPeer(port, other_key)
     try:
@@ -123,9 +118,7 @@ async def test_a_replica_cannot_speak_for_another_address(start_store: Any, help
         assert await asyncio.to_thread(impostor.closed_by_peer, 2.0)
     finally:
         impostor.close()
-    await helpers.eventually(
-        lambda: dict(voter.store.status().refused).get("wrong_address", 0) > 0, 5, "counted"
-    )
+    await helpers.eventually(lambda: refused(voter, "wrong_address") > 0, 5, "counted")
 
     honest = RaftPeer(port, other_key)
     try:
