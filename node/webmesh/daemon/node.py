@@ -47,6 +47,7 @@ from webmesh.raft.syncobj import SyncObjStore
 from webmesh.reconcile.desired import LocalInterface, interface_addresses
 from webmesh.reconcile.loop import PassResult, Reconciler
 from webmesh.service.admin import AdminService
+from webmesh.service.leader import NodesByRaftAddress
 from webmesh.service.membership import DEFAULT_RAFT_PORT, MembershipService, same_record
 from webmesh.service.status import InterfaceInfo, NodeStatus
 from webmesh.service.watch import StateWatch
@@ -91,7 +92,8 @@ class NodeDaemon:
         self.metrics_server: MetricsServer | None = None
         self.device: DeviceState | None = None
         self._device_stale = asyncio.Event()
-        self._remembered: tuple[tuple[str, ...], str] = ((), "")
+        self._remembered: tuple[tuple[str, ...], str, tuple[tuple[str, str], ...]] = ((), "", ())
+        self._voter_records = NodesByRaftAddress()
         self._identity: Identity | None = None
         self._initial_peers: tuple[peers.Peer, ...] = ()
         self._tasks: list[asyncio.Task[None]] = []
@@ -395,17 +397,20 @@ class NodeDaemon:
             self._rotating = False
 
     def _remember_raft_peers(self, state: MeshState) -> None:
-        """Persist the peers that lead to the voters when they change (rarely), for resumes."""
+        """Persist the peers that lead to the voters, and the voters' Raft keys, when they change
+        (rarely), for resumes. Checked on every state change: O(voters), never O(mesh)."""
         if self.store is None or self._identity is None:
             return
         voters = self.store.voters()
-        if (voters, state.relay_id) == self._remembered or self.identity.node_id not in state.nodes:
+        records = [self._voter_records.get(state, address) for address in voters]
+        known = tuple(sorted((n.raft_address, n.raft_key) for n in records if n and n.raft_key))
+        memo = (voters, state.relay_id, known)
+        if memo == self._remembered or self.identity.node_id not in state.nodes:
             return
-        self._remembered = (voters, state.relay_id)
-        needed = {n.id for n in state.nodes.values() if n.raft_address in voters}
+        self._remembered = memo
+        needed = {n.id for n in records if n is not None}
         needed.add(state.relay_id)
         kept = tuple(p for p in peers.peers_of(state, self.identity.node_id) if p.node_id in needed)
-        known = raft_roster.voter_keys(state, voters)
         if kept and (kept, known) != (self.identity.peers, self.identity.voter_keys):
             self._identity = self.identity.with_membership(
                 peers=kept, voters=voters, voter_keys=known

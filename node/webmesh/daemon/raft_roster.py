@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 
 from webmesh.mesh.machine import MeshMachine
 from webmesh.mesh.model import NodeRole
@@ -78,15 +78,3 @@ def keys_of(state: MeshState) -> dict[str, str]:
         for key in (node.raft_key, node.raft_key_previous)
         if key
     }
-
-
-def voter_keys(state: MeshState, voters: Iterable[str]) -> tuple[tuple[str, str], ...]:
-    """(Raft address, Raft key) of the voters, for the identity file."""
-    wanted = set(voters)
-    return tuple(
-        sorted(
-            (node.raft_address, node.raft_key)
-            for node in state.nodes.values()
-            if node.raft_key and node.raft_address in wanted
-        )
-    )

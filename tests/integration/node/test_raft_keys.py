@@ -143,6 +143,15 @@ async def test_rotating_the_raft_keys_replaces_every_key_with_no_downtime(
     assert n1.daemon.store.status().term == term, "the rotation caused an election"
     assert sum(refused(m, "revoked") for m in members) > 0  # old-key channels were closed
 
+    # Each node's identity file keeps the voters' new keys (what it admits on a resume).
+    state = n1.daemon.machine.state
+    voter_keys = {m.raft: state.nodes[m.node_id].raft_key for m in (n1, n2)}
+    await async_eventually(
+        lambda: _all(members, lambda m: dict(m.daemon.identity.voter_keys) == voter_keys),
+        timeout=10,
+        what="the identity files hold the voters' new keys",
+    )
+
     # The old keys open nothing any more.
     peer = RaftPeer(raft_port(n1), RaftKey.from_text(old["n2"]))
     try:
