@@ -93,7 +93,7 @@ class NodeDaemon:
         self.device: DeviceState | None = None
         self._device_stale = asyncio.Event()
         self._remembered: tuple[tuple[str, ...], str, tuple[tuple[str, str], ...]] = ((), "", ())
-        self._voter_records = NodesByRaftAddress()
+        self._by_raft_address = NodesByRaftAddress()
         self._identity: Identity | None = None
         self._initial_peers: tuple[peers.Peer, ...] = ()
         self._tasks: list[asyncio.Task[None]] = []
@@ -365,13 +365,16 @@ class NodeDaemon:
         record = state.nodes.get(self.identity.node_id)
         step = raft_keys.decide(record, state.raft_key_epoch, self._raft_key_view(ring))
         if step is raft_keys.Step.PRESENT_NEW:
-            ring.replace(RaftKey.from_text(self.identity.raft_key))
-            log.info("raft key: presenting the new key node=%s", self.identity.node_id)
+            self._present_new_raft_key(ring)
         elif step is raft_keys.Step.START and not self._rotating:
             self._rotating = True
             self._tasks.append(
                 asyncio.create_task(self._rotate_raft_key(resume=False), name="raft-key")
             )
+
+    def _present_new_raft_key(self, ring: KeyRing) -> None:
+        ring.replace(RaftKey.from_text(self.identity.raft_key))
+        log.info("raft key: presenting the new key node=%s", self.identity.node_id)
 
     async def _rotate_raft_key(self, *, resume: bool) -> None:
         """The three steps of ``webmesh.daemon.raft_keys``; ``resume``: step 1 was saved."""
@@ -385,13 +388,12 @@ class NodeDaemon:
                 identity_store.save(self.data_dir, self.identity)
                 log.info("raft key: registering a new key node=%s", self.identity.node_id)
             await self._keep_registered(self._advertised)  # new + previous: both admitted
-            self._follow_raft_key_epoch(self.machine.state)  # present the new key
+            if self._key_ring is not None:  # usually done already, as the record applied
+                self._present_new_raft_key(self._key_ring)
             await asyncio.sleep(raft_keys.RETIRE_AFTER)
             self._identity = replace(self.identity, raft_key_previous="")
             identity_store.save(self.data_dir, self.identity)
             await self._keep_registered(self._advertised)  # the old key opens nothing now
-            if self._key_ring is not None:
-                self._key_ring.replace(RaftKey.from_text(self.identity.raft_key))
             log.info("raft key: rotated node=%s", self.identity.node_id)
         finally:
             self._rotating = False
@@ -402,7 +404,7 @@ class NodeDaemon:
         if self.store is None or self._identity is None:
             return
         voters = self.store.voters()
-        records = [self._voter_records.get(state, address) for address in voters]
+        records = [self._by_raft_address.get(state, address) for address in voters]
         known = tuple(sorted((n.raft_address, n.raft_key) for n in records if n and n.raft_key))
         memo = (voters, state.relay_id, known)
         if memo == self._remembered or self.identity.node_id not in state.nodes:
@@ -681,10 +683,7 @@ class NodeDaemon:
     def _leader_id(self) -> str:
         if self.store is None:
             return ""
-        leader = self.store.leader()
-        found = next(
-            (n for n in self.machine.state.nodes.values() if n.raft_address == leader), None
-        )
+        found = self._by_raft_address.get(self.machine.state, self.store.leader())
         return found.id if found else ""
 
 

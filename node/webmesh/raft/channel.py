@@ -230,7 +230,7 @@ class Channel:
                 self._refuse(Refusal.IDLE, f"nothing for {self._settings.idle_timeout:g} s")
             elif now - self._roster_checked >= _ROSTER_CHECK_EVERY:
                 self._roster_checked = now
-                if self._settings.credentials.roster.address_of(self.peer_key) is None:
+                if self._roster().address_of(self.peer_key) is None:
                     self._refuse(Refusal.REVOKED, "its key is no longer a replica's")
 
     @property

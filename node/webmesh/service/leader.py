@@ -29,6 +29,9 @@ class NodesByRaftAddress:
         self._ids: dict[str, str] = {}
 
     def get(self, state: MeshState, address: str) -> Node | None:
+        """The node whose Raft address is ``address``; None for "" (clients have no address)."""
+        if not address:
+            return None
         node = state.nodes.get(self._ids.get(address, ""))
         if node is not None and node.raft_address == address:
             return node
