@@ -20,6 +20,7 @@ import pytest
 from webmesh.mesh import commands
 from webmesh.mesh.machine import MeshMachine
 from webmesh.mesh.model import Networks, Node, NodeRole
+from webmesh.raft import appends
 from webmesh.raft.config import RaftTimings
 from webmesh.raft.credentials import RaftCredentials, RaftKey
 from webmesh.raft.syncobj import SyncObjStore
@@ -129,6 +130,13 @@ async def start_store() -> AsyncIterator[StartStore]:
         await asyncio.gather(*(store.close() for store in started))
 
 
+def without_append_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pysyncobj's own handling of appends, for the control tests that show the rule matters."""
+    monkeypatch.setattr(
+        appends, "plan_append", lambda message, term_at, last: appends.AppendPlan(dict(message))
+    )
+
+
 def leader_of(members: list[Member]) -> Member | None:
     leaders = [m for m in members if m.store.is_leader()]
     return leaders[0] if len(leaders) == 1 else None
@@ -157,6 +165,7 @@ def helpers() -> Any:
         bootstrap_entry = staticmethod(bootstrap_entry)
         put_node_entry = staticmethod(put_node_entry)
         leader_of = staticmethod(leader_of)
+        without_append_rule = staticmethod(without_append_rule)
         key = SHARED_KEY
         credentials = CREDENTIALS
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from support.raftpeer import RaftPeer
-from webmesh.raft import appends, codec
+from webmesh.raft import codec
 from webmesh.raft.v1 import wire_pb2
 
 TRUNCATION = "truncating already-applied log entries"
@@ -91,15 +91,23 @@ async def _resend_old_entries(follower: Any, peer: RaftPeer, term: int) -> None:
     await asyncio.to_thread(peer.receive, "next_node_idx")
 
 
-async def test_late_appends_delete_nothing_the_follower_applied(
+async def _resend_after_entries(
     start_store: Any, helpers: Any, caplog: pytest.LogCaptureFixture
-) -> None:
+) -> Any:
+    """The follower after entries 2..10 and then the late resend, warnings captured."""
     follower, peer, term = await _follower_with_entries(start_store, helpers)
     try:
         with caplog.at_level(logging.WARNING):
             await _resend_old_entries(follower, peer, term)
     finally:
         peer.close()
+    return follower
+
+
+async def test_late_appends_delete_nothing_the_follower_applied(
+    start_store: Any, helpers: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    follower = await _resend_after_entries(start_store, helpers, caplog)
     assert not [r for r in caplog.records if TRUNCATION in r.getMessage()]
     log = follower.store._syncobj._SyncObj__raftLog
     assert log[len(log) - 1][1] == 10, "entries 7..10 are still in the log"
@@ -111,15 +119,8 @@ async def test_control_pysyncobj_alone_truncates_applied_entries(
     start_store: Any, helpers: Any, caplog: pytest.LogCaptureFixture, monkeypatch: Any
 ) -> None:
     """Without the append rule the same appends truncate: the test above can fail."""
-    monkeypatch.setattr(
-        appends, "plan_append", lambda message, term_at, last: appends.AppendPlan(dict(message))
-    )
-    follower, peer, term = await _follower_with_entries(start_store, helpers)
-    try:
-        with caplog.at_level(logging.WARNING):
-            await _resend_old_entries(follower, peer, term)
-    finally:
-        peer.close()
+    helpers.without_append_rule(monkeypatch)
+    follower = await _resend_after_entries(start_store, helpers, caplog)
     assert [r for r in caplog.records if TRUNCATION in r.getMessage()]
     log = follower.store._syncobj._SyncObj__raftLog
     assert log[len(log) - 1][1] < 10, "pysyncobj deleted applied entries"

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from support.raftpeer import RaftPeer
-from webmesh.raft import appends, codec
+from webmesh.raft import codec
 from webmesh.raft.config import RaftTimings
 from webmesh.raft.v1 import wire_pb2
 
@@ -109,9 +109,7 @@ async def test_control_pysyncobj_alone_loses_acknowledged_entries(
     start_store: Any, helpers: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without the append rule the same run loses entries 7..10: the test above can fail."""
-    monkeypatch.setattr(
-        appends, "plan_append", lambda message, term_at, last: appends.AppendPlan(dict(message))
-    )
+    helpers.without_append_rule(monkeypatch)
     f1, f2 = await _kill_leader_mid_resend(start_store, helpers)
     await _elect_and_commit(f1, f2, helpers)
     lost = ACKNOWLEDGED - f1.node_ids()
