@@ -31,6 +31,10 @@ class NotFound(MeshError):
     kind = "NotFound"
 
 
+class Removed(NotFound):
+    """This node is no longer in the mesh (removed by an administrator, or purged)."""
+
+
 class AlreadyExists(MeshError):
     kind = "AlreadyExists"
 

@@ -54,9 +54,11 @@ class NodeCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         yield from self._raft_metrics()
+        state = self._state()
         nodes = GaugeMetricFamily("webmesh_mesh_nodes", "Nodes in the replicated mesh state")
-        nodes.add_metric([], len(self._state().nodes))
+        nodes.add_metric([], len(state.nodes))
         yield nodes
+        yield from _presence_metrics(state)
         yield from self._wireguard_metrics()
 
     def _raft_metrics(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
@@ -124,3 +126,26 @@ __all__ = [
     "NodeCollector",
     "render",
 ]
+
+
+def _presence_metrics(state: MeshState) -> Iterator[GaugeMetricFamily]:
+    """Who is online (webmesh.mesh.presence): a count per status, and when each offline node
+    was last seen (only offline nodes have a sample: the series stay few in a healthy mesh)."""
+    offline = len([i for i in state.offline if i in state.nodes])
+    by_status = GaugeMetricFamily(
+        "webmesh_mesh_nodes_by_status",
+        "Nodes online and offline, as the leader sees them",
+        labels=["status"],
+    )
+    by_status.add_metric(["online"], len(state.nodes) - offline)
+    by_status.add_metric(["offline"], offline)
+    yield by_status
+    last_seen = GaugeMetricFamily(
+        "webmesh_node_last_seen_timestamp_seconds",
+        "When an offline node was last seen (unix seconds); online nodes have no sample",
+        labels=["node"],
+    )
+    for node_id, seen in sorted(state.offline.items()):
+        if node_id in state.nodes:
+            last_seen.add_metric([node_id], seen)
+    yield last_seen

@@ -28,8 +28,11 @@ def timestamp(seconds: float) -> timestamp_pb2.Timestamp:
     return stamp
 
 
-def node_to_proto(node: Node, *, leader_id: str = "") -> types_pb2.MeshNode:
-    return types_pb2.MeshNode(
+def node_to_proto(
+    node: Node, *, leader_id: str = "", last_seen: float | None = None
+) -> types_pb2.MeshNode:
+    """``last_seen``: when an offline node was last seen (None: the node is online)."""
+    message = types_pb2.MeshNode(
         id=node.id,
         public_key=node.public_key,
         private_ipv4=node.ipv4,
@@ -43,7 +46,12 @@ def node_to_proto(node: Node, *, leader_id: str = "") -> types_pb2.MeshNode:
         joined_at=timestamp(node.joined_at),
         is_leader=bool(leader_id) and node.id == leader_id,
         raft_key=node.raft_key,
+        online=last_seen is None,
+        ephemeral=node.ephemeral,
     )
+    if last_seen is not None:
+        message.last_seen.CopyFrom(timestamp(last_seen))
+    return message
 
 
 def peer_to_proto(peer: Peer, state: MeshState) -> types_pb2.WireGuardPeer:
@@ -101,6 +109,7 @@ def join_spec(request: membership_pb2.JoinRequest) -> JoinSpec:
         api_address=request.api_address,
         raft_key=request.raft_key,
         raft_key_previous=request.raft_key_previous,
+        ephemeral=request.ephemeral,
     )
 
 

@@ -7,7 +7,7 @@ bouncing around the mesh.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -16,11 +16,13 @@ from grpc import aio
 from webmesh import errors
 from webmesh.api.interceptors import CALLER
 from webmesh.api.security import caller_header
+from webmesh.api.v1 import membership_pb2, membership_pb2_grpc
 from webmesh.client import status
 from webmesh.client.security import ClientSecurity
 
 FORWARDED_HEADER = "x-webmesh-forwarded"
 FORWARD_TIMEOUT = 15.0
+PRESENCE_TIMEOUT = 2.0  # a report is worth nothing after the next one is due
 
 T = TypeVar("T")
 
@@ -78,6 +80,17 @@ class LeaderForwarder:
             return await local()
         except errors.NotLeader as exc:
             return await self.forward(context, exc, remote)
+
+    async def report_presence(self, leader: str, leader_id: str, node_ids: Sequence[str]) -> None:
+        """Tell the leader which clients this server sees now (``webmesh.service.presence``)."""
+        stub = membership_pb2_grpc.MembershipStub(self._channel(leader, leader_id))
+        request = membership_pb2.ReportPresenceRequest(node_ids=list(node_ids))
+        try:
+            await stub.ReportPresence(
+                request, metadata=self._security.metadata(), timeout=PRESENCE_TIMEOUT
+            )
+        except aio.AioRpcError as exc:
+            raise status.error_for(exc.code(), exc.details() or exc.code().name) from exc
 
     async def close(self) -> None:
         for channel in self._channels.values():

@@ -27,8 +27,19 @@ from webmesh.api.v1 import (
 from webmesh.mesh.changelog import ChangeLog
 from webmesh.service.admin import AdminService
 from webmesh.service.membership import MembershipService
+from webmesh.service.presence import PresenceService, Streams
 from webmesh.service.status import NodeStatus
 from webmesh.service.watch import StateWatch
+
+# The server pings a quiet connection every 5 s and drops it after 3 s without an answer, so a
+# client cut off without a FIN (its host gone, a partition) ends its streams within ~8 s: its
+# SubscribePeers stream is its presence (webmesh.mesh.presence).
+KEEPALIVE = (
+    ("grpc.keepalive_time_ms", 5000),
+    ("grpc.keepalive_timeout_ms", 3000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+)
 
 SERVICE_NAMES = (
     membership_pb2.DESCRIPTOR.services_by_name["Membership"].full_name,
@@ -50,15 +61,20 @@ async def start_api_server(
     status: Callable[[], Awaitable[NodeStatus]],
     credentials: grpc.ServerCredentials | None = None,
     guard: Guard | None = None,
+    presence: PresenceService | None = None,
+    streams: Streams | None = None,
 ) -> aio.Server:
     """Start serving; raise Unavailable with the address when the port cannot be bound.
 
     Without ``credentials`` the API is plaintext and, without ``guard``, open to anyone: the
     ``--global.insecure`` mode.
     """
-    server = aio.server(interceptors=[ErrorsAndMetrics(guard)])
+    server = aio.server(interceptors=[ErrorsAndMetrics(guard)], options=KEEPALIVE)
     membership_pb2_grpc.add_MembershipServicer_to_server(
-        MembershipServicer(membership, forwarder, watch, changes), server
+        MembershipServicer(
+            membership, forwarder, watch, changes, presence=presence, streams=streams
+        ),
+        server,
     )
     mesh_pb2_grpc.add_MeshServicer_to_server(MeshServicer(membership), server)
     node_pb2_grpc.add_NodeServicer_to_server(NodeServicer(node_id, status), server)

@@ -10,6 +10,7 @@ from grpc import aio
 from webmesh import errors
 from webmesh.api import convert
 from webmesh.api.forward import FORWARD_TIMEOUT, LeaderForwarder
+from webmesh.api.interceptors import CALLER
 from webmesh.api.v1 import (
     membership_pb2,
     membership_pb2_grpc,
@@ -19,10 +20,12 @@ from webmesh.api.v1 import (
     node_pb2_grpc,
     types_pb2,
 )
+from webmesh.authz.methods import is_self
 from webmesh.mesh import peers
 from webmesh.mesh.changelog import ChangeLog
 from webmesh.mesh.feed import ReplicaFeed
 from webmesh.service.membership import MembershipService
+from webmesh.service.presence import PresenceService, Streams
 from webmesh.service.status import NodeStatus
 from webmesh.service.watch import StateWatch
 
@@ -39,11 +42,16 @@ class MembershipServicer(membership_pb2_grpc.MembershipServicer):  # type: ignor
         forwarder: LeaderForwarder,
         watch: StateWatch,
         changes: ChangeLog,
+        *,
+        presence: PresenceService | None = None,
+        streams: Streams | None = None,
     ) -> None:
         self._membership = membership
         self._forwarder = forwarder
         self._watch = watch
         self._changes = changes
+        self._presence = presence
+        self._streams = streams or Streams()
 
     async def Join(
         self, request: membership_pb2.JoinRequest, context: Context
@@ -80,7 +88,23 @@ class MembershipServicer(membership_pb2_grpc.MembershipServicer):  # type: ignor
         """The caller's peers now, then again after every change that alters them.
 
         Each wake-up costs O(changed nodes) per stream (``ReplicaFeed``), not O(mesh size).
+        A node's own stream (the caller is that node, or the API is insecure) counts as its
+        presence while it is open (``webmesh.service.presence``).
         """
+        caller = CALLER.get()
+        own = caller is None or is_self(caller, request.id)
+        if own:
+            self._streams.opened(request.id)
+        try:
+            async for update in self._peer_updates(request):
+                yield update
+        finally:
+            if own:
+                self._streams.closed(request.id)
+
+    async def _peer_updates(
+        self, request: membership_pb2.SubscribePeersRequest
+    ) -> AsyncIterator[membership_pb2.PeerList]:
         feed = ReplicaFeed(self._changes, request.id)
         current: dict[str, peers.Peer] = {}
         first = True
@@ -104,6 +128,23 @@ class MembershipServicer(membership_pb2_grpc.MembershipServicer):  # type: ignor
                 )
             await self._watch.wait(RESYNC_INTERVAL)
 
+    async def ReportPresence(
+        self, request: membership_pb2.ReportPresenceRequest, context: Context
+    ) -> membership_pb2.ReportPresenceResponse:
+        async def local() -> membership_pb2.ReportPresenceResponse:
+            if self._presence is None:
+                raise errors.Unavailable("this server does not track presence")
+            self._presence.report(request.node_ids)
+            return membership_pb2.ReportPresenceResponse()
+
+        return await self._forwarder.on_leader(
+            context,
+            local,
+            lambda ch, md: membership_pb2_grpc.MembershipStub(ch).ReportPresence(
+                request, metadata=md, timeout=FORWARD_TIMEOUT
+            ),
+        )
+
 
 class MeshServicer(mesh_pb2_grpc.MeshServicer):  # type: ignore[misc]
     """Reads, answered from this server's own replica."""
@@ -118,16 +159,23 @@ class MeshServicer(mesh_pb2_grpc.MeshServicer):  # type: ignore[misc]
     async def GetNode(
         self, request: mesh_pb2.GetNodeRequest, context: Context
     ) -> types_pb2.MeshNode:
-        node = self._membership.state.node(request.id)
-        return convert.node_to_proto(node, leader_id=self._leader_id())
+        state = self._membership.state
+        node = state.node(request.id)
+        return convert.node_to_proto(
+            node, leader_id=self._leader_id(), last_seen=state.offline.get(node.id)
+        )
 
     async def ListNodes(
         self, request: mesh_pb2.ListNodesRequest, context: Context
     ) -> mesh_pb2.NodeList:
         leader_id = self._leader_id()
-        nodes = sorted(self._membership.state.nodes.values(), key=lambda n: n.id)
+        state = self._membership.state
+        nodes = sorted(state.nodes.values(), key=lambda n: n.id)
         return mesh_pb2.NodeList(
-            nodes=[convert.node_to_proto(n, leader_id=leader_id) for n in nodes]
+            nodes=[
+                convert.node_to_proto(n, leader_id=leader_id, last_seen=state.offline.get(n.id))
+                for n in nodes
+            ]
         )
 
     async def GetMeshGraph(

@@ -4,7 +4,9 @@ An ACL *matches* traffic from a source node to a destination prefix of a destina
 every field it gives matches (an empty field does not constrain):
 
 - ``source_nodes`` / ``destination_nodes``: node ids, ``group:NAME`` (the node members of the
-  ``Group`` NAME; an unknown group selects nobody) or ``*`` (every node);
+  ``Group`` NAME; putting an ACL that names an unknown group is refused, and a group deleted
+  later selects nobody) or ``*`` (every node). Node ids are not checked: an ACL may name a node
+  before it joins, and outlives one that leaves;
 - ``source_cidrs``: one of the source's prefixes lies within one of them;
 - ``destination_cidrs``: the destination prefix lies within one of them.
 

@@ -165,6 +165,9 @@ METHOD_PERMISSIONS: Mapping[str, MethodPermission] = MappingProxyType(
         ),
         "/webmesh.v1.Membership/Leave": SelfOr(Verb.DELETE, Resource.NODES),
         "/webmesh.v1.Membership/SubscribePeers": ANY_AUTHENTICATED,
+        # Servers only: the voters' role has "put votes" (what a report decides is who counts
+        # as online, which moves relays and purges nodes).
+        "/webmesh.v1.Membership/ReportPresence": Requires((Action(Verb.PUT, Resource.VOTES),)),
         "/webmesh.v1.Node/GetStatus": ANY_AUTHENTICATED,
         "/webmesh.v1.Mesh/GetNode": ANY_AUTHENTICATED,
         "/webmesh.v1.Mesh/ListNodes": ANY_AUTHENTICATED,

@@ -194,7 +194,9 @@ class RoleBinding:
     """Grants ``role`` to ``subjects``.
 
     A group subject names either a ``Group`` object or a group the authenticator reports (an LDAP
-    group): both count. A binding to a role that does not exist grants nothing until it does.
+    group): both count, so group subjects are not checked to exist. Putting a binding to a role
+    that does not exist is refused (``NotFound``); one whose role is deleted later grants nothing
+    until the role is back.
     """
 
     name: str

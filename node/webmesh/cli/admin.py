@@ -132,7 +132,7 @@ def _add_subject_flags(parser: argparse.ArgumentParser, *, groups: bool) -> None
 
 
 def _add_put_rolebinding(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--role", required=True, help="the role granted")
+    parser.add_argument("--role", required=True, help="the role granted (must exist)")
     _add_subject_flags(parser, groups=True)
 
 
@@ -156,7 +156,9 @@ def _add_put_networkacl(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_put_route(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--node", required=True, help="the node that routes the CIDRs")
+    parser.add_argument(
+        "--node", required=True, help="the node that routes the CIDRs (must be in the mesh)"
+    )
     _list_flag(parser, "--cidr", "a CIDR routed through the node", required=True)
 
 

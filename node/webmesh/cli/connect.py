@@ -48,6 +48,7 @@ examples:
   wmctl connect --insecure --join-server=10.0.0.1:8443 --json    # machine-readable events
 """
 RECONNECT_BACKOFF = (0.2, 5.0)
+REMOVED_EXIT = 4  # wmctl's "not found": this machine is no longer in the mesh
 LEARN_RETRIES = (0.2, 0.5, 1.0)  # pauses after failed attempts to list the servers
 
 
@@ -79,6 +80,13 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--mtu", type=int, default=1420, help="MTU of the interface")
     parser.add_argument(
+        "--ephemeral",
+        action="store_true",
+        help="ask the servers to remove this machine soon after it goes away without leaving "
+        "(after their --mesh.ephemeral-grace, 30 s by default) instead of after their "
+        "--mesh.purge-after",
+    )
+    parser.add_argument(
         "--wireguard.backend",
         dest="backend",
         default="auto",
@@ -98,6 +106,7 @@ class Session:
     private_key: str = field(default_factory=keys.generate_private_key)
     feed: StaticFeed = field(default_factory=StaticFeed)
     servers: list[str] = field(default_factory=list)  # where to stream from, best first
+    removed: bool = False  # the mesh removed this machine: do not leave, exit non-zero
     server_names: dict[str, str] = field(default_factory=dict)  # address -> node id (TLS name)
     reconciler: Reconciler | None = None
 
@@ -118,6 +127,7 @@ class Session:
             public_key=keys.public_key(self.private_key),
             want_ipv6=not self.args.no_ipv6,
             routes=list(self.args.routes),
+            ephemeral=bool(getattr(self.args, "ephemeral", False)),
         )
 
 
@@ -129,17 +139,26 @@ async def connect(args: argparse.Namespace, security: ClientSecurity) -> int:
         list(args.join_server), session.request(), max_retries=3, security=security
     )
     driver = open_driver(args.backend)
+    removed = False
     try:
         await _bring_up(session, response, driver)
         session.servers = [server, *[s for s in args.join_server if s != server]]
         await _learn_servers(session)
-        await _follow_until_stopped(session)
+        removed = await _follow_until_stopped(session)
     finally:
-        await _leave(session)
+        if not session.removed:
+            await _leave(session)
         if session.reconciler is not None:
             await session.reconciler.tear_down()
         await driver.close()
         session.emit("disconnected", interface=args.interface_name)
+    if removed:
+        log.error(
+            "this machine was removed from the mesh (by an administrator, or purged after "
+            "being offline): connect again to rejoin node=%s",
+            session.node_id,
+        )
+        return REMOVED_EXIT
     return 0
 
 
@@ -190,7 +209,8 @@ async def _learn_servers(session: Session, via: str = "") -> None:
         return
 
 
-async def _follow_until_stopped(session: Session) -> None:
+async def _follow_until_stopped(session: Session) -> bool:
+    """Follow the mesh until SIGINT or SIGTERM (False) or until it removed us (True)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -201,13 +221,15 @@ async def _follow_until_stopped(session: Session) -> None:
         asyncio.create_task(session.reconciler.run(), name="reconcile"),
     ]
     try:
-        await stop.wait()
+        await asyncio.wait({tasks[0], asyncio.ensure_future(stop.wait())},
+                           return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
     finally:
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+    return session.removed
 
 
 async def _stream_peers(session: Session) -> None:
@@ -224,6 +246,10 @@ async def _stream_peers(session: Session) -> None:
                     if not learnt:
                         learnt = True
                         await _learn_servers(session, via=server)
+        except errors.NotFound:  # the server's replica no longer has this node
+            session.removed = True
+            session.emit("removed", server=server)
+            return
         except errors.MeshError as exc:
             session.emit("server-lost", server=server, error=str(exc).replace(" ", "_")[:120])
         index += 1

@@ -329,24 +329,29 @@ def _add_get_parsers(sub: Any, common: list[argparse.ArgumentParser]) -> None:
 
 
 async def _status(mesh: MeshClient, args: argparse.Namespace) -> str:
-    if args.node:
-        status = await _status_of_node(mesh, args)
-    else:
+    if not args.node:
         status = await mesh.status()
-    if args.output in ("json", "yaml"):
-        return output.render_data(status, args.output)
-    return output.status_text(status)
-
-
-async def _status_of_node(mesh: MeshClient, args: argparse.Namespace) -> Any:
-    """Ask the node itself, at its API address, verifying its certificate by its node id."""
+        if args.output in ("json", "yaml"):
+            return output.render_data(status, args.output)
+        return output.status_text(status)
     node = await mesh.get_node(args.node)
+    try:
+        own = await _status_of_node(node, args)
+    except errors.MeshError as exc:  # a client, or a node that is down: the mesh's view only
+        if args.output in ("json", "yaml"):
+            return output.render_data(node, args.output)
+        return output.presence_text(node) + f"\nIts own status: unavailable ({exc})\n"
+    if args.output in ("json", "yaml"):
+        return output.render_data(own, args.output)
+    return output.presence_text(node) + "\n" + output.status_text(own)
+
+
+async def _status_of_node(node: Any, args: argparse.Namespace) -> Any:
+    """Ask the node itself, at its API address, verifying its certificate by its node id."""
     if not node.api_address:
-        raise errors.FailedPrecondition(
-            f"node {args.node} serves no API (a client node): ask a server with --server"
-        )
+        raise errors.FailedPrecondition(f"node {node.id} serves no API (a client node)")
     options = ClientOptions(security=security_of(args), timeout=args.timeout)
-    async with MeshClient(node.api_address, options, server_name=args.node) as direct:
+    async with MeshClient(node.api_address, options, server_name=node.id) as direct:
         return await direct.status()
 
 

@@ -54,7 +54,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def nodes_table(
     nodes: Sequence[types_pb2.MeshNode], *, wide: bool, now: float | None = None
 ) -> str:
-    headers = ["NAME", "ROLE", "LEADER", "IPV4", "IPV6", "ENDPOINT", "AGE"]
+    headers = ["NAME", "ROLE", "LEADER", "STATUS", "LAST SEEN", "IPV4", "IPV6", "ENDPOINT", "AGE"]
     if wide:
         headers += ["API", "RAFT", "PUBLIC KEY"]
     rows = []
@@ -63,6 +63,8 @@ def nodes_table(
             n.id,
             ROLE_NAMES.get(n.role, "unknown"),
             "*" if n.is_leader else "",
+            "online" if n.online else "offline",
+            last_seen(n, now),
             n.private_ipv4 or "<none>",
             n.private_ipv6 or "<none>",
             n.primary_endpoint or "<none>",
@@ -72,6 +74,27 @@ def nodes_table(
             row += [n.api_address or "<none>", n.raft_address or "<none>", n.public_key]
         rows.append(row)
     return table(headers, rows)
+
+
+def last_seen(node: types_pb2.MeshNode, now: float | None = None) -> str:
+    """ "now" for an online node, else how long ago the leader last saw it ("5m ago")."""
+    if node.online:
+        return "now"
+    seen = _seconds(node, "last_seen")
+    return f"{age(seen, now)} ago" if seen else "<unknown>"
+
+
+def presence_text(node: types_pb2.MeshNode, *, now: float | None = None) -> str:
+    """The mesh's record of a node: ``wmctl status NODE`` prints it above the node's own view."""
+    lines = [
+        f"Node:        {node.id}",
+        f"Role:        {ROLE_NAMES.get(node.role, 'unknown')}"
+        + (" (leader)" if node.is_leader else "")
+        + (", ephemeral" if node.ephemeral else ""),
+        f"Status:      {'online' if node.online else 'offline'}, last seen {last_seen(node, now)}",
+        f"Addresses:   {', '.join(a for a in (node.private_ipv4, node.private_ipv6) if a)}",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def status_text(status: node_pb2.Status, *, now: float | None = None) -> str:

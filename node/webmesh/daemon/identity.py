@@ -40,6 +40,9 @@ class Identity:
     # The peers that lead to Raft (voters and the relay), so that a resumed node can reach the
     # voters through WireGuard before its replica has caught up.
     peers: tuple[Peer, ...] = field(default=())
+    # Why and when the mesh removed this node, once it noticed ("" while it is a member): a
+    # restart then refuses to rejoin unless --mesh.rejoin-after-removal says so.
+    removed: str = ""
 
     @property
     def in_mesh(self) -> bool:

@@ -22,6 +22,7 @@ log = logging.getLogger("webmesh.node")
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2  # a setting is unusable: the same code as a bad flag
+EXIT_REMOVED = 3  # the mesh removed this node (wmctl leave NODE, or a purge)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -32,6 +33,10 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     try:
         asyncio.run(run.serve(settings))
+    except errors.Removed as exc:  # logged where it was noticed; the interface is gone
+        if settings.global_.log_format != "json":
+            print(f"{PROG}: {exc}", file=sys.stderr)
+        sys.exit(EXIT_REMOVED)
     except SettingsError as exc:  # a setting found wrong only when used
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         sys.exit(EXIT_USAGE)

@@ -49,6 +49,7 @@ from webmesh.reconcile.loop import PassResult, Reconciler
 from webmesh.service.admin import AdminService
 from webmesh.service.leader import NodesByRaftAddress
 from webmesh.service.membership import DEFAULT_RAFT_PORT, MembershipService, same_record
+from webmesh.service.presence import PresenceService, PresenceSettings, Streams
 from webmesh.service.status import InterfaceInfo, NodeStatus
 from webmesh.service.watch import StateWatch
 from webmesh.wg import hello, keys
@@ -62,6 +63,8 @@ READY_TIMEOUT = 30.0
 WILDCARDS = ("", "0.0.0.0", "::")
 DEVICE_REFRESH = 5.0
 TASK_STOP_TIMEOUT = 5.0
+MEMBERSHIP_CHECK = 1.0  # seconds between two looks at whether this node is still a member
+CUT_OFF_PROBE = 10.0  # seconds without any Raft connection before asking a server directly
 
 
 @dataclass
@@ -100,6 +103,10 @@ class NodeDaemon:
         self._advertised: tuple[str, ...] = ()
         self._key_ring: KeyRing | None = None
         self._rotating = False
+        self.streams = Streams()  # SubscribePeers streams this server serves (presence)
+        self._removed = asyncio.Event()
+        self._removed_why = ""
+        self.ready = asyncio.Event()  # set by run() once everything has started
 
     # ---- identity and membership -------------------------------------------------------------
 
@@ -242,6 +249,23 @@ class NodeDaemon:
     async def _plan(self) -> Plan:
         ident = self._load_identity()
         s = self.settings
+        if ident.removed:
+            if not s.mesh.rejoin_after_removal:
+                raise errors.FailedPrecondition(
+                    f"this node was removed from the mesh: {ident.removed}. Start it with "
+                    "--mesh.rejoin-after-removal to join again, or delete "
+                    f"{self.data_dir / 'node.json'} to join as a new node"
+                )
+            if not s.mesh.join_address:  # never bootstrap a second mesh by accident
+                raise errors.FailedPrecondition(
+                    "this node was removed from the mesh: give --mesh.join-address to join again"
+                )
+            # the old membership is void (its addresses may be another node's by now): join anew
+            # as the same node, with the same keys
+            ident = Identity(
+                node_id=ident.node_id, private_key=ident.private_key, raft_key=ident.raft_key
+            )
+            log.info("joining again after a removal (--mesh.rejoin-after-removal)")
         if ident.in_mesh:
             # Resume before any rejoin: a rejoin must commit, and when the quorum needs this
             # very node (a restarted voter, a whole mesh restarting) it could never commit.
@@ -472,15 +496,18 @@ class NodeDaemon:
     # ---- life cycle --------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Start everything, serve until ``stop`` is set, then shut down cleanly."""
+        """Start everything, serve until ``stop`` is set (or the mesh removes this node), then
+        shut down cleanly; raise ``errors.Removed`` after a removal."""
         starting = asyncio.create_task(self.start(), name="start")
         stopping = asyncio.create_task(stop.wait(), name="stop")
+        removed = asyncio.create_task(self._removed.wait(), name="removed")
         try:
             await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
             if starting.done():
                 starting.result()  # raise what made start-up fail
                 log.info("node ready node=%s", self.identity.node_id)
-                await stopping
+                self.ready.set()
+                await asyncio.wait({stopping, removed}, return_when=asyncio.FIRST_COMPLETED)
             else:  # SIGTERM while still starting (joining, waiting for Raft): stop now
                 log.info("stopping during start-up")
                 starting.cancel()
@@ -488,7 +515,10 @@ class NodeDaemon:
                     await starting
         finally:
             stopping.cancel()
+            removed.cancel()
             await self.shutdown()
+        if self._removed.is_set():
+            raise errors.Removed(f"this node was removed from the mesh: {self._removed_why}")
 
     async def start(self) -> None:
         security.check(self.settings)
@@ -513,6 +543,85 @@ class NodeDaemon:
         if self.identity.raft_key_previous:  # a rotation was under way when the node stopped
             registration = self._rotate_raft_key(resume=True)
         self._tasks.append(asyncio.create_task(registration, name="registration"))
+        self._tasks.append(asyncio.create_task(self._watch_membership(), name="membership"))
+
+    # ---- removal -----------------------------------------------------------------------------
+
+    async def _watch_membership(self) -> None:
+        """Notice when the mesh removes this node (``wmctl leave NODE``, or a purge).
+
+        Usually this replica applies its own removal. A removed replica may be cut off first
+        (its Raft key is revoked within two seconds), and a removed voter never hears of it: so
+        a node with no Raft connection for ``CUT_OFF_PROBE`` asks the servers directly.
+        """
+        node_id = self.identity.node_id
+        member, cut_off_since = False, None
+        while True:
+            await asyncio.sleep(MEMBERSHIP_CHECK)
+            if node_id in self.machine.state.nodes:
+                member = True
+            elif member:
+                await self._on_removed("its record is gone from the mesh's state")
+                member = False
+                continue
+            if self.store is None or self._raft_connected() or not self._other_servers():
+                cut_off_since = None
+                continue
+            now = time.monotonic()
+            cut_off_since = cut_off_since or now
+            if now - cut_off_since >= CUT_OFF_PROBE:
+                cut_off_since = None
+                if await self._servers_say_removed():
+                    await self._on_removed("the servers no longer know it")
+
+    def _raft_connected(self) -> bool:
+        """Whether some replica spoke to this one lately (over an authenticated channel)."""
+        assert self.store is not None
+        now = time.monotonic()
+        return any(now - last < CUT_OFF_PROBE / 2 for last in self.store.peer_activity().values())
+
+    def _other_servers(self) -> list[tuple[str, str]]:
+        """(API address, node id) of the servers to ask: the join address first (reachable
+        outside the tunnel, which the mesh tears down for a removed node), then every other
+        server the replica knows."""
+        me = self.identity.node_id
+        known = [(n.api_address, n.id) for n in self.machine.state.nodes.values()
+                 if n.api_address and n.id != me]  # fmt: skip
+        join = self.settings.mesh.join_address
+        return [(join, ""), *known] if join else known
+
+    async def _servers_say_removed(self) -> bool:
+        """Whether a server answers that this node is not in the mesh (NOT_FOUND)."""
+        options = ClientOptions(security=self.security, timeout=2.0)
+        for address, server_id in self._other_servers():
+            try:
+                async with MeshClient(address, options, server_name=server_id) as client:
+                    await client.get_node(self.identity.node_id)
+                return False
+            except errors.NotFound:
+                return True
+            except errors.MeshError:
+                continue
+        return False
+
+    async def _on_removed(self, why: str) -> None:
+        """Record the removal in the data dir and stop (``run`` raises ``errors.Removed``; with
+        --mesh.rejoin-after-removal, ``webmesh.daemon.run`` then starts a node that joins
+        again)."""
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self._removed_why = f"{why} (noticed {when})"
+        then = (
+            "joining again (--mesh.rejoin-after-removal)"
+            if self.settings.mesh.rejoin_after_removal
+            else "start it with --mesh.rejoin-after-removal to join again"
+        )
+        log.error(
+            "this node was removed from the mesh: %s; removing its interface and stopping (%s)",
+            why,
+            then,
+        )
+        identity_store.save(self.data_dir, replace(self.identity, removed=self._removed_why))
+        self._removed.set()
 
     async def _keep_registered(self, advertised: tuple[str, ...]) -> None:
         """Make the mesh's record of this node match what it is now (endpoints, routes, ports).
@@ -602,9 +711,32 @@ class NodeDaemon:
         assert self.store is not None
         return AdminService(store=self.store, machine=self.machine)
 
+    def _presence(self) -> PresenceService:
+        assert self.store is not None
+        mesh = self.settings.mesh
+        return PresenceService(
+            node_id=self.identity.node_id,
+            streams=self.streams,
+            report_to_leader=self._report_presence,
+            remove=lambda node_id: self._membership().leave(node_id),
+            store=self.store,
+            machine=self.machine,
+            settings=PresenceSettings(
+                purge_after=float(mesh.purge_after), ephemeral_grace=float(mesh.ephemeral_grace)
+            ),
+        )
+
+    async def _report_presence(self, node_ids: tuple[str, ...]) -> None:
+        leader = self._membership().leader_node()
+        if leader is None or not leader.api_address:
+            raise errors.Unavailable("no leader known")
+        await self.forwarder.report_presence(leader.api_address, leader.id, node_ids)
+
     async def _start_services(self) -> None:
         s = self.settings.services
         if not s.api.disabled:
+            presence = self._presence()
+            self._tasks.append(asyncio.create_task(presence.run(), name="presence"))
             self.server = await start_api_server(
                 listen_address=s.api.listen_address,
                 node_id=self.identity.node_id,
@@ -616,6 +748,8 @@ class NodeDaemon:
                 status=self.status,
                 credentials=security.api_credentials(self.settings),
                 guard=security.call_guard(self.settings, lambda: self.changes.latest),
+                presence=presence,
+                streams=self.streams,
             )
             log.info("api listening address=%s", s.api.listen_address)
         if not s.metrics.disabled:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
+from webmesh import errors
 from webmesh.daemon.node import NodeDaemon
 from webmesh.daemon.settings import Settings
 from webmesh.wg.driver import WireGuardDriver, open_driver
@@ -24,13 +25,21 @@ def links_for(driver: WireGuardDriver) -> Links:
 
 
 async def serve(settings: Settings) -> None:
+    """Run a node until SIGTERM or SIGINT. When the mesh removes it, ``errors.Removed`` ends
+    this, unless --mesh.rejoin-after-removal: then a new node with the same identity joins."""
     driver = open_driver(settings.wireguard.backend)
-    daemon = NodeDaemon(settings, driver=driver, links=links_for(driver))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await daemon.run(stop)
+        while True:
+            daemon = NodeDaemon(settings, driver=driver, links=links_for(driver))
+            try:
+                await daemon.run(stop)
+                return
+            except errors.Removed:
+                if not settings.mesh.rejoin_after_removal or stop.is_set():
+                    raise
     finally:
         await driver.close()

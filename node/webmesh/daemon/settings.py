@@ -69,6 +69,17 @@ OPTIONS: tuple[Option, ...] = (
     Option("mesh.address-quarantine", values.int_in_range(0), "600",
            "Seconds an address released by a removed node rests before this server gives it to "
            "a joining node (0: reuse at once).", kind="seconds >= 0", metavar="SECONDS"),
+    Option("mesh.purge-after", values.parse_duration, "24h",
+           "On servers: remove a non-voting node once it has been offline this long, and free its "
+           "addresses after the quarantine (0: never). Voters are never purged.",
+           kind="duration", metavar="DURATION"),
+    Option("mesh.ephemeral-grace", values.parse_duration, "30s",
+           "On servers: remove a node that joined as ephemeral (wmctl connect --ephemeral) once "
+           "it has been offline this long.", kind="duration", metavar="DURATION"),
+    bool_option("mesh.rejoin-after-removal",
+                "When the mesh removes this node (wmctl leave NODE, or a purge), join again at "
+                "once instead of removing the interface and exiting with status 3; also lets a "
+                "node that was removed start again."),
     Option("mesh.routes", values.parse_network, "", "Extra CIDRs this node advertises.",
            kind="list of CIDR", metavar="CIDR[,...]", is_list=True),
     Option("raft.listen-address", values.parse_optional_listen_address, "",
@@ -153,6 +164,9 @@ class MeshSettings:
     join_as_voter: bool
     max_join_retries: int
     address_quarantine: int
+    purge_after: int
+    ephemeral_grace: int
+    rejoin_after_removal: bool
     routes: tuple[str, ...]
 
 

@@ -54,6 +54,21 @@ def int_in_range(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+_DURATION = re.compile(r"(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
+
+
+def parse_duration(text: str) -> int:
+    """Seconds, as ``90``, ``90s``, ``15m``, ``24h`` or ``1h30m`` (Go's units, whole numbers)."""
+    word = text.strip()
+    if _INT.fullmatch(word) and not word.startswith(("+", "-")):
+        return int(word)
+    match = _DURATION.fullmatch(word)
+    if not word or match is None:
+        raise ValueError(f"{text!r} is not a duration (use e.g. 90, 90s, 15m, 24h or 1h30m)")
+    hours, minutes, seconds = (int(part) if part else 0 for part in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
 def one_of(*choices: str) -> Callable[[str], str]:
     """Return a parser that accepts one of ``choices``, case-insensitively, as lower case."""
 

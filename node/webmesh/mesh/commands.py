@@ -127,7 +127,25 @@ class RotateRaftKeys:
         return cls()
 
 
-Command = Bootstrap | PutNode | RemoveNode | PutObject | DeleteObject | RotateRaftKeys
+@dataclass(frozen=True, slots=True)
+class SetPresence:
+    """Who the leader stopped seeing (with when each was last seen, unix seconds) and who it sees
+    again. Written only when someone's presence changes, never per heartbeat
+    (``webmesh.mesh.presence`` decides, ``webmesh.service.presence`` proposes)."""
+
+    offline: Mapping[str, float] = field(default_factory=dict)
+    online: tuple[str, ...] = ()
+
+    def payload(self) -> dict[str, Any]:
+        return {"offline": dict(sorted(self.offline.items())), "online": sorted(self.online)}
+
+    @classmethod
+    def from_payload(cls, raw: Mapping[str, Any]) -> SetPresence:
+        offline = {str(k): float(v) for k, v in dict(raw.get("offline", {})).items()}
+        return cls(offline=offline, online=tuple(str(i) for i in raw.get("online", ())))
+
+
+Command = Bootstrap | PutNode | RemoveNode | PutObject | DeleteObject | RotateRaftKeys | SetPresence
 
 COMMAND_TYPES: dict[str, Any] = {
     "Bootstrap": Bootstrap,
@@ -136,6 +154,7 @@ COMMAND_TYPES: dict[str, Any] = {
     "PutObject": PutObject,
     "DeleteObject": DeleteObject,
     "RotateRaftKeys": RotateRaftKeys,
+    "SetPresence": SetPresence,
 }
 
 

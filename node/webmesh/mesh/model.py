@@ -64,6 +64,9 @@ class Node:
     # The mesh's key epoch (MeshState.raft_key_epoch) when raft_key was registered: a node whose
     # epoch is behind the mesh's makes a new key (``wmctl rotate-raft-keys``).
     raft_key_epoch: int = 0
+    # Removed soon after it goes offline (``--mesh.ephemeral-grace``) instead of after
+    # ``--mesh.purge-after``: a workstation that asked for it (``wmctl connect --ephemeral``).
+    ephemeral: bool = False
 
     @property
     def primary_endpoint(self) -> str:
@@ -93,6 +96,7 @@ class Node:
             **({"raft_key": self.raft_key} if self.raft_key else {}),
             **({"raft_key_previous": self.raft_key_previous} if self.raft_key_previous else {}),
             **({"raft_key_epoch": self.raft_key_epoch} if self.raft_key_epoch else {}),
+            **({"ephemeral": True} if self.ephemeral else {}),
         }
 
     @classmethod
@@ -112,6 +116,7 @@ class Node:
             raft_key=str(raw.get("raft_key", "")),
             raft_key_previous=str(raw.get("raft_key_previous", "")),
             raft_key_epoch=int(raw.get("raft_key_epoch", 0)),
+            ephemeral=bool(raw.get("ephemeral", False)),
         )
 
 

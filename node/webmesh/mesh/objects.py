@@ -9,13 +9,13 @@ call or computing a peer never walks every object.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from webmesh import errors
-from webmesh.authz.acl import AclAction, AclView, NetworkACL
+from webmesh.authz.acl import GROUP_PREFIX, AclAction, AclView, NetworkACL
 from webmesh.authz.authorize import RbacView
 from webmesh.authz.model import Group, Role, RoleBinding
 from webmesh.syntax import as_tuple, validate_cidr, validate_name, validate_node_id
@@ -23,7 +23,10 @@ from webmesh.syntax import as_tuple, validate_cidr, validate_name, validate_node
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """CIDRs reachable through a node (besides what the node itself advertises)."""
+    """CIDRs reachable through a node (besides what the node itself advertises).
+
+    The node must be in the mesh when the route is put (``check_references``).
+    """
 
     name: str
     node: str
@@ -183,3 +186,40 @@ def compile_objects(by_kind: Mapping[Kind, Mapping[str, MeshObject]], policy: Po
         acl=AclView(frozen[Kind.NETWORKACL].values(), groups, policy.default_network_policy),  # type: ignore[arg-type]
         routes_by_node={node: tuple(sorted(set(cidrs))) for node, cidrs in routes.items()},
     )
+
+
+def check_references(kind: Kind, obj: MeshObject, objects: Objects, nodes: Container[str]) -> None:
+    """Refuse (``NotFound``) an object that names a node, group or role the mesh does not hold.
+
+    A typo (``--node nosuch``) would otherwise be stored and silently route, grant or select
+    nothing. Checked: a route's node, a role binding's role, and the ``group:NAME`` selectors of
+    a network ACL (those only ever select ``Group`` objects). Not checked, on purpose:
+
+    - the wildcard ``*``: it names no object;
+    - node ids in ACLs and node subjects of bindings: policy may be written before the node
+      joins (the built-in ``replicas`` binding names ``node *``; ACLs name nodes to come), and
+      it outlives a node that leaves, so it must stay editable then;
+    - user subjects: users come from the authenticators (mTLS, Basic, LDAP), never the state;
+    - group subjects of bindings: they may name a group the authenticator reports (an LDAP
+      group), which is not a ``Group`` object (see ``RoleBinding``).
+
+    Only puts are checked: deleting a node, group or role that is still named is allowed, and
+    the dangling reference then routes, grants or selects nothing.
+    """
+    missing = _missing_reference(obj, objects, nodes)
+    if missing:
+        raise errors.NotFound(f"{kind.value} {obj.name}: {missing} is not in the mesh")
+
+
+def _missing_reference(obj: MeshObject, objects: Objects, nodes: Container[str]) -> str:
+    """The first checked reference of ``obj`` that does not resolve ("" when all do)."""
+    if isinstance(obj, Route) and obj.node not in nodes:
+        return f"node {obj.node!r}"
+    if isinstance(obj, RoleBinding) and obj.role not in objects.by_kind[Kind.ROLE]:
+        return f"role {obj.role!r}"
+    if isinstance(obj, NetworkACL):
+        for selector in (*obj.source_nodes, *obj.destination_nodes):
+            group = selector.removeprefix(GROUP_PREFIX)
+            if selector.startswith(GROUP_PREFIX) and group not in objects.by_kind[Kind.GROUP]:
+                return f"group {group!r}"
+    return ""

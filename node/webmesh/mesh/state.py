@@ -7,7 +7,7 @@ change costs the same in a 10-node and a 10,000-node mesh (up to a dict copy).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
@@ -16,7 +16,7 @@ from webmesh import errors
 from webmesh.authz.model import is_builtin, is_read_only
 from webmesh.mesh import commands, ipam
 from webmesh.mesh.model import Networks, Node, validate_node
-from webmesh.mesh.objects import Kind, MeshObject, Objects, Route
+from webmesh.mesh.objects import Kind, MeshObject, Objects, Route, check_references
 from webmesh.mesh.pmap import PersistentMap
 
 SNAPSHOT_VERSION = 1
@@ -58,11 +58,20 @@ class ObjectChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class PresenceChanged:
+    """These nodes went offline or came back (``SetPresence``)."""
+
+    node_ids: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class Reset:
     """The whole state was replaced (a snapshot was installed): anything may have changed."""
 
 
-Effect = NodeAdded | NodeUpdated | NodeRemoved | Bootstrapped | ObjectChanged | Reset
+Effect = (
+    NodeAdded | NodeUpdated | NodeRemoved | Bootstrapped | ObjectChanged | PresenceChanged | Reset
+)
 
 
 def changed_node_ids(effects: tuple[Effect, ...]) -> frozenset[str] | None:
@@ -74,6 +83,8 @@ def changed_node_ids(effects: tuple[Effect, ...]) -> frozenset[str] | None:
                 ids.add(node.id)
             case NodeUpdated(before, _):
                 ids.add(before.id)
+            case PresenceChanged(node_ids):
+                ids.update(node_ids)
             case ObjectChanged(kind, before, after):
                 if kind in (Kind.GROUP, Kind.NETWORKACL):
                     return None  # who may reach whom may have changed anywhere
@@ -97,17 +108,23 @@ class MeshState:
     released: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     # Derived indexes (rebuilt from nodes on restore, never snapshotted), so that computing one
     # node's peer changes costs O(1) however large the mesh is:
-    relay_id: str = ""  # the oldest node with an endpoint: relays for nodes without one
+    relay_id: str = ""  # the oldest online node with an endpoint: relays for nodes without one
     routing_nodes: frozenset[str] = frozenset()  # ids of the nodes that advertise routes
     # ids of the nodes that have an endpoint: the only possible peers of a node without one
     endpoint_nodes: frozenset[str] = frozenset()
     objects: Objects = field(default_factory=Objects)  # RBAC, ACLs, routes, with their views
     # Raised by RotateRaftKeys: a replica whose Node.raft_key_epoch is lower makes a new key.
     raft_key_epoch: int = 0
+    # node id -> when it was last seen (unix seconds), for the nodes the leader sees no more
+    # (``SetPresence``); every other node is online. Small: only the offline ones.
+    offline: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
 
     @property
     def bootstrapped(self) -> bool:
         return self.networks is not None
+
+    def is_online(self, node_id: str) -> bool:
+        return node_id not in self.offline
 
     def node(self, node_id: str) -> Node:
         try:
@@ -133,20 +150,10 @@ def apply(state: MeshState, command: commands.Command) -> Transition:
 
 
 def _dispatch(state: MeshState, command: commands.Command) -> Transition:
-    match command:
-        case commands.Bootstrap():
-            return _bootstrap(state, command)
-        case commands.PutNode():
-            return _put_node(state, command.node)
-        case commands.RemoveNode():
-            return _remove_node(state, command.node_id, command.at)
-        case commands.PutObject():
-            return _put_object(state, command.kind, command.obj)
-        case commands.DeleteObject():
-            return _delete_object(state, command.kind, command.name)
-        case commands.RotateRaftKeys():
-            return _rotate_raft_keys(state)
-    raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
+    handler = _HANDLERS.get(type(command))
+    if handler is None:  # pragma: no cover
+        raise AssertionError(f"unhandled command {command!r}")
+    return handler(state, command)
 
 
 def apply_encoded(state: MeshState, data: bytes) -> Transition:
@@ -172,10 +179,18 @@ def _bootstrap(state: MeshState, command: commands.Bootstrap) -> Transition:
 
 
 def _put_object(state: MeshState, kind: Kind, obj: MeshObject) -> Transition:
+    """Store one policy object, refusing dangling references here, in the replicated apply.
+
+    Checked on apply, not by the proposer alone, so that a proposal made from a stale view (the
+    node left, the role was deleted in between) is refused identically on every replica; the
+    rejection reaches the caller as the proposal's result. The bootstrap seed is not checked:
+    it is built in and may name objects of the same seed.
+    """
     if state.networks is None:
         raise errors.FailedPrecondition("the mesh is not bootstrapped yet")
     if is_read_only(f"{kind.value}s", obj.name):
         raise errors.PermissionDenied(f"{kind.value} {obj.name!r} is built in and read-only")
+    check_references(kind, obj, state.objects, state.nodes)
     before = state.objects.by_kind[kind].get(obj.name)
     new = replace(state, objects=state.objects.put(kind, obj))
     return Transition(new, commands.Result(), (ObjectChanged(kind, before, obj),))
@@ -205,18 +220,21 @@ def _put_node(state: MeshState, node: Node) -> Transition:
         remove=before.addresses() if before is not None else (),
     )
     nodes = state.nodes.changed(put={node.id: node})
+    offline = _without(state.offline, (node.id,))  # it just spoke to the leader
     new = replace(
         state,
         nodes=nodes,
         address_owners=owners,
-        relay_id=_relay_after_put(state, nodes, node),
+        offline=offline,
+        relay_id=_relay_after_put(state, nodes, offline, node),
         routing_nodes=_with_member(state.routing_nodes, node.id, bool(node.routes)),
         endpoint_nodes=_with_member(state.endpoint_nodes, node.id, bool(node.endpoints)),
     )
     effect: Effect = NodeAdded(node) if before is None else NodeUpdated(before, node)
+    back = (PresenceChanged(frozenset({node.id})),) if node.id in state.offline else ()
     if before == node:
-        return Transition(new, commands.Result(value={"changed": False}))
-    return Transition(new, commands.Result(value={"changed": True}), (effect,))
+        return Transition(new, commands.Result(value={"changed": False}), back)
+    return Transition(new, commands.Result(value={"changed": True}), (effect, *back))
 
 
 def _rotate_raft_keys(state: MeshState) -> Transition:
@@ -243,12 +261,16 @@ def _remove_node(state: MeshState, node_id: str, at: float) -> Transition:
     owners = state.address_owners.changed(remove=node.addresses())
     released = {p: t for p, t in state.released.items() if at - t < RELEASE_MEMORY}
     released.update(dict.fromkeys(node.addresses(), at))
+    offline = _without(state.offline, (node_id,))
     new = replace(
         state,
         nodes=nodes,
         address_owners=owners,
         released=MappingProxyType(released),
-        relay_id=elect_relay(nodes.values()) if state.relay_id == node_id else state.relay_id,
+        offline=offline,
+        relay_id=elect_relay(nodes.values(), offline)
+        if state.relay_id == node_id
+        else state.relay_id,
         routing_nodes=_with_member(state.routing_nodes, node_id, False),
         endpoint_nodes=_with_member(state.endpoint_nodes, node_id, False),
     )
@@ -267,21 +289,51 @@ def _relay_rank(node: Node) -> tuple[float, str]:
     return (node.joined_at, node.id)
 
 
-def elect_relay(nodes: Iterable[Node]) -> str:
-    """The oldest node that has an endpoint ("" when none has). O(n): only on rare changes."""
+def elect_relay(nodes: Iterable[Node], offline: Mapping[str, float] = _EMPTY) -> str:
+    """The oldest online node that has an endpoint; the oldest with one when none is online
+    ("" when none has). O(n): only on rare changes (an endpoint node leaves, goes offline or
+    comes back)."""
     candidates = [n for n in nodes if n.endpoints]
-    return min(candidates, key=_relay_rank).id if candidates else ""
+    online = [n for n in candidates if n.id not in offline]
+    return min(online or candidates, key=_relay_rank).id if candidates else ""
 
 
-def _relay_after_put(state: MeshState, nodes: Mapping[str, Node], node: Node) -> str:
+def _relay_after_put(
+    state: MeshState, nodes: Mapping[str, Node], offline: Mapping[str, float], node: Node
+) -> str:
     current = state.relay_id
     if current == node.id:
-        return current if node.endpoints else elect_relay(nodes.values())
+        return current if node.endpoints else elect_relay(nodes.values(), offline)
     if not node.endpoints:
         return current
-    if not current or _relay_rank(node) < _relay_rank(nodes[current]):
-        return node.id
+    if not current or current in offline or _relay_rank(node) < _relay_rank(nodes[current]):
+        return node.id  # when the relay is offline, no other endpoint node is online
     return current
+
+
+def _set_presence(state: MeshState, command: commands.SetPresence) -> Transition:
+    """Record who went offline and who came back; the relay moves off an offline node."""
+    gone = {i: t for i, t in command.offline.items() if i in state.nodes and i not in state.offline}
+    back = tuple(i for i in command.online if i in state.offline)
+    if not gone and not back:
+        return Transition(state, commands.Result(value={"changed": False}))
+    offline = dict(_without(state.offline, back))
+    offline.update(gone)
+    frozen = MappingProxyType(offline)
+    changed = frozenset(gone) | frozenset(back)
+    relay = state.relay_id
+    if changed & state.endpoint_nodes:
+        relay = elect_relay(state.nodes.values(), frozen)
+    new = replace(state, offline=frozen, relay_id=relay)
+    return Transition(new, commands.Result(value={"changed": True}), (PresenceChanged(changed),))
+
+
+def _without(offline: Mapping[str, float], ids: Iterable[str]) -> Mapping[str, float]:
+    """``offline`` without ``ids`` (the same mapping when none of them is in it)."""
+    dropped = [i for i in ids if i in offline]
+    if not dropped:
+        return offline
+    return MappingProxyType({k: v for k, v in offline.items() if k not in dropped})
 
 
 def _with_member(ids: frozenset[str], node_id: str, member: bool) -> frozenset[str]:
@@ -289,6 +341,17 @@ def _with_member(ids: frozenset[str], node_id: str, member: bool) -> frozenset[s
     if member == (node_id in ids):
         return ids
     return ids | {node_id} if member else ids - {node_id}
+
+
+_HANDLERS: Mapping[type, Callable[[MeshState, Any], Transition]] = {
+    commands.Bootstrap: _bootstrap,
+    commands.PutNode: lambda state, c: _put_node(state, c.node),
+    commands.RemoveNode: lambda state, c: _remove_node(state, c.node_id, c.at),
+    commands.PutObject: lambda state, c: _put_object(state, c.kind, c.obj),
+    commands.DeleteObject: lambda state, c: _delete_object(state, c.kind, c.name),
+    commands.RotateRaftKeys: lambda state, _c: _rotate_raft_keys(state),
+    commands.SetPresence: _set_presence,
+}
 
 
 def to_snapshot(state: MeshState) -> dict[str, Any]:
@@ -301,6 +364,7 @@ def to_snapshot(state: MeshState) -> dict[str, Any]:
         "objects": state.objects.to_dict(),
         "released": dict(sorted(state.released.items())),
         **({"raft_key_epoch": state.raft_key_epoch} if state.raft_key_epoch else {}),
+        **({"offline": dict(sorted(state.offline.items()))} if state.offline else {}),
     }
 
 
@@ -310,13 +374,17 @@ def from_snapshot(raw: Mapping[str, Any]) -> MeshState:
     nodes = {n.id: n for n in (Node.from_dict(item) for item in raw["nodes"])}
     owners = {prefix: node.id for node in nodes.values() for prefix in node.addresses()}
     networks = Networks.from_dict(raw["networks"]) if raw.get("networks") else None
+    offline = MappingProxyType(
+        {str(i): float(t) for i, t in raw.get("offline", {}).items() if str(i) in nodes}
+    )
     return MeshState(
         index=int(raw["index"]),
         networks=networks,
         nodes=PersistentMap(nodes),
         address_owners=PersistentMap(owners),
         released=MappingProxyType({str(p): float(t) for p, t in raw.get("released", {}).items()}),
-        relay_id=elect_relay(nodes.values()),
+        relay_id=elect_relay(nodes.values(), offline),
+        offline=offline,
         routing_nodes=frozenset(n.id for n in nodes.values() if n.routes),
         endpoint_nodes=frozenset(n.id for n in nodes.values() if n.endpoints),
         objects=Objects.from_dict(raw.get("objects", {})),

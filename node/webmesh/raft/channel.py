@@ -234,6 +234,11 @@ class Channel:
                     self._refuse(Refusal.REVOKED, "its key is no longer a replica's")
 
     @property
+    def last_read(self) -> float:
+        """When the peer last sent anything (its clock: ``time.monotonic`` by default)."""
+        return self._last_read
+
+    @property
     def authenticated(self) -> bool:
         return self._phase is _Phase.OPEN
 

@@ -88,6 +88,13 @@ class ConsensusStore(Protocol):
         (every Join asks), without building the whole status."""
         ...
 
+    def peer_activity(self) -> dict[bytes, float]:
+        """Raft key of each replica connected to this one (authenticated channels only) ->
+        when it last sent anything (``time.monotonic``): the leader's view of who is alive
+        (``webmesh.mesh.presence``). A peer whose host vanished keeps its connection until the
+        idle timeout, but stops sending at once (a heartbeat answer every 0.25 s otherwise)."""
+        ...
+
     def voters(self) -> tuple[str, ...]:
         """``status().voters`` (sorted, self included) for hot paths."""
         ...

@@ -552,6 +552,12 @@ class SyncObjStore:
     def leader(self) -> str:
         return "" if self._closed else self._leader_address()
 
+    def peer_activity(self) -> dict[bytes, float]:
+        syncobj = self._syncobj
+        if syncobj is None or self._closed:
+            return {}
+        return syncobj._SyncObj__transport.peer_activity()  # type: ignore[no-any-return]
+
     def voters(self) -> tuple[str, ...]:
         syncobj = self._syncobj
         others = self._others if syncobj is None else [node.id for node in syncobj.otherNodes]

@@ -264,6 +264,17 @@ class SecureTransport(TCPTransport):  # type: ignore[misc]  # pysyncobj is untyp
             conn.setOnDisconnectedCallback(functools.partial(self._onDisconnected, conn))
             self._connections[node] = conn
 
+    def peer_activity(self) -> dict[bytes, float]:
+        """Key of each authenticated peer -> when it last sent anything (``time.monotonic``);
+        read from the asyncio thread. ``list()`` of the dict's values is one C call under the
+        GIL, so the tick thread cannot change it midway."""
+        activity: dict[bytes, float] = {}
+        for channel in list(self._connections.values()):
+            key, last = channel.peer_key, channel.last_read
+            if channel.authenticated and key:
+                activity[key] = max(last, activity.get(key, last))
+        return activity
+
     def _onTick(self) -> None:
         super()._onTick()
         for conn in [*self._connections.values(), *self._unknownConnections]:

@@ -50,6 +50,7 @@ class JoinSpec:
     api_address: str = ""  # explicit, when not the mesh address
     raft_key: str = ""  # the joiner's Raft public key: required for a replica, refused otherwise
     raft_key_previous: str = ""  # the key it replaces, while it rotates
+    ephemeral: bool = False  # removed soon after it goes offline (webmesh.mesh.presence)
 
     @property
     def role(self) -> NodeRole:
@@ -209,6 +210,7 @@ class MembershipService(ReplicatedService):
             raft_key=spec.raft_key if role is not NodeRole.CLIENT else "",
             raft_key_previous=spec.raft_key_previous if role is not NodeRole.CLIENT else "",
             raft_key_epoch=key_epoch(state, existing, spec.raft_key),
+            ephemeral=spec.ephemeral,
         )
 
     def _voters(self) -> tuple[str, ...]:

@@ -89,6 +89,35 @@ async def delete_quietly(member: Member, kind: Kind, name: str) -> None:
             await client.delete_object(kind, name)
 
 
+# What each sample names (a put naming a missing node, group or role is refused): the kind and
+# sample it needs first, or a node id to join.
+NEEDS: dict[Kind, tuple[Kind, Message] | str] = {
+    Kind.ROLEBINDING: (Kind.ROLE, SAMPLES[Kind.ROLE]),
+    Kind.NETWORKACL: (Kind.GROUP, SAMPLES[Kind.GROUP]),
+    Kind.ROUTE: "n9",
+}
+
+
+@contextlib.asynccontextmanager
+async def referenced(cluster: Cluster, kind: Kind) -> AsyncIterator[None]:
+    """Creates what ``SAMPLES[kind]`` names for the duration, then removes it again."""
+    leader = await entry(cluster, "leader")
+    need = NEEDS.get(kind)
+    if need is None:
+        yield
+    elif isinstance(need, str):
+        async with synthetic(leader, need, 40009):
+            yield
+    else:
+        needed_kind, sample = need
+        try:
+            async with leader.client() as client:
+                await client.put_object(needed_kind, sample)
+            yield
+        finally:
+            await delete_quietly(leader, needed_kind, sample.name)  # type: ignore[attr-defined]
+
+
 async def on_every_replica(
     cluster: Cluster, what: str, check: Callable[[Member], Awaitable[bool]]
 ) -> None:
@@ -111,34 +140,35 @@ async def test_put_get_list_delete_through_any_node(
     name = sample.name  # type: ignore[attr-defined]
     put_rpc = f"/webmesh.v1.Admin/Put{RPC_NAMES[kind]}"
     served_before = requests_served(put_rpc, "OK")
-    try:
-        async with member.client() as client:
-            assert await client.put_object(kind, sample) == sample
-        # Served once where it landed, and once more on the leader when forwarded there.
-        assert requests_served(put_rpc, "OK") - served_before == (1 if which == "leader" else 2)
+    async with referenced(cluster, kind):
+        try:
+            async with member.client() as client:
+                assert await client.put_object(kind, sample) == sample
+            # Served once where it landed, and once more on the leader when forwarded there.
+            assert requests_served(put_rpc, "OK") - served_before == (1 if which == "leader" else 2)
 
-        async def stored(m: Member) -> bool:
-            async with m.client() as c:
-                listed = await c.list_objects(kind)
-                return bool(await c.get_object(kind, name) == sample and listed == [sample])
+            async def stored(m: Member) -> bool:
+                async with m.client() as c:
+                    listed = await c.list_objects(kind)
+                    return bool(await c.get_object(kind, name) == sample and listed == [sample])
 
-        await on_every_replica(cluster, f"{kind.value} {name} on every replica", stored)
-        async with member.client() as client:
-            await client.delete_object(kind, name)
-
-        async def gone(m: Member) -> bool:
-            async with m.client() as c:
-                with contextlib.suppress(errors.NotFound):
-                    await c.get_object(kind, name)
-                    return False
-                return await c.list_objects(kind) == []
-
-        await on_every_replica(cluster, f"{kind.value} {name} deleted everywhere", gone)
-        async with member.client() as client:
-            with pytest.raises(errors.NotFound, match=name):
+            await on_every_replica(cluster, f"{kind.value} {name} on every replica", stored)
+            async with member.client() as client:
                 await client.delete_object(kind, name)
-    finally:
-        await delete_quietly(member, kind, name)
+
+            async def gone(m: Member) -> bool:
+                async with m.client() as c:
+                    with contextlib.suppress(errors.NotFound):
+                        await c.get_object(kind, name)
+                        return False
+                    return await c.list_objects(kind) == []
+
+            await on_every_replica(cluster, f"{kind.value} {name} deleted everywhere", gone)
+            async with member.client() as client:
+                with pytest.raises(errors.NotFound, match=name):
+                    await client.delete_object(kind, name)
+        finally:
+            await delete_quietly(member, kind, name)
 
 
 async def test_put_replaces_an_object(cluster: Cluster) -> None:
@@ -146,15 +176,19 @@ async def test_put_replaces_an_object(cluster: Cluster) -> None:
     first = admin_pb2.Route(name="it-replace", node="n9", destination_cidrs=["10.96.0.0/24"])
     second = admin_pb2.Route(name="it-replace", node="n8", destination_cidrs=["10.96.1.0/24"])
     try:
-        async with member.client() as client:
+        async with (
+            synthetic(member, "n9", 40009),
+            synthetic(member, "n8", 40008),
+            member.client() as client,
+        ):
             await client.put_object(Kind.ROUTE, first)
             await client.put_object(Kind.ROUTE, second)
 
-        async def replaced(m: Member) -> bool:
-            async with m.client() as c:
-                return await c.list_objects(Kind.ROUTE) == [second]
+            async def replaced(m: Member) -> bool:
+                async with m.client() as c:
+                    return await c.list_objects(Kind.ROUTE) == [second]
 
-        await on_every_replica(cluster, "the second route only", replaced)
+            await on_every_replica(cluster, "the second route only", replaced)
     finally:
         await delete_quietly(member, Kind.ROUTE, "it-replace")
 
@@ -371,3 +405,19 @@ async def test_wmctl_put_get_delete_through_a_follower(cluster: Cluster) -> None
             await wmctl_run("get", "networkacls", "it-wmctl")
     finally:
         await delete_quietly(follower, Kind.NETWORKACL, "it-wmctl")
+
+
+async def test_wmctl_put_of_a_route_to_a_missing_node_is_not_found(cluster: Cluster) -> None:
+    follower = await entry(cluster, "follower")
+    args = ("--insecure", "-s", follower.api, "put", "routes", "r1", "--node", "nosuch")
+    put_route = "/webmesh.v1.Admin/PutRoute"
+    refused_before = requests_served(put_route, "NOT_FOUND")
+    try:
+        with pytest.raises(errors.NotFound, match="route r1: node 'nosuch' is not in the mesh"):
+            await wmctl.run(wmctl.build_parser().parse_args([*args, "--cidr", "10.95.0.0/24"]))
+        # NOT_FOUND on the wire: where it landed, and on the leader it was forwarded to
+        assert requests_served(put_route, "NOT_FOUND") - refused_before == 2
+        async with follower.client() as client:
+            assert await client.list_objects(Kind.ROUTE) == []
+    finally:
+        await delete_quietly(follower, Kind.ROUTE, "r1")

@@ -40,6 +40,7 @@ NODES = [
         raft_address="172.16.0.1:9443",
         joined_at=_ts(3 * 86400),
         is_leader=True,
+        online=True,
     ),
     types_pb2.MeshNode(
         id="node-b",
@@ -49,6 +50,7 @@ NODES = [
         api_address="172.16.0.2:8443",
         raft_address="172.16.0.2:9443",
         joined_at=_ts(5 * 3600),
+        online=True,
     ),
     types_pb2.MeshNode(
         id="laptop",
@@ -56,6 +58,8 @@ NODES = [
         private_ipv4="172.16.0.3/32",
         role=types_pb2.NODE_ROLE_CLIENT,
         joined_at=_ts(42),
+        last_seen=_ts(12),
+        ephemeral=True,
     ),
 ]
 

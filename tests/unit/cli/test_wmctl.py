@@ -29,6 +29,7 @@ def node(
         api_address="172.16.0.1:8443" if leader else "",
         joined_at=timestamp_pb2.Timestamp(seconds=int(NOW - 3 * 3600)),
         is_leader=leader,
+        online=True,
     )
 
 
@@ -40,9 +41,12 @@ NODES = [
 
 def test_nodes_table_golden() -> None:
     assert output.nodes_table(NODES, wide=False, now=NOW) == (
-        "NAME             ROLE       LEADER   IPV4            IPV6     ENDPOINT         AGE\n"
-        "bootstrap-node   voter      *        172.16.0.1/32   <none>   10.0.0.1:51820   3h\n"
-        "node-b           observer            172.16.0.2/32   <none>   <none>           3h\n"
+        "NAME             ROLE       LEADER   STATUS   LAST SEEN   IPV4            IPV6     "
+        "ENDPOINT         AGE\n"
+        "bootstrap-node   voter      *        online   now         172.16.0.1/32   <none>   "
+        "10.0.0.1:51820   3h\n"
+        "node-b           observer            online   now         172.16.0.2/32   <none>   "
+        "<none>           3h\n"
     )
 
 

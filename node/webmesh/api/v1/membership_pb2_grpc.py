@@ -49,6 +49,11 @@ class MembershipStub:
                 request_serializer=webmesh_dot_api_dot_v1_dot_membership__pb2.SubscribePeersRequest.SerializeToString,
                 response_deserializer=webmesh_dot_api_dot_v1_dot_membership__pb2.PeerList.FromString,
                 _registered_method=True)
+        self.ReportPresence = channel.unary_unary(
+                '/webmesh.v1.Membership/ReportPresence',
+                request_serializer=webmesh_dot_api_dot_v1_dot_membership__pb2.ReportPresenceRequest.SerializeToString,
+                response_deserializer=webmesh_dot_api_dot_v1_dot_membership__pb2.ReportPresenceResponse.FromString,
+                _registered_method=True)
 
 
 class MembershipServicer:
@@ -69,7 +74,16 @@ class MembershipServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SubscribePeers(self, request, context):
-        """Stream the caller's WireGuard peer list: the current list first, then each change.
+        """Stream the caller's WireGuard peer list: the current list first, then each change. While
+        a node holds its own stream, the servers count it as online.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReportPresence(self, request, context):
+        """A server tells the leader which clients it sees (their SubscribePeers streams), every
+        half second. Servers only (needs "put votes"): it decides who counts as online.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -92,6 +106,11 @@ def add_MembershipServicer_to_server(servicer, server):
                     servicer.SubscribePeers,
                     request_deserializer=webmesh_dot_api_dot_v1_dot_membership__pb2.SubscribePeersRequest.FromString,
                     response_serializer=webmesh_dot_api_dot_v1_dot_membership__pb2.PeerList.SerializeToString,
+            ),
+            'ReportPresence': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportPresence,
+                    request_deserializer=webmesh_dot_api_dot_v1_dot_membership__pb2.ReportPresenceRequest.FromString,
+                    response_serializer=webmesh_dot_api_dot_v1_dot_membership__pb2.ReportPresenceResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -175,6 +194,33 @@ class Membership:
             '/webmesh.v1.Membership/SubscribePeers',
             webmesh_dot_api_dot_v1_dot_membership__pb2.SubscribePeersRequest.SerializeToString,
             webmesh_dot_api_dot_v1_dot_membership__pb2.PeerList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportPresence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/webmesh.v1.Membership/ReportPresence',
+            webmesh_dot_api_dot_v1_dot_membership__pb2.ReportPresenceRequest.SerializeToString,
+            webmesh_dot_api_dot_v1_dot_membership__pb2.ReportPresenceResponse.FromString,
             options,
             channel_credentials,
             insecure,

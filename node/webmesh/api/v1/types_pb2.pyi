@@ -22,7 +22,7 @@ NODE_ROLE_OBSERVER: NodeRole
 NODE_ROLE_CLIENT: NodeRole
 
 class MeshNode(_message.Message):
-    __slots__ = ("id", "public_key", "private_ipv4", "private_ipv6", "wireguard_endpoints", "primary_endpoint", "role", "api_address", "raft_address", "routes", "joined_at", "is_leader", "raft_key")
+    __slots__ = ("id", "public_key", "private_ipv4", "private_ipv6", "wireguard_endpoints", "primary_endpoint", "role", "api_address", "raft_address", "routes", "joined_at", "is_leader", "raft_key", "online", "last_seen", "ephemeral")
     ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     PRIVATE_IPV4_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +36,9 @@ class MeshNode(_message.Message):
     JOINED_AT_FIELD_NUMBER: _ClassVar[int]
     IS_LEADER_FIELD_NUMBER: _ClassVar[int]
     RAFT_KEY_FIELD_NUMBER: _ClassVar[int]
+    ONLINE_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    EPHEMERAL_FIELD_NUMBER: _ClassVar[int]
     id: str
     public_key: str
     private_ipv4: str
@@ -49,7 +52,10 @@ class MeshNode(_message.Message):
     joined_at: _timestamp_pb2.Timestamp
     is_leader: bool
     raft_key: str
-    def __init__(self, id: _Optional[str] = ..., public_key: _Optional[str] = ..., private_ipv4: _Optional[str] = ..., private_ipv6: _Optional[str] = ..., wireguard_endpoints: _Optional[_Iterable[str]] = ..., primary_endpoint: _Optional[str] = ..., role: _Optional[_Union[NodeRole, str]] = ..., api_address: _Optional[str] = ..., raft_address: _Optional[str] = ..., routes: _Optional[_Iterable[str]] = ..., joined_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., is_leader: _Optional[bool] = ..., raft_key: _Optional[str] = ...) -> None: ...
+    online: bool
+    last_seen: _timestamp_pb2.Timestamp
+    ephemeral: bool
+    def __init__(self, id: _Optional[str] = ..., public_key: _Optional[str] = ..., private_ipv4: _Optional[str] = ..., private_ipv6: _Optional[str] = ..., wireguard_endpoints: _Optional[_Iterable[str]] = ..., primary_endpoint: _Optional[str] = ..., role: _Optional[_Union[NodeRole, str]] = ..., api_address: _Optional[str] = ..., raft_address: _Optional[str] = ..., routes: _Optional[_Iterable[str]] = ..., joined_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., is_leader: _Optional[bool] = ..., raft_key: _Optional[str] = ..., online: _Optional[bool] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ephemeral: _Optional[bool] = ...) -> None: ...
 
 class WireGuardPeer(_message.Message):
     __slots__ = ("id", "public_key", "endpoint", "allowed_ips", "private_ipv4", "private_ipv6", "relay")
