@@ -54,7 +54,7 @@ def can_run() -> str:
     """'' when this machine can run network tests, else why not."""
     if os.geteuid() != 0:
         return "network tests need root"
-    for tool in ("wireguard-go", "ip", "ping", "unshare", "iptables"):
+    for tool in ("wireguard-go", "ip", "ping", "unshare", "iptables", "nft"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed"
     return ""

@@ -69,6 +69,7 @@ def peer_from_proto(message: types_pb2.WireGuardPeer) -> Peer:
         endpoint=message.endpoint,
         allowed_ips=tuple(message.allowed_ips),
         relay=message.relay,
+        exit_routes=tuple(message.exit_routes),
     )
 
 
@@ -136,6 +137,7 @@ def _peer_message(peer: Peer) -> types_pb2.WireGuardPeer:
         endpoint=peer.endpoint,
         allowed_ips=list(peer.allowed_ips),
         relay=peer.relay,
+        exit_routes=list(peer.exit_routes),
     )
 
 

@@ -66,11 +66,16 @@ examples:
     Kind.ROUTE: """\
 examples:
   wmctl put routes office-lan --node gateway-1 --cidr 192.168.10.0/24
-  wmctl put routes default-via-exit --node exit-1 --cidr 0.0.0.0/0
+  wmctl put routes exit-1-out --node exit-1 --cidr 0.0.0.0/0   # offers exit-1 as an exit node
 """,
 }
 
 PUT_NOTES: dict[Kind, str] = {
+    Kind.ROUTE: """
+A route to 0.0.0.0/0 or ::/0 makes its node an exit node (it masquerades): no other node's
+default route changes. Only nodes that opt in send their internet traffic there
+(webmesh-node --wireguard.use-exit-node=ID, wmctl connect --exit-node=ID), by policy routing.
+""",
     Kind.NETWORKACL: """
 Node selectors are a node id, group:NAME or '*' (every node); give each side nodes or CIDRs.
 The matching ACL with the highest priority decides; among equal priorities a deny wins; no

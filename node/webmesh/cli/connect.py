@@ -80,6 +80,14 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--mtu", type=int, default=1420, help="MTU of the interface")
     parser.add_argument(
+        "--exit-node",
+        default="",
+        metavar="ID",
+        help="send this machine's internet traffic through the exit node with this id (one "
+        "started with --wireguard.exit-node), by policy routing: the host's own default route "
+        "stays and is used again on disconnect",
+    )
+    parser.add_argument(
         "--ephemeral",
         action="store_true",
         help="ask the servers to remove this machine soon after it goes away without leaving "
@@ -175,6 +183,7 @@ async def _bring_up(session: Session, response: membership_pb2.JoinResponse, dri
         mtu=args.mtu,
         addresses=interface_addresses(me, networks),
         networks=tuple(n for n in (networks.ipv4, networks.ipv6) if n),
+        exit_node=args.exit_node,
     )
     session.feed.set([convert.peer_from_proto(p) for p in response.peers])
     session.reconciler = Reconciler(

@@ -209,7 +209,7 @@ class NodeDaemon:
             raft_port=self._raft_port(),
             api_port=self._api_port(),
             want_ipv6=not s.global_.no_ipv6,
-            routes=list(s.mesh.routes),
+            routes=list(self._advertised_routes()),
             raft_address=s.raft.listen_address,
             api_address=self._explicit_api_address(),
             raft_key=raft_keys.public_of(ident.raft_key),
@@ -299,7 +299,7 @@ class NodeDaemon:
             role=NodeRole(i.role),
             api_address=self._explicit_api_address() or (f"{host}:{api_port}" if api_port else ""),
             raft_address=self._raft_address(),
-            routes=tuple(self.settings.mesh.routes),
+            routes=self._advertised_routes(),
             raft_key=raft_keys.public_of(i.raft_key),
             raft_key_previous=raft_keys.public_of(i.raft_key_previous),
         )
@@ -326,10 +326,25 @@ class NodeDaemon:
             networks=tuple(n for n in (nets.ipv4, nets.ipv6) if n),
             keepalive=w.persistent_keepalive,
             has_endpoint=has_endpoint,
+            exit_node=w.use_exit_node,
         )
 
     def _relays(self) -> bool:
         return peers.forwards_traffic(self.machine.state, self.identity.node_id)
+
+    def _advertised_routes(self) -> tuple[str, ...]:
+        """--mesh.routes, plus the default routes of an exit node (--wireguard.exit-node)."""
+        exits: tuple[str, ...] = ()
+        if self.settings.wireguard.exit_node:
+            exits = ("0.0.0.0/0",) if self.settings.global_.no_ipv6 else ("0.0.0.0/0", "::/0")
+        return (*self.settings.mesh.routes, *exits)
+
+    def _is_exit_node(self) -> bool:
+        """Whether the mesh's record of this node offers exit routes (the flag, or a Route
+        object naming it): then it masquerades."""
+        state = self.machine.state
+        local = state.nodes.get(self.identity.node_id)
+        return local is not None and bool(peers.exit_routes_of(state, local))
 
     def _on_state(self, loop: asyncio.AbstractEventLoop) -> None:
         """Hand every new state over to the event loop, in order (called on Raft's thread).
@@ -668,6 +683,7 @@ class NodeDaemon:
             local=self._local_interface(has_endpoint=bool(advertised)),
             feed=ReplicaFeed(self.changes, self.identity.node_id, self._initial_peers),
             forwarding=self._relays,
+            masquerade=self._is_exit_node,
             on_pass=self._record_pass,
         )
         await self.reconciler.bring_up()

@@ -105,6 +105,15 @@ OPTIONS: tuple[Option, ...] = (
            "UDP port WireGuard listens on.", kind="int 1..65535", metavar="PORT"),
     Option("wireguard.mtu", values.int_in_range(1280, 9000), "1420",
            "MTU of the WireGuard interface.", kind="int 1280..9000", metavar="BYTES"),
+    bool_option("wireguard.exit-node",
+                "Offer this node as an exit node: it advertises the default routes (0.0.0.0/0, and "
+                "::/0 with IPv6) and masquerades (nftables) what other nodes send it for the "
+                "internet. Only nodes that opt in (--wireguard.use-exit-node) use it."),
+    Option("wireguard.use-exit-node", values.parse_optional_id, "",
+           "Send this host's internet traffic through the exit node with this id, by policy "
+           "routing (a table and a firewall mark of its own, as wg-quick): the host's own default "
+           "route stays, and comes back in use when the exit node goes away or this node stops.",
+           kind="node id", metavar="ID"),
     Option("wireguard.persistent-keepalive", values.int_in_range(0), "0",
            "Keepalive interval toward peers; 0 = the daemon's default.",
            kind="seconds >= 0", metavar="SECONDS"),
@@ -205,6 +214,8 @@ class WireGuardSettings:
     mtu: int
     persistent_keepalive: int
     backend: str
+    exit_node: bool
+    use_exit_node: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

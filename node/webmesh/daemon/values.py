@@ -88,6 +88,11 @@ def parse_text(text: str) -> str:
     return text
 
 
+def parse_optional_id(text: str) -> str:
+    """An id without blanks, or the empty string (meaning "not set")."""
+    return parse_text(text) if text else ""
+
+
 def parse_optional_text(text: str) -> str:
     """Accept any text, including the empty string (meaning "not set")."""
     return text

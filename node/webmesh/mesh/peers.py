@@ -10,6 +10,11 @@ Rules (after upstream webmesh):
   forwards it. Adding or removing a node without an endpoint therefore changes nothing on the
   other nodes without one: the cost of a change does not grow with the mesh.
 
+Default routes (0.0.0.0/0, ::/0) are *exit routes*: a node that advertises one is an exit node,
+but no peer's AllowedIPs carry them, so no node's traffic to the internet moves into the mesh
+by itself. A peer entry lists them apart (``Peer.exit_routes``), and only a node that opted in
+to that exit node adds them, locally, with policy routing (``webmesh.reconcile.desired``).
+
 ``peers_of`` computes a node's whole peer list (O(n)); ``peer_changes`` computes only what one
 batch of changes does to it (O(changed nodes)), for the reconciler's and the streams' fast path.
 """
@@ -32,6 +37,7 @@ class Peer:
     endpoint: str  # "" when the peer has no endpoint (it dials us)
     allowed_ips: tuple[str, ...]  # sorted: its own prefixes, its routes (and the mesh if relay)
     relay: bool = False  # this peer carries the mesh networks for us (we have no endpoint)
+    exit_routes: tuple[str, ...] = ()  # the default routes it offers as an exit node (sorted)
 
 
 def peer_entry(state: MeshState, local: Node, node: Node) -> Peer | None:
@@ -56,12 +62,27 @@ def peer_entry(state: MeshState, local: Node, node: Node) -> Peer | None:
         endpoint=node.primary_endpoint,
         allowed_ips=tuple(sorted(allowed)),
         relay=relay,
+        exit_routes=exit_routes_of(state, node),
     )
 
 
+EXIT_ROUTES = frozenset({"0.0.0.0/0", "::/0"})
+
+
+def _advertised(state: MeshState, node: Node) -> tuple[str, ...]:
+    return (*node.routes, *state.objects.routes_by_node.get(node.id, ()))
+
+
 def prefixes_of(state: MeshState, node: Node) -> tuple[str, ...]:
-    """Everything routed to ``node``: its addresses, its routes and its Route objects."""
-    return (*node.addresses(), *node.routes, *state.objects.routes_by_node.get(node.id, ()))
+    """Everything routed to ``node`` for every peer: its addresses, its routes and its Route
+    objects, without exit routes."""
+    routes = (r for r in _advertised(state, node) if r not in EXIT_ROUTES)
+    return (*node.addresses(), *routes)
+
+
+def exit_routes_of(state: MeshState, node: Node) -> tuple[str, ...]:
+    """The default routes ``node`` advertises (it is an exit node when there is one)."""
+    return tuple(sorted({r for r in _advertised(state, node) if r in EXIT_ROUTES}))
 
 
 def _reachable(state: MeshState, local: Node, node: Node) -> tuple[str, ...]:
@@ -89,8 +110,7 @@ def _relayed_prefixes(state: MeshState, local: Node) -> set[str]:
     for node_id in state.routing_nodes | state.objects.routes_by_node.keys():
         node = state.nodes.get(node_id)
         if node is not None and not node.endpoints and node.id != local.id:
-            prefixes.update(node.routes)
-            prefixes.update(state.objects.routes_by_node.get(node_id, ()))
+            prefixes.update(r for r in _advertised(state, node) if r not in EXIT_ROUTES)
     return prefixes
 
 
@@ -159,7 +179,11 @@ def forwards_traffic(state: MeshState, local_id: str) -> bool:
     local = state.nodes.get(local_id)
     if local is None:
         return False
-    return local_id == state.relay_id or len(prefixes_of(state, local)) > len(local.addresses())
+    return (
+        local_id == state.relay_id
+        or len(prefixes_of(state, local)) > len(local.addresses())
+        or bool(exit_routes_of(state, local))
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from webmesh.mesh import ipam
 from webmesh.mesh.model import Networks, Node
-from webmesh.mesh.peers import Peer
+from webmesh.mesh.peers import EXIT_ROUTES, Peer
 from webmesh.wg.config import DeviceConfig, PeerConfig
+from webmesh.wg.netlink import EXIT_TABLE
 from webmesh.wg.plan import PeerUpdate, Plan
 
 DEFAULT_KEEPALIVE = 25
@@ -27,12 +28,16 @@ class LocalInterface:
     networks: tuple[str, ...]  # the mesh networks (connected routes through the interface)
     keepalive: int = 0  # 0: the default, only toward peers we dial
     has_endpoint: bool = False
+    # The exit node this node sends its internet traffic to (--wireguard.use-exit-node, wmctl
+    # connect --exit-node); "" for none. Used only while that node offers exit routes.
+    exit_node: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Desired:
     device: DeviceConfig
     routes: tuple[str, ...]  # extra CIDRs to route into the interface
+    exit_routes: tuple[str, ...] = ()  # default routes sent into it by policy routing
 
 
 def interface_addresses(node: Node, networks: Networks) -> tuple[str, ...]:
@@ -50,20 +55,43 @@ def interface_addresses(node: Node, networks: Networks) -> tuple[str, ...]:
 def desired(local: LocalInterface, peers: Sequence[Peer]) -> Desired:
     """The device config and extra routes for this peer list."""
     configs = tuple(sorted((_peer_config(local, p) for p in peers), key=lambda c: c.public_key))
+    exits = exit_routes_in_use(local, {p.node_id: p for p in peers})
     device = DeviceConfig(
-        private_key=local.private_key, listen_port=local.listen_port, peers=configs
+        private_key=local.private_key,
+        listen_port=local.listen_port,
+        peers=configs,
+        fwmark=EXIT_TABLE if exits else 0,
     )
-    return Desired(device=device, routes=_extra_routes(local, peers))
+    return Desired(device=device, routes=_extra_routes(local, peers), exit_routes=exits)
+
+
+def exit_routes_in_use(local: LocalInterface, peers: Mapping[str, Peer]) -> tuple[str, ...]:
+    """The default routes this node sends into the tunnel: those its chosen exit node offers
+    (IPv6's only when the node has an IPv6 address of its own); () when it chose none, or the
+    node offers none (it stopped being an exit node, or left)."""
+    chosen = peers.get(local.exit_node) if local.exit_node else None
+    return _exit_routes_from(local, chosen) if chosen is not None else ()
+
+
+def _exit_routes_from(local: LocalInterface, peer: Peer) -> tuple[str, ...]:
+    if not local.exit_node or peer.node_id != local.exit_node:
+        return ()
+    ipv6 = any(":" in address for address in local.addresses)
+    return tuple(r for r in peer.exit_routes if ipv6 or ":" not in r)
 
 
 def _peer_config(local: LocalInterface, peer: Peer) -> PeerConfig:
     keepalive = local.keepalive
     if not keepalive and peer.endpoint and not local.has_endpoint:
         keepalive = DEFAULT_KEEPALIVE  # we dial it, possibly from behind NAT: keep the path open
+    allowed = peer.allowed_ips
+    exits = _exit_routes_from(local, peer)
+    if exits:
+        allowed = tuple(sorted({*allowed, *exits}))
     return PeerConfig(
         public_key=peer.public_key,
         endpoint=peer.endpoint,
-        allowed_ips=peer.allowed_ips,
+        allowed_ips=allowed,
         persistent_keepalive=keepalive if peer.endpoint or local.keepalive else 0,
     )
 
@@ -74,6 +102,8 @@ def _extra_routes(local: LocalInterface, peers: Sequence[Peer]) -> tuple[str, ..
     extra = set()
     for peer in peers:
         for cidr in peer.allowed_ips:
+            if cidr in EXIT_ROUTES:  # never into the main table (policy routing instead)
+                continue
             prefix = ipaddress.ip_network(cidr)
             if not any(
                 prefix.version == n.version and prefix.subnet_of(n)  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from webmesh.mesh.feed import PeerDelta, PeerFeed
@@ -24,12 +24,13 @@ from webmesh.mesh.peers import Peer
 from webmesh.reconcile.desired import (
     LocalInterface,
     desired,
+    exit_routes_in_use,
     extra_routes,
     incremental_plan,
 )
 from webmesh.reconcile.resolve import EndpointResolver
 from webmesh.wg.driver import WireGuardDriver
-from webmesh.wg.netlink import Links
+from webmesh.wg.netlink import EXIT_TABLE, Links
 from webmesh.wg.plan import Plan
 
 log = logging.getLogger("webmesh.reconcile")
@@ -59,6 +60,7 @@ class Reconciler:
         local: LocalInterface,
         feed: PeerFeed,
         forwarding: Callable[[], bool] = lambda: False,
+        masquerade: Callable[[], bool] = lambda: False,
         on_pass: Callable[[PassResult], None] = lambda _: None,
         resync_interval: float = RESYNC_INTERVAL,
         resolver: EndpointResolver | None = None,
@@ -68,6 +70,7 @@ class Reconciler:
         self._local = local
         self._feed = feed
         self._forwarding = forwarding
+        self._masquerade = masquerade
         self._on_pass = on_pass
         self._resync_interval = resync_interval
         self._resolver = resolver or EndpointResolver()
@@ -77,6 +80,10 @@ class Reconciler:
         self._needs_full = True
         self._last_full = 0.0
         self._forwarding_on = False
+        # default routes sent into the tunnel, and masquerading: None until the first pass
+        # makes them so (it also clears what a crashed run of the node left behind)
+        self._exit: tuple[str, ...] | None = None
+        self._masquerading: bool | None = None
         self.passes = 0
 
     @property
@@ -125,6 +132,8 @@ class Reconciler:
         delta = await self._resolver.delta(self._feed.poll(full=full))
         plan = await (self._full(delta) if delta.full is not None else self._fast(delta))
         await self._ensure_forwarding()
+        await self._sync_exit()
+        await self._sync_masquerade()
         self._needs_full = False
         changes = "" if plan.empty else plan.describe()
         if changes:
@@ -178,6 +187,45 @@ class Reconciler:
         await self._links.enable_forwarding(ipv4=True, ipv6=ipv6, iface=self._local.name)
         self._forwarding_on = True
 
+    async def _sync_exit(self) -> None:
+        """Policy routing to the chosen exit node while it offers exit routes. The device's
+        firewall mark goes on before the rules (or WireGuard's own packets would loop into the
+        tunnel) and comes off after them."""
+        wanted = exit_routes_in_use(self._local, self._peers)
+        if wanted == self._exit:
+            return
+        if wanted:
+            await self._driver.apply(self._local.name, Plan(fwmark=EXIT_TABLE))
+        await self._links.set_exit_routing(self._local.name, list(wanted))
+        if not wanted:
+            await self._driver.apply(self._local.name, Plan(fwmark=0))
+        if wanted or self._exit:
+            log.info(
+                "exit routing iface=%s via=%s routes=%s",
+                self._local.name,
+                self._local.exit_node if wanted else "-",
+                ",".join(wanted) or "off (the host's own default route)",
+            )
+        self._exit = wanted
+
+    async def _sync_masquerade(self) -> None:
+        wanted = self._masquerade()
+        if wanted != self._masquerading:
+            await self._links.set_masquerade(self._local.name, wanted)
+            self._masquerading = wanted
+
     async def tear_down(self) -> None:
-        """Remove the interface (on shutdown)."""
+        """Undo what the node did to the host, then remove the interface (on shutdown): exit
+        routing and masquerading go first, then the sysctls it changed are restored."""
+        undos: list[Awaitable[None]] = [
+            self._links.set_exit_routing(self._local.name, []),
+            self._links.set_masquerade(self._local.name, False),
+            self._links.restore_host(),
+        ]
+        for undo in undos:
+            try:
+                await undo
+            except Exception as exc:  # keep undoing: the interface must go in any case
+                log.warning("cannot undo a host change iface=%s error=%r", self._local.name, exc)
+        self._exit, self._masquerading = None, None
         await self._driver.delete(self._local.name)

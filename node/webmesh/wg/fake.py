@@ -139,6 +139,8 @@ class FakeLinks:
     routes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     forwarding: dict[int, bool] = field(default_factory=lambda: {4: False, 6: False})
     host_addresses: list[tuple[str, str]] = field(default_factory=list)
+    exit_routing: dict[str, tuple[str, ...]] = field(default_factory=dict)  # iface -> routes
+    masquerading: set[str] = field(default_factory=set)  # interfaces masqueraded
 
     async def link_exists(self, iface: str) -> bool:
         return iface in self.links or (self.driver is not None and iface in self.driver.devices)
@@ -159,6 +161,22 @@ class FakeLinks:
     async def enable_forwarding(self, *, ipv4: bool, ipv6: bool, iface: str = "") -> None:
         self.forwarding[4] |= ipv4
         self.forwarding[6] |= ipv6
+
+    async def set_exit_routing(self, iface: str, routes: Sequence[str]) -> None:
+        if routes:
+            await self._require(iface)
+            self.exit_routing[iface] = tuple(sorted(routes))
+        else:
+            self.exit_routing.pop(iface, None)
+
+    async def set_masquerade(self, iface: str, on: bool) -> None:
+        if on:
+            self.masquerading.add(iface)
+        else:
+            self.masquerading.discard(iface)
+
+    async def restore_host(self) -> None:
+        self.forwarding = {4: False, 6: False}
 
     async def interface_addresses(self) -> list[tuple[str, str]]:
         configured = [(iface, p.split("/")[0]) for iface, ps in self.addresses.items() for p in ps]

@@ -7,13 +7,15 @@ what is there with what is wanted and changes only the difference, so calling it
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
+import socket
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from webmesh.wg import pyroute
+from webmesh.wg import masquerade, pyroute
 from webmesh.wg.errors import WireGuardError
 from webmesh.wg.plan import routes_to_install
 
@@ -25,6 +27,16 @@ FORWARDING = {
     4: Path("/proc/sys/net/ipv4/ip_forward"),
     6: Path("/proc/sys/net/ipv6/conf/all/forwarding"),
 }
+SRC_VALID_MARK = Path("/proc/sys/net/ipv4/conf/all/src_valid_mark")
+# Exit routing (wg-quick's scheme): a table and a firewall mark of our own ("wm" = 0x776d), and
+# two rules just before the main table's. The host's more specific routes (its LAN, the
+# underlay) still win; only its default route is skipped; WireGuard's own packets carry the
+# mark and skip the exit table, so the tunnel keeps using the host's routes.
+EXIT_TABLE = 0x776D
+SUPPRESS_PRIORITY = 32760  # lookup main suppress_prefixlength 0
+EXIT_PRIORITY = 32761  # not fwmark EXIT_TABLE lookup EXIT_TABLE
+FIB_RULE_INVERT = 2
+EXIT_DEFAULTS = ((socket.AF_INET, "0.0.0.0/0"), (socket.AF_INET6, "::/0"))
 Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -46,6 +58,17 @@ class Links(Protocol):
         relayed peers to talk directly, which WireGuard cannot); warn where /proc/sys is
         read-only."""
 
+    async def set_exit_routing(self, iface: str, routes: Sequence[str]) -> None:
+        """Send the host's internet traffic (``routes``: "0.0.0.0/0", "::/0" or none) into
+        ``iface`` by policy routing, never by touching the main table; none: undo it all."""
+
+    async def set_masquerade(self, iface: str, on: bool) -> None:
+        """Source-NAT what arrives on ``iface`` and leaves by another interface (an exit node),
+        or stop; exactly undone by ``on=False``."""
+
+    async def restore_host(self) -> None:
+        """Put back every sysctl this object changed, as it found them (on shutdown)."""
+
     async def interface_addresses(self) -> list[tuple[str, str]]:
         """Every ``(iface_name, ip)`` on the host, for endpoint detection."""
 
@@ -58,6 +81,8 @@ class NetlinkLinks:
     """``Links`` over rtnetlink; ``netns`` targets another network namespace (tests, tools)."""
 
     def __init__(self, *, netns: str | None = None) -> None:
+        self._sysctls = Sysctls()
+        self._masquerade = masquerade.Masquerade(netns=netns)
         self._kwargs: dict[str, Any] = {"netns": netns} if netns else {}
 
     def _ipr(self) -> pyroute.AsyncIPRoute:
@@ -135,12 +160,52 @@ class NetlinkLinks:
     async def enable_forwarding(self, *, ipv4: bool, ipv6: bool, iface: str = "") -> None:
         for version, on in ((4, ipv4), (6, ipv6)):
             if on:
-                write_sysctl(FORWARDING[version], "1")
+                self._sysctls.set(FORWARDING[version], "1")
         if ipv4:
             # The effective value is "all OR iface": both must be off.
             for scope in ("all", iface):
                 if scope:
-                    write_sysctl(Path(f"/proc/sys/net/ipv4/conf/{scope}/send_redirects"), "0")
+                    self._sysctls.set(Path(f"/proc/sys/net/ipv4/conf/{scope}/send_redirects"), "0")
+
+    async def set_exit_routing(self, iface: str, routes: Sequence[str]) -> None:
+        async with self._ipr() as ipr:
+            index = await self._index(ipr, iface) if routes else 0
+            for family, default in EXIT_DEFAULTS:
+                await self._exit_family(ipr, family, default, index if default in routes else 0)
+        if "0.0.0.0/0" in routes:  # replies to marked packets pass the reverse-path filter
+            self._sysctls.set(SRC_VALID_MARK, "1")
+        else:
+            self._sysctls.restore(SRC_VALID_MARK)
+
+    async def _exit_family(
+        self, ipr: pyroute.AsyncIPRoute, family: int, default: str, index: int
+    ) -> None:
+        """One family's exit table and rules: there with ``index`` (the interface), else gone."""
+        ours = [
+            r async for r in await ipr.rule("dump", family=family)
+            if (r.get("priority"), r.get("table")) in
+            ((SUPPRESS_PRIORITY, RT_TABLE_MAIN), (EXIT_PRIORITY, EXIT_TABLE))
+        ]  # fmt: skip
+        if index and len(ours) == 2:
+            await ipr.route("replace", dst=default, oif=index, table=EXIT_TABLE, family=family)
+            return
+        for rule in ours:
+            await ipr.rule("del", family=family, priority=rule.get("priority"),
+                           table=rule.get("table"))  # fmt: skip
+        if not index:
+            await _ignore_missing(ipr.route("del", dst=default, table=EXIT_TABLE, family=family))
+            return
+        await ipr.route("replace", dst=default, oif=index, table=EXIT_TABLE, family=family)
+        await ipr.rule("add", family=family, priority=SUPPRESS_PRIORITY, table=RT_TABLE_MAIN,
+                       suppress_prefixlen=0)  # fmt: skip
+        await ipr.rule("add", family=family, priority=EXIT_PRIORITY, table=EXIT_TABLE,
+                       fwmark=EXIT_TABLE, flags=FIB_RULE_INVERT)  # fmt: skip
+
+    async def set_masquerade(self, iface: str, on: bool) -> None:
+        await self._masquerade.set(iface, on)
+
+    async def restore_host(self) -> None:
+        self._sysctls.restore_all()
 
     async def interface_addresses(self) -> list[tuple[str, str]]:
         async with self._ipr() as ipr:
@@ -149,6 +214,41 @@ class NetlinkLinks:
                 (names.get(m["index"], ""), str(m.get("local") or m.get("address")))
                 async for m in await ipr.addr("dump")
             ]
+
+
+async def _ignore_missing(call: Any) -> None:
+    """Await a netlink delete; "no such route" means it is already gone."""
+    try:
+        await call
+    except pyroute.NetlinkError as exc:
+        if exc.code not in (errno.ESRCH, errno.ENOENT):
+            raise
+
+
+class Sysctls:
+    """Sysctls set by this node, with the value each had before: ``restore`` puts it back, so
+    the host ends as the node found it (forwarding turned on for a relay is turned off again)."""
+
+    def __init__(self) -> None:
+        self._before: dict[Path, str] = {}
+
+    def set(self, path: Path, value: str) -> None:
+        try:
+            before = path.read_text().strip()
+        except OSError:
+            before = None
+        if before is not None and before != value and path not in self._before:
+            self._before[path] = before
+        write_sysctl(path, value)
+
+    def restore(self, path: Path) -> None:
+        before = self._before.pop(path, None)
+        if before is not None:
+            write_sysctl(path, before)
+
+    def restore_all(self) -> None:
+        for path in list(self._before):
+            self.restore(path)
 
 
 def write_sysctl(path: Path, value: str) -> bool:

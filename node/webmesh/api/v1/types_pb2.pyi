@@ -58,7 +58,7 @@ class MeshNode(_message.Message):
     def __init__(self, id: _Optional[str] = ..., public_key: _Optional[str] = ..., private_ipv4: _Optional[str] = ..., private_ipv6: _Optional[str] = ..., wireguard_endpoints: _Optional[_Iterable[str]] = ..., primary_endpoint: _Optional[str] = ..., role: _Optional[_Union[NodeRole, str]] = ..., api_address: _Optional[str] = ..., raft_address: _Optional[str] = ..., routes: _Optional[_Iterable[str]] = ..., joined_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., is_leader: _Optional[bool] = ..., raft_key: _Optional[str] = ..., online: _Optional[bool] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ephemeral: _Optional[bool] = ...) -> None: ...
 
 class WireGuardPeer(_message.Message):
-    __slots__ = ("id", "public_key", "endpoint", "allowed_ips", "private_ipv4", "private_ipv6", "relay")
+    __slots__ = ("id", "public_key", "endpoint", "allowed_ips", "private_ipv4", "private_ipv6", "relay", "exit_routes")
     ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_FIELD_NUMBER: _ClassVar[int]
@@ -66,6 +66,7 @@ class WireGuardPeer(_message.Message):
     PRIVATE_IPV4_FIELD_NUMBER: _ClassVar[int]
     PRIVATE_IPV6_FIELD_NUMBER: _ClassVar[int]
     RELAY_FIELD_NUMBER: _ClassVar[int]
+    EXIT_ROUTES_FIELD_NUMBER: _ClassVar[int]
     id: str
     public_key: str
     endpoint: str
@@ -73,4 +74,5 @@ class WireGuardPeer(_message.Message):
     private_ipv4: str
     private_ipv6: str
     relay: bool
-    def __init__(self, id: _Optional[str] = ..., public_key: _Optional[str] = ..., endpoint: _Optional[str] = ..., allowed_ips: _Optional[_Iterable[str]] = ..., private_ipv4: _Optional[str] = ..., private_ipv6: _Optional[str] = ..., relay: _Optional[bool] = ...) -> None: ...
+    exit_routes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., public_key: _Optional[str] = ..., endpoint: _Optional[str] = ..., allowed_ips: _Optional[_Iterable[str]] = ..., private_ipv4: _Optional[str] = ..., private_ipv6: _Optional[str] = ..., relay: _Optional[bool] = ..., exit_routes: _Optional[_Iterable[str]] = ...) -> None: ...
