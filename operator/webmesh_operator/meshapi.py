@@ -12,16 +12,18 @@ directory (0700, keys 0600) for as long as it takes to build the channel (the fi
 then), and removed at once.
 
 Raft reports voters by Raft address; they are mapped to node ids with the node list (a voter no
-node claims is reported by its address). A mesh without a leader is an observation with
-``leader=""``, not an error: status decides what that means. Errors are :class:`MeshApiError`
-whose message says what failed (unreachable, TLS, permission, no leader) and whose ``reason`` is
-a CamelCase word for a condition.
+node claims is reported by its address). Each member carries its role and the leader's record
+of its presence (``online``; the last-seen time, in whole seconds, only while offline). A mesh
+without a leader is an observation with ``leader=""``, not an error: status decides what that
+means. Errors are :class:`MeshApiError` whose message says what failed (unreachable, TLS,
+permission, no leader) and whose ``reason`` is a CamelCase word for a condition.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -37,7 +39,7 @@ from webmesh.client.mesh_client import (
     TlsFailed,
 )
 from webmesh.client.security import ClientSecurity
-from webmesh.client.wire import VOTERS, Kind, admin_pb2, types_pb2
+from webmesh.client.wire import ROLE_NAMES, VOTERS, Kind, admin_pb2, types_pb2
 from webmesh_operator.status import Member, MeshObservation
 
 CA_FILE, CERT_FILE, KEY_FILE = "ca.crt", "tls.crt", "tls.key"  # keys of the <mesh>-admin Secret
@@ -135,15 +137,26 @@ def _observation(
 ) -> MeshObservation:
     by_raft_address = {n.raft_address: n.id for n in nodes if n.raft_address}
     voters = tuple(by_raft_address.get(address, address) for address in voter_addresses)
-    members = tuple(
-        Member(
-            node_id=n.id,
-            addresses=tuple(a for a in (n.private_ipv4, n.private_ipv6) if a),
-            voter=n.id in voters,
-        )
-        for n in sorted(nodes, key=lambda n: n.id)
-    )
+    members = tuple(_member(n, voter=n.id in voters) for n in sorted(nodes, key=lambda n: n.id))
     return MeshObservation(leader=leader, voters=tuple(sorted(voters)), members=members)
+
+
+def _member(node: types_pb2.MeshNode, *, voter: bool) -> Member:
+    """The node with its role and presence. ``last_seen`` only while offline, in whole seconds
+    (UTC, ``Z``): the precision of Kubernetes' own timestamps, such as the conditions' times."""
+    last_seen = ""
+    if not node.online and node.HasField("last_seen"):
+        seen = node.last_seen.ToDatetime(tzinfo=datetime.UTC)
+        last_seen = seen.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Member(
+        node.id,
+        tuple(a for a in (node.private_ipv4, node.private_ipv6) if a),
+        voter,
+        role=ROLE_NAMES.get(node.role, "unknown"),
+        online=node.online,
+        last_seen=last_seen,
+        ephemeral=node.ephemeral,
+    )
 
 
 @contextlib.asynccontextmanager

@@ -15,14 +15,16 @@ to the ``/status`` subresource. Three conditions, as Kubernetes conventions have
 
 ``lastTransitionTime`` is kept from ``previous`` while a condition's status stays the same.
 Mesh ``phase``: Degraded, else Ready, else Pending (no StatefulSet or no ready pod yet), else
-Progressing. When the API cannot be read, ``leader`` is "" and ``nodes``/``voters``/``members``
-(Mesh) or ``members`` (Node) keep their previous values: stale but labelled by the conditions.
+Progressing. When the API cannot be read, ``leader`` is "" and ``nodes``/``onlineNodes``/
+``voters``/``members`` (Mesh) or ``members`` (Node) keep their previous values: stale but
+labelled by the conditions. Members carry the mesh's presence (``online``; ``lastSeen`` while
+offline), so ``kubectl get mesh NAME -o yaml`` says who is in the mesh right now.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 READY, PROGRESSING, DEGRADED = "Ready", "Progressing", "Degraded"
@@ -31,11 +33,22 @@ CA_SUFFIX, ADMIN_SUFFIX = "-ca", "-admin"  # mirrors render.names: ca/admin_secr
 
 @dataclass(frozen=True)
 class Member:
-    """One node as the mesh API lists it; ``addresses`` are its mesh IPs."""
+    """One node as the mesh API lists it; ``addresses`` are its mesh IPs.
+
+    ``voter``: among the Raft voters now; ``role``: how it joined ("voter", "observer" or
+    "client": a ``wmctl connect`` machine). ``last_seen`` (RFC 3339) is set only while the node is
+    offline: the leader records it once when the node goes away, so it stays the same from one
+    poll to the next and publishes no status change while nothing happens.
+    """
 
     node_id: str
     addresses: tuple[str, ...]
     voter: bool
+    _: KW_ONLY
+    role: str
+    online: bool = True
+    last_seen: str = ""
+    ephemeral: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,6 +145,8 @@ def mesh_status(
     status["leader"] = api.leader if api else ""
     status["voters"] = sorted(api.voters) if api else list(old.get("voters") or [])
     status["nodes"] = len(api.members) if api else int(old.get("nodes") or 0)
+    online = sum(m.online for m in api.members) if api else int(old.get("onlineNodes") or 0)
+    status["onlineNodes"] = online
     status["members"] = _members(api.members) if api else list(old.get("members") or [])
     status["joinAddress"] = join_address
     if spec["security"]["mode"] == "mtls":
@@ -205,8 +220,7 @@ def node_group_status(
     status["readyReplicas"] = workload.ready_replicas if workload else 0
     if api is not None:
         wanted = set(pod_ids)
-        found = sorted((m for m in api.members if m.node_id in wanted), key=lambda m: m.node_id)
-        status["members"] = [{"nodeId": m.node_id, "addresses": list(m.addresses)} for m in found]
+        status["members"] = _members([m for m in api.members if m.node_id in wanted])
     else:
         status["members"] = list((previous or {}).get("members") or [])
     return status
@@ -252,11 +266,25 @@ def waiting_status(
 
 
 def _members(members: Sequence[Member]) -> list[dict[str, Any]]:
-    """Every member by node id: who is in the mesh, in the cluster or outside it."""
-    return [
-        {"nodeId": m.node_id, "addresses": list(m.addresses), "voter": m.voter}
-        for m in sorted(members, key=lambda m: m.node_id)
-    ]
+    """Every member by node id: who is in the mesh, in the cluster or outside it, and who of
+    them is there now. ``lastSeen`` and ``ephemeral`` only when they say something (offline;
+    removed soon after leaving), so a steady mesh renders the same list at every poll."""
+    return [_member(m) for m in sorted(members, key=lambda m: m.node_id)]
+
+
+def _member(member: Member) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "nodeId": member.node_id,
+        "addresses": list(member.addresses),
+        "role": member.role,
+        "voter": member.voter,
+        "online": member.online,
+    }
+    if member.last_seen and not member.online:
+        entry["lastSeen"] = member.last_seen
+    if member.ephemeral:
+        entry["ephemeral"] = True
+    return entry
 
 
 def _api_fault(api: MeshObservation | None, api_error: str | None) -> tuple[str, str] | None:

@@ -14,6 +14,7 @@ import yaml
 
 from support.kubeapi import KubeAPI, KubeError, Rest, resource_path
 from webmesh_operator.render import mesh_with_defaults, node_with_defaults
+from webmesh_operator.status import Member, MeshObservation, Workload, mesh_status
 
 pytestmark = pytest.mark.k8s
 
@@ -130,14 +131,25 @@ def test_printer_columns_come_through_the_table_api(api: Rest) -> None:
         "phase": "Ready",
         "leader": "shown-0",
         "nodes": 4,
+        "onlineNodes": 3,
         "conditions": [{"type": "Ready", "status": "True", "reason": "Serving"}],
     }
     api.merge_patch(path("Mesh", "shown", "status"), {"status": status})
     table = api.get(path("Mesh"), accept=TABLE)
     columns = [column["name"] for column in table["columnDefinitions"]]
-    assert columns == ["Name", "Servers", "Phase", "Ready", "Leader", "Nodes", "Join", "Age"]
+    assert columns == [
+        "Name",
+        "Servers",
+        "Phase",
+        "Ready",
+        "Leader",
+        "Nodes",
+        "Online",
+        "Join",
+        "Age",
+    ]
     (row,) = [r for r in table["rows"] if r["cells"][0] == "shown"]
-    assert row["cells"][1:6] == [1, "Ready", "True", "shown-0", 4]
+    assert row["cells"][1:7] == [1, "Ready", "True", "shown-0", 4, 3]
 
     create(api, resource("Node", "group", {"meshRef": {"name": "shown"}, "replicas": 2}))
     nodes = api.get(path("Node"), accept=TABLE)
@@ -150,6 +162,36 @@ def test_printer_columns_come_through_the_table_api(api: Rest) -> None:
         "Age",
     ]
     assert nodes["rows"][0]["cells"][1:4] == ["shown", False, 2]
+
+
+def test_member_presence_is_stored_not_pruned(api: Rest) -> None:
+    """Every field status.py writes for a member survives the API server's pruning."""
+    laptop = Member(
+        "laptop",
+        ("172.16.0.9/32",),
+        False,
+        role="client",
+        online=False,
+        last_seen="2026-01-01T00:03:07Z",
+        ephemeral=True,
+    )
+    server = Member("kept-0", ("172.16.0.1/32",), True, role="voter")
+    seen = MeshObservation("kept-0", ("kept-0",), (server, laptop))
+    mesh = create(api, resource("Mesh", "kept", {"servers": 1}))
+    written = mesh_status(
+        mesh,
+        workload=Workload(1, 1, 1, True),
+        api=seen,
+        api_error=None,
+        join_address="kept-headless.crd-tests.svc:8443",
+        previous=None,
+        now="2026-01-01T00:05:00Z",
+    )
+    api.merge_patch(path("Mesh", "kept", "status"), {"status": written})
+    stored = api.get(path("Mesh", "kept"))["status"]
+    assert stored["members"] == written["members"]
+    assert (stored["nodes"], stored["onlineNodes"]) == (2, 1)
+    assert stored["members"][1]["lastSeen"] == "2026-01-01T00:03:07Z"
 
 
 def test_status_and_spec_are_written_separately(api: Rest) -> None:

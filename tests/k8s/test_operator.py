@@ -3,7 +3,8 @@
 Three namespaces, one operator process each (``--namespace``): ``op-demo`` (an mTLS Mesh whose
 API is unreachable: children, Node groups, config roll-outs, server-side apply, invalid specs,
 deletion), ``op-solo`` (an insecure one-server Mesh whose server ``solo-0`` is a REAL webmesh node
-on loopback, with the fake WireGuard driver: status becomes Ready) and ``op-election`` (two
+on loopback, with the fake WireGuard driver: status becomes Ready and lists every member with its
+presence, a client-role process outside the "cluster" included) and ``op-election`` (two
 operators with leader election). There are no controllers: the tests patch StatefulSets' status.
 Every operator runs as one ServiceAccount bound to the chart's RBAC; test_rbac.py (next, on the
 same process) reads what they did from the API server's audit log.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime
 import os
 import shutil
 import socket
@@ -653,14 +655,73 @@ def test_a_node_group_lists_its_members_from_the_mesh(
             status = api.get(mesh_path(SOLO, "app", kind="nodes")).get("status") or {}
             if (status.get("replicas"), status.get("readyReplicas")) != (1, 1):
                 return []
-            return [m for m in status.get("members") or [] if m["nodeId"] == "solo-app-0"]
+            listed = status.get("members") or []
+            return [m for m in listed if m["nodeId"] == "solo-app-0" and m.get("online")]
 
         def now() -> str:
             status = api.get(mesh_path(SOLO, "app", kind="nodes")).get("status")
-            return f"Node app: ready 1/1, member solo-app-0; its status now: {status}"
+            return f"Node app: ready 1/1, member solo-app-0 online; its status now: {status}"
 
         (found,) = wait_for(members, now, process, member, node)
         assert found["addresses"], found
+        assert (found["role"], found["voter"]) == ("observer", False), found
+        assert "lastSeen" not in found, found
+
+
+# A client-role machine, as `wmctl connect` registers one (without its WireGuard side, which needs
+# root): it joins with no Raft key and holds its SubscribePeers stream open until it is stopped.
+CLIENT = """
+import asyncio, sys
+from webmesh.client.mesh_client import MeshClient
+from webmesh.client.wire import membership_pb2
+from webmesh.wg import keys
+
+async def main(server: str, node_id: str) -> None:
+    async with MeshClient(server) as client:
+        key = keys.public_key(keys.generate_private_key())
+        await client.join(membership_pb2.JoinRequest(id=node_id, public_key=key))
+        async for peers in client.subscribe_peers(node_id):
+            print("peers", len(peers.peers), flush=True)
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+def test_the_mesh_status_says_who_is_online_outside_the_cluster_too(
+    kube: KubeAPI, api: Rest, solo: tuple[Process, Process, str]
+) -> None:
+    process, node, solo_api = solo
+    argv = [sys.executable, "-c", CLIENT, solo_api, "solo-laptop"]
+
+    def laptop(online: bool) -> Callable[[], tuple[dict[str, Any], dict[str, Any]] | None]:
+        def check() -> tuple[dict[str, Any], dict[str, Any]] | None:
+            status = api.get(mesh_path(SOLO, "solo")).get("status") or {}
+            found = [m for m in status.get("members") or [] if m["nodeId"] == "solo-laptop"]
+            return (status, found[0]) if found and found[0].get("online") is online else None
+
+        return check
+
+    def now() -> str:
+        status = api.get(mesh_path(SOLO, "solo")).get("status") or {}
+        return f"Mesh solo: solo-laptop's presence; its members now: {status.get('members')}"
+
+    client = Process.start("solo-laptop", argv, kube.root / "solo-laptop.log")
+    try:
+        # Joined and streaming. (When the leader counts a stream is the node's business, tested
+        # there: a node it never saw goes offline too, last seen when that leader took over.)
+        wait_for(lambda: "peers" in client.log_tail(), "solo-laptop's peer stream", client)
+        status, online = wait_for(laptop(True), now, process, node, client)
+    finally:
+        client.stop()
+    assert (online["role"], online["voter"]) == ("client", False), online
+    assert online["addresses"] and "lastSeen" not in online, online
+    assert status["onlineNodes"] == sum(m["online"] for m in status["members"]) >= 2
+
+    status, offline = wait_for(laptop(False), now, process, node)
+    seen = datetime.datetime.fromisoformat(offline["lastSeen"])
+    assert abs(datetime.datetime.now(datetime.UTC) - seen) < datetime.timedelta(minutes=1)
+    assert status["nodes"] == len(status["members"])
+    assert status["onlineNodes"] == sum(m["online"] for m in status["members"])
 
 
 # --- leader election ----------------------------------------------------------------------------

@@ -197,3 +197,20 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):  # type: ignore[misc]
 
         response = await self._forwarder.on_leader(context, local, remote)
         return _as(response, admin_pb2.RotateRaftKeysResponse)
+
+    async def RotateWireGuardKey(
+        self, request: admin_pb2.RotateWireGuardKeyRequest, context: Context
+    ) -> admin_pb2.RotateWireGuardKeyResponse:
+        async def local() -> Message:
+            count = await self._admin.request_key_rotation(request.node_id)
+            return admin_pb2.RotateWireGuardKeyResponse(requested=count)
+
+        async def remote(channel: aio.Channel, metadata: Metadata) -> Message:
+            stub = admin_pb2_grpc.AdminStub(channel)
+            response: Message = await stub.RotateWireGuardKey(
+                request, metadata=metadata, timeout=FORWARD_TIMEOUT
+            )
+            return response
+
+        response = await self._forwarder.on_leader(context, local, remote)
+        return _as(response, admin_pb2.RotateWireGuardKeyResponse)

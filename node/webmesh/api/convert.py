@@ -111,6 +111,7 @@ def join_spec(request: membership_pb2.JoinRequest) -> JoinSpec:
         raft_key=request.raft_key,
         raft_key_previous=request.raft_key_previous,
         ephemeral=request.ephemeral,
+        previous_public_key=request.previous_public_key,
     )
 
 

@@ -174,6 +174,7 @@ METHOD_PERMISSIONS: Mapping[str, MethodPermission] = MappingProxyType(
         "/webmesh.v1.Mesh/GetMeshGraph": ANY_AUTHENTICATED,
         **_admin_entries(),
         "/webmesh.v1.Admin/RotateRaftKeys": Requires((Action(Verb.PUT, Resource.RAFTKEYS),)),
+        "/webmesh.v1.Admin/RotateWireGuardKey": SelfOr(Verb.PUT, Resource.NODES, "node_id"),
         "/grpc.health.v1.Health/Check": PUBLIC,
         "/grpc.health.v1.Health/Watch": PUBLIC,
         # List enumerates every registered service: probes never need it, so it is not public.

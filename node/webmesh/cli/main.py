@@ -255,6 +255,20 @@ def build_parser() -> argparse.ArgumentParser:
             "  wmctl get nodes -o json     # each node's raftKey changes within seconds\n",
         ),
     )
+    rotate_key = sub.add_parser(
+        "rotate-key",
+        parents=common,
+        **_help(
+            "give a node a new WireGuard key; its peers switch without dropping the tunnel",
+            "The node makes a key, publishes it through the mesh, and moves to it as its peers\n"
+            "do (a continuous ping loses at most one packet). Nodes also rotate by themselves\n"
+            "every --wireguard.key-rotation-interval (168h by default). A node may rotate its\n"
+            "own key; another needs 'put nodes/<id>' (mesh-admin has it).\n\n"
+            "examples:\n  wmctl rotate-key node-b\n"
+            "  wmctl rotate-key              # the node of the server you talk to\n",
+        ),
+    )
+    rotate_key.add_argument("node", nargs="?", default="", help="the node id")
     connect.add_parser(sub, common)
     config_cmd.add_parser(sub, [_file_options()])
     tools.add_parsers(sub, common)
@@ -391,6 +405,15 @@ async def _leave(mesh: MeshClient, args: argparse.Namespace) -> str:
     return f"node {args.id} removed from the mesh\n"
 
 
+async def _rotate_key(mesh: MeshClient, args: argparse.Namespace) -> str:
+    node_id = args.node or (await mesh.status()).id
+    count = await mesh.rotate_wireguard_key(node_id)
+    return (
+        f"node {node_id} asked for a new WireGuard key (rotation {count}): it switches within "
+        "seconds (see its publicKey in 'wmctl get nodes -o wide')\n"
+    )
+
+
 async def _rotate_raft_keys(mesh: MeshClient, args: argparse.Namespace) -> str:
     del args
     epoch = await mesh.rotate_raft_keys()
@@ -405,6 +428,7 @@ COMMANDS: dict[str, Callable[[MeshClient, argparse.Namespace], Awaitable[str]]] 
     "get": _get,
     "leave": _leave,
     "rotate-raft-keys": _rotate_raft_keys,
+    "rotate-key": _rotate_key,
     "put": admin.put_command,
     "delete": admin.delete_command,
 }

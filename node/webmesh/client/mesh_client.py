@@ -341,6 +341,12 @@ class MeshClient:
         result = await self._call(lambda t: self.admin.RotateRaftKeys(request, timeout=t))
         return int(result.epoch)
 
+    async def rotate_wireguard_key(self, node_id: str) -> int:
+        """Ask ``node_id`` for a new WireGuard key; how many rotations were asked of it."""
+        request = admin_pb2.RotateWireGuardKeyRequest(node_id=node_id)
+        result = await self._call(lambda t: self.admin.RotateWireGuardKey(request, timeout=t))
+        return int(result.requested)
+
 
 __all__ = [
     "ClientOptions",

@@ -43,6 +43,12 @@ class Identity:
     # Why and when the mesh removed this node, once it noticed ("" while it is a member): a
     # restart then refuses to rejoin unless --mesh.rejoin-after-removal says so.
     removed: str = ""
+    # WireGuard key rotation (webmesh.daemon.wg_keys): the key being published (until the
+    # device switches to it), when the current key was made (unix seconds), and how many
+    # rotations asked by the mesh (wmctl rotate-key) it has served.
+    private_key_next: str = ""
+    key_created_at: float = 0.0
+    key_rotations_served: int = 0
 
     @property
     def in_mesh(self) -> bool:

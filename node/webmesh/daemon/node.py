@@ -30,7 +30,7 @@ from webmesh.api.v1 import membership_pb2
 from webmesh.client import join as joiner
 from webmesh.client.mesh_client import ClientOptions, MeshClient
 from webmesh.daemon import identity as identity_store
-from webmesh.daemon import raft_keys, raft_roster, security
+from webmesh.daemon import raft_keys, raft_roster, security, wg_keys
 from webmesh.daemon.identity import Identity
 from webmesh.daemon.settings import Settings
 from webmesh.daemon.values import split_host_port
@@ -202,7 +202,8 @@ class NodeDaemon:
         s = self.settings
         return membership_pb2.JoinRequest(
             id=ident.node_id,
-            public_key=keys.public_key(ident.private_key),
+            public_key=_published_key(ident),
+            previous_public_key=_replaced_key(ident),
             wireguard_endpoints=list(endpoints),
             as_voter=s.mesh.join_as_voter or ident.role == NodeRole.VOTER.value,
             as_observer=True,
@@ -292,7 +293,7 @@ class NodeDaemon:
         api_port = self._api_port()
         return Node(
             id=i.node_id,
-            public_key=keys.public_key(i.private_key),
+            public_key=_published_key(i),
             ipv4=i.ipv4,
             ipv6=i.ipv6,
             endpoints=advertised,
@@ -559,6 +560,107 @@ class NodeDaemon:
             registration = self._rotate_raft_key(resume=True)
         self._tasks.append(asyncio.create_task(registration, name="registration"))
         self._tasks.append(asyncio.create_task(self._watch_membership(), name="membership"))
+        self._tasks.append(asyncio.create_task(self._watch_wireguard_key(), name="wg-key"))
+
+    # ---- WireGuard key rotation --------------------------------------------------------------
+
+    async def _watch_wireguard_key(self) -> None:
+        """Rotate when ``wg_keys.due`` says so: asked by the mesh, every
+        --wireguard.key-rotation-interval, or resuming one a restart interrupted."""
+        if not self.identity.key_created_at:  # the key's age counts from now on
+            self._identity = replace(self.identity, key_created_at=time.time())
+            identity_store.save(self.data_dir, self.identity)
+        interval = float(self.settings.wireguard.key_rotation_interval)
+        while True:
+            requested = self.machine.state.key_rotations.get(self.identity.node_id, 0)
+            if wg_keys.due(self.identity, requested=requested, now=time.time(),
+                           interval=interval):  # fmt: skip
+                try:
+                    await self._rotate_wireguard_key(requested)
+                except errors.MeshError as exc:
+                    log.warning("wireguard key rotation failed, retrying error=%s", exc)
+            await asyncio.sleep(wg_keys.CHECK_EVERY)
+
+    async def _rotate_wireguard_key(self, requested: int) -> None:
+        """The steps of ``webmesh.daemon.wg_keys``."""
+        resuming = bool(self.identity.private_key_next)
+        if not resuming:
+            self._identity = replace(self.identity, private_key_next=keys.generate_private_key())
+            identity_store.save(self.data_dir, self.identity)
+            log.info("wireguard key: publishing a new key node=%s", self.identity.node_id)
+        new_key = self.identity.private_key_next
+        published = keys.public_key(new_key)
+        if not (resuming and await self._mesh_has_key(published)):
+            try:
+                await self._publish_key()  # committed when it returns
+            except errors.Unavailable:
+                # The answer may be lost in the tunnel the leader just moved to the new key:
+                # try the new key, and go back to the old one unless the mesh confirms it.
+                if not await self._try_new_key(new_key, published):
+                    raise
+                self._finish_rotation(new_key, requested)
+                return
+        await asyncio.sleep(wg_keys.SWITCH_AFTER)
+        await self._use_key(new_key)
+        self._finish_rotation(new_key, requested)
+
+    async def _publish_key(self) -> None:
+        """Put the new key in this node's record, through the join address when there is one
+        (outside the tunnel: the leader moves its peer entry to the new key as soon as it
+        commits, before its answer leaves), else as any re-registration."""
+        join = self.settings.mesh.join_address
+        if join and not (self.store is not None and self.store.is_leader()):
+            request = self._join_request(self.identity, self._advertised)
+            await joiner.join([join], request, max_retries=0, security=self.security)
+            return
+        await self._register_once(self._advertised)
+
+    async def _use_key(self, private_key: str) -> None:
+        assert self.reconciler is not None
+        await self.reconciler.switch_private_key(private_key)
+        self._greet_peers()
+
+    async def _try_new_key(self, new_key: str, published: str) -> bool:
+        """Switch to ``new_key`` and keep it if the mesh confirms it within a few seconds."""
+        await self._use_key(new_key)
+        deadline = time.monotonic() + wg_keys.CONFIRM_WITHIN
+        while time.monotonic() < deadline:
+            if await self._mesh_has_key(published):
+                return True
+            await asyncio.sleep(0.5)
+        await self._use_key(self.identity.private_key)
+        return False
+
+    def _finish_rotation(self, new_key: str, requested: int) -> None:
+        self._identity = replace(
+            self.identity,
+            private_key=new_key,
+            private_key_next="",
+            key_created_at=time.time(),
+            key_rotations_served=max(requested, self.identity.key_rotations_served),
+        )
+        identity_store.save(self.data_dir, self.identity)
+        log.info(
+            "wireguard key rotated node=%s public_key=%s",
+            self.identity.node_id,
+            keys.public_key(new_key),
+        )
+
+    async def _mesh_has_key(self, public_key: str) -> bool:
+        """Whether the mesh's record of this node already has ``public_key``: this replica's
+        view, else a server's (the join address first: reachable outside the tunnel, which a
+        published but unused key breaks for this node, Raft included)."""
+        record = self.machine.state.nodes.get(self.identity.node_id)
+        if record is not None and record.public_key == public_key:
+            return True
+        options = ClientOptions(security=self.security, timeout=2.0)
+        for address, server_id in self._other_servers():
+            try:
+                async with MeshClient(address, options, server_name=server_id) as client:
+                    return (await client.get_node(self.identity.node_id)).public_key == public_key
+            except errors.MeshError:
+                continue
+        return False
 
     # ---- removal -----------------------------------------------------------------------------
 
@@ -664,7 +766,7 @@ class NodeDaemon:
             return True
         membership = self._membership()
         if self.store is not None and self.store.is_leader():
-            await membership.put_own_record(wanted)
+            await membership.put_own_record(wanted, replaces_key=_replaced_key(self.identity))
         else:
             leader = membership.leader_node()
             if leader is None or not leader.api_address:
@@ -835,6 +937,16 @@ class NodeDaemon:
             return ""
         found = self._by_raft_address.get(self.machine.state, self.store.leader())
         return found.id if found else ""
+
+
+def _published_key(identity: Identity) -> str:
+    """The public key the node's record should carry: the new one while a rotation runs."""
+    return keys.public_key(identity.private_key_next or identity.private_key)
+
+
+def _replaced_key(identity: Identity) -> str:
+    """While a rotation runs, the public key the record holds now (it names the node)."""
+    return keys.public_key(identity.private_key) if identity.private_key_next else ""
 
 
 def _interface_info(local: LocalInterface, device: DeviceState | None) -> InterfaceInfo:

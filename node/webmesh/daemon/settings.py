@@ -114,6 +114,10 @@ OPTIONS: tuple[Option, ...] = (
            "routing (a table and a firewall mark of its own, as wg-quick): the host's own default "
            "route stays, and comes back in use when the exit node goes away or this node stops.",
            kind="node id", metavar="ID"),
+    Option("wireguard.key-rotation-interval", values.parse_duration, "168h",
+           "Make a new WireGuard key this often (0: never); peers switch to it without dropping "
+           "the tunnel. wmctl rotate-key asks for one at any time.",
+           kind="duration", metavar="DURATION"),
     Option("wireguard.persistent-keepalive", values.int_in_range(0), "0",
            "Keepalive interval toward peers; 0 = the daemon's default.",
            kind="seconds >= 0", metavar="SECONDS"),
@@ -216,6 +220,7 @@ class WireGuardSettings:
     backend: str
     exit_node: bool
     use_exit_node: str
+    key_rotation_interval: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

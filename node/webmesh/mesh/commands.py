@@ -85,16 +85,34 @@ class DeleteObject:
 
 @dataclass(frozen=True, slots=True)
 class PutNode:
-    """Add a node, or update one whose id and public key match."""
+    """Add a node, or update one whose id and public key match. ``replaces_key``: the node
+    rotates its WireGuard key; the record's current key must be this one."""
 
     node: Node
+    replaces_key: str = ""
 
     def payload(self) -> dict[str, Any]:
-        return {"node": self.node.to_dict()}
+        extra = {"replaces_key": self.replaces_key} if self.replaces_key else {}
+        return {"node": self.node.to_dict(), **extra}
 
     @classmethod
     def from_payload(cls, raw: Mapping[str, Any]) -> PutNode:
-        return cls(node=Node.from_dict(raw["node"]))
+        return cls(node=Node.from_dict(raw["node"]), replaces_key=str(raw.get("replaces_key", "")))
+
+
+@dataclass(frozen=True, slots=True)
+class RequestKeyRotation:
+    """Ask a node for a new WireGuard key (``wmctl rotate-key``): its request count goes up by
+    one, and the node, seeing a count above the one it last served, rotates."""
+
+    node_id: str
+
+    def payload(self) -> dict[str, Any]:
+        return {"node_id": self.node_id}
+
+    @classmethod
+    def from_payload(cls, raw: Mapping[str, Any]) -> RequestKeyRotation:
+        return cls(node_id=str(raw["node_id"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +163,16 @@ class SetPresence:
         return cls(offline=offline, online=tuple(str(i) for i in raw.get("online", ())))
 
 
-Command = Bootstrap | PutNode | RemoveNode | PutObject | DeleteObject | RotateRaftKeys | SetPresence
+Command = (
+    Bootstrap
+    | PutNode
+    | RemoveNode
+    | PutObject
+    | DeleteObject
+    | RotateRaftKeys
+    | SetPresence
+    | RequestKeyRotation
+)
 
 COMMAND_TYPES: dict[str, Any] = {
     "Bootstrap": Bootstrap,
@@ -155,6 +182,7 @@ COMMAND_TYPES: dict[str, Any] = {
     "DeleteObject": DeleteObject,
     "RotateRaftKeys": RotateRaftKeys,
     "SetPresence": SetPresence,
+    "RequestKeyRotation": RequestKeyRotation,
 }
 
 

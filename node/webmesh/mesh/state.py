@@ -118,6 +118,9 @@ class MeshState:
     # node id -> when it was last seen (unix seconds), for the nodes the leader sees no more
     # (``SetPresence``); every other node is online. Small: only the offline ones.
     offline: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
+    # node id -> how many WireGuard key rotations were asked of it (RequestKeyRotation); the
+    # node rotates while this is above the count it last served (webmesh.daemon.wg_keys).
+    key_rotations: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
 
     @property
     def bootstrapped(self) -> bool:
@@ -204,13 +207,14 @@ def _delete_object(state: MeshState, kind: Kind, name: str) -> Transition:
     return Transition(new, commands.Result(), (ObjectChanged(kind, before, None),))
 
 
-def _put_node(state: MeshState, node: Node) -> Transition:
+def _put_node(state: MeshState, node: Node, replaces_key: str = "") -> Transition:
     if state.networks is None:
         raise errors.FailedPrecondition("the mesh is not bootstrapped yet")
     validate_node(node)
     _check_addresses(state, state.networks, node)
     before = state.nodes.get(node.id)
-    if before is not None and before.public_key != node.public_key:
+    rotating = before is not None and bool(replaces_key) and before.public_key == replaces_key
+    if before is not None and before.public_key != node.public_key and not rotating:
         raise errors.AlreadyExists(
             f"node {node.id!r} already exists with a different public key; "
             "remove it first or pick another node id"
@@ -262,12 +266,16 @@ def _remove_node(state: MeshState, node_id: str, at: float) -> Transition:
     released = {p: t for p, t in state.released.items() if at - t < RELEASE_MEMORY}
     released.update(dict.fromkeys(node.addresses(), at))
     offline = _without(state.offline, (node_id,))
+    rotations = state.key_rotations
+    if node_id in rotations:
+        rotations = MappingProxyType({k: v for k, v in rotations.items() if k != node_id})
     new = replace(
         state,
         nodes=nodes,
         address_owners=owners,
         released=MappingProxyType(released),
         offline=offline,
+        key_rotations=rotations,
         relay_id=elect_relay(nodes.values(), offline)
         if state.relay_id == node_id
         else state.relay_id,
@@ -311,6 +319,14 @@ def _relay_after_put(
     return current
 
 
+def _request_key_rotation(state: MeshState, node_id: str) -> Transition:
+    state.node(node_id)  # NotFound
+    count = state.key_rotations.get(node_id, 0) + 1
+    rotations = MappingProxyType({**state.key_rotations, node_id: count})
+    new = replace(state, key_rotations=rotations)
+    return Transition(new, commands.Result(value={"requested": count}))
+
+
 def _set_presence(state: MeshState, command: commands.SetPresence) -> Transition:
     """Record who went offline and who came back; the relay moves off an offline node."""
     gone = {i: t for i, t in command.offline.items() if i in state.nodes and i not in state.offline}
@@ -345,12 +361,13 @@ def _with_member(ids: frozenset[str], node_id: str, member: bool) -> frozenset[s
 
 _HANDLERS: Mapping[type, Callable[[MeshState, Any], Transition]] = {
     commands.Bootstrap: _bootstrap,
-    commands.PutNode: lambda state, c: _put_node(state, c.node),
+    commands.PutNode: lambda state, c: _put_node(state, c.node, c.replaces_key),
     commands.RemoveNode: lambda state, c: _remove_node(state, c.node_id, c.at),
     commands.PutObject: lambda state, c: _put_object(state, c.kind, c.obj),
     commands.DeleteObject: lambda state, c: _delete_object(state, c.kind, c.name),
     commands.RotateRaftKeys: lambda state, _c: _rotate_raft_keys(state),
     commands.SetPresence: _set_presence,
+    commands.RequestKeyRotation: lambda state, c: _request_key_rotation(state, c.node_id),
 }
 
 
@@ -365,6 +382,11 @@ def to_snapshot(state: MeshState) -> dict[str, Any]:
         "released": dict(sorted(state.released.items())),
         **({"raft_key_epoch": state.raft_key_epoch} if state.raft_key_epoch else {}),
         **({"offline": dict(sorted(state.offline.items()))} if state.offline else {}),
+        **(
+            {"key_rotations": dict(sorted(state.key_rotations.items()))}
+            if state.key_rotations
+            else {}
+        ),
     }
 
 
@@ -385,6 +407,9 @@ def from_snapshot(raw: Mapping[str, Any]) -> MeshState:
         released=MappingProxyType({str(p): float(t) for p, t in raw.get("released", {}).items()}),
         relay_id=elect_relay(nodes.values(), offline),
         offline=offline,
+        key_rotations=MappingProxyType(
+            {str(i): int(n) for i, n in raw.get("key_rotations", {}).items()}
+        ),
         routing_nodes=frozenset(n.id for n in nodes.values() if n.routes),
         endpoint_nodes=frozenset(n.id for n in nodes.values() if n.endpoints),
         objects=Objects.from_dict(raw.get("objects", {})),

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from webmesh.mesh.feed import PeerDelta, PeerFeed
 from webmesh.mesh.peers import Peer
@@ -186,6 +186,12 @@ class Reconciler:
         ipv6 = any(":" in address for address in self._local.addresses)
         await self._links.enable_forwarding(ipv4=True, ipv6=ipv6, iface=self._local.name)
         self._forwarding_on = True
+
+    async def switch_private_key(self, private_key: str) -> None:
+        """Move the device to a new key (a rotation: ``webmesh.daemon.wg_keys``); the sessions
+        of the old key end, and the next packet to each peer starts a handshake."""
+        self._local = replace(self._local, private_key=private_key)
+        await self._driver.apply(self._local.name, Plan(private_key=private_key))
 
     async def _sync_exit(self) -> None:
         """Policy routing to the chosen exit node while it offers exit routes. The device's

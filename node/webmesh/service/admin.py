@@ -13,6 +13,7 @@ import logging
 
 from webmesh import errors
 from webmesh.mesh import commands
+from webmesh.mesh.model import NodeRole
 from webmesh.mesh.objects import CLASSES, Kind, MeshObject
 from webmesh.service.leader import ReplicatedService
 
@@ -52,6 +53,19 @@ class AdminService(ReplicatedService):
         epoch = int(result.value.get("epoch", 0))
         log.info("raft key rotation requested epoch=%d", epoch)
         return epoch
+
+    async def request_key_rotation(self, node_id: str) -> int:
+        """Ask ``node_id`` for a new WireGuard key (on the leader); the number of requests so
+        far. The node rotates when it sees it (``webmesh.daemon.wg_keys``)."""
+        self.require_leader()
+        if self.state.node(node_id).role is NodeRole.CLIENT:
+            raise errors.FailedPrecondition(
+                f"{node_id} is a client (wmctl connect): it makes a new key each time it connects"
+            )
+        result = await self.propose(commands.RequestKeyRotation(node_id))
+        count = int(result.value.get("requested", 0))
+        log.info("wireguard key rotation requested node=%s count=%d", node_id, count)
+        return count
 
     def list(self, kind: Kind) -> tuple[MeshObject, ...]:
         """Every object of ``kind`` in the local replica, sorted by name."""

@@ -51,6 +51,9 @@ class JoinSpec:
     raft_key: str = ""  # the joiner's Raft public key: required for a replica, refused otherwise
     raft_key_previous: str = ""  # the key it replaces, while it rotates
     ephemeral: bool = False  # removed soon after it goes offline (webmesh.mesh.presence)
+    # The key ``public_key`` replaces: the node rotates its WireGuard key (only its current
+    # record's key is accepted here).
+    previous_public_key: str = ""
 
     @property
     def role(self) -> NodeRole:
@@ -104,9 +107,9 @@ class MembershipService(ReplicatedService):
             log.info("mesh bootstrapped ipv4=%s ipv6=%s", networks.ipv4, networks.ipv6 or "-")
         await self.put_own_record(self_node)
 
-    async def put_own_record(self, node: Node) -> bool:
+    async def put_own_record(self, node: Node, replaces_key: str = "") -> bool:
         """Make the leader's own record ``node`` (its ``joined_at`` and key epoch kept); True
-        when it already was."""
+        when it already was. ``replaces_key``: the WireGuard key it rotates away from."""
         state = self.state
         current = state.nodes.get(node.id)
         if current is not None and same_record(current, node):
@@ -116,7 +119,7 @@ class MembershipService(ReplicatedService):
             joined_at=current.joined_at if current else self._clock(),
             raft_key_epoch=key_epoch(state, current, node.raft_key),
         )
-        await self.propose(commands.PutNode(wanted))
+        await self.propose(commands.PutNode(wanted, replaces_key=replaces_key))
         return False
 
     async def join(self, spec: JoinSpec) -> JoinResult:
@@ -149,7 +152,7 @@ class MembershipService(ReplicatedService):
             reserved = {prefix for prefix in node.addresses() if prefix not in owners}
             self._reserved |= reserved  # no await since the choice: nobody else picked them
             try:
-                await self.propose(commands.PutNode(node))
+                await self.propose(commands.PutNode(node, replaces_key=spec.previous_public_key))
             except errors.AlreadyExists as exc:
                 if "address" not in str(exc) or attempt == ADDRESS_RACE_RETRIES - 1:
                     raise
@@ -165,7 +168,8 @@ class MembershipService(ReplicatedService):
         if networks is None:
             raise errors.FailedPrecondition("the mesh is not bootstrapped yet")
         existing = state.nodes.get(spec.node_id)
-        if existing is not None and existing.public_key != spec.public_key:
+        rotating = existing is not None and spec.previous_public_key == existing.public_key
+        if existing is not None and existing.public_key != spec.public_key and not rotating:
             raise errors.AlreadyExists(
                 f"node id {spec.node_id!r} is taken by a node with another public key; "
                 "choose another --mesh.node-id, or remove the old node first"
@@ -332,6 +336,8 @@ def _validate_spec(spec: JoinSpec) -> None:
         validate_public_key(spec.raft_key, what="raft key")
     if spec.raft_key_previous:
         validate_public_key(spec.raft_key_previous, what="previous raft key")
+    if spec.previous_public_key:
+        validate_public_key(spec.previous_public_key, what="previous WireGuard public key")
     for endpoint in spec.endpoints:
         validate_endpoint(endpoint)
     for route in spec.routes:

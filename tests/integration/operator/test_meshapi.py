@@ -57,6 +57,8 @@ async def test_observe_and_ensure_voters_on_an_insecure_mesh(lab: Lab) -> None:
     assert seen.voters == ("op-a1", "op-a2")
     assert [m.node_id for m in seen.members] == ["op-a1", "op-a2", "op-a3"]
     assert [m.voter for m in seen.members] == [True, True, False]
+    assert [m.role for m in seen.members] == ["voter", "voter", "observer"]
+    assert all(m.online and not m.last_seen for m in seen.members)
     assert all(m.addresses and m.addresses[0].count(".") == 3 for m in seen.members)
 
     before = requests_served(PUT_GROUP, "OK")

@@ -174,6 +174,7 @@ def test_rpc_names_match_the_permission_table() -> None:
         for verb in ("Put", "Get", "Delete", "List")
     }
     named.add("/webmesh.v1.Admin/RotateRaftKeys")  # not a kind of object: an action
+    named.add("/webmesh.v1.Admin/RotateWireGuardKey")
     admin_entries = {m for m in METHOD_PERMISSIONS if m.startswith("/webmesh.v1.Admin/")}
     assert served == named == admin_entries
-    assert len(served) == 21
+    assert len(served) == 22

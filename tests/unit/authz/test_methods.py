@@ -71,7 +71,7 @@ def test_admin_service_is_in_the_table_before_it_exists() -> None:
             assert f"/webmesh.v1.Admin/{verb}{kind}" in METHOD_PERMISSIONS
         assert f"/webmesh.v1.Admin/List{plural}" in METHOD_PERMISSIONS
     admin = [m for m in METHOD_PERMISSIONS if m.startswith("/webmesh.v1.Admin/")]
-    assert len(admin) == 21  # 4 per kind, and RotateRaftKeys
+    assert len(admin) == 22  # 4 per kind, RotateRaftKeys and RotateWireGuardKey
 
 
 NODE_A = Principal.node("a")
@@ -132,6 +132,19 @@ CASES: list[tuple[str, object, Principal | None, object]] = [
         (Action(P, Resource.VOTES, "a"),),
     ),
     ("/webmesh.v1.Admin/RotateRaftKeys", None, ALICE, (Action(P, Resource.RAFTKEYS),)),
+    # RotateWireGuardKey: a node for itself, else put nodes/<id>
+    (
+        "/webmesh.v1.Admin/RotateWireGuardKey",
+        SimpleNamespace(node_id="a"),
+        NODE_A,
+        ANY_AUTHENTICATED,
+    ),
+    (
+        "/webmesh.v1.Admin/RotateWireGuardKey",
+        SimpleNamespace(node_id="b"),
+        NODE_A,
+        (Action(P, Resource.NODES, "b"),),
+    ),
     # Leave: self only, else delete nodes/<id>
     ("/webmesh.v1.Membership/Leave", SimpleNamespace(id="a"), NODE_A, ANY_AUTHENTICATED),
     (

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from support import openapi
+from webmesh_operator import status
 from webmesh_operator.render import defaults
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -92,6 +93,18 @@ def test_status_examples_validate() -> None:
         "leader": "demo-0",
         "voters": ["demo-0", "demo-1", "demo-2"],
         "nodes": 5,
+        "onlineNodes": 4,
+        "members": [
+            {
+                "nodeId": "laptop",
+                "addresses": ["172.16.0.9/32"],
+                "role": "client",
+                "voter": False,
+                "online": False,
+                "lastSeen": "2026-01-01T00:03:07Z",
+                "ephemeral": True,
+            }
+        ],
         "joinAddress": "203.0.113.7:8443",
         "caSecretName": "demo-ca",
         "adminConfigSecretName": "demo-admin",
@@ -99,7 +112,15 @@ def test_status_examples_validate() -> None:
     node_status = {
         "replicas": 2,
         "readyReplicas": 1,
-        "members": [{"nodeId": "demo-web-0", "addresses": ["172.16.0.4/32"]}],
+        "members": [
+            {
+                "nodeId": "demo-web-0",
+                "addresses": ["172.16.0.4/32"],
+                "role": "observer",
+                "voter": False,
+                "online": True,
+            }
+        ],
         "conditions": [condition],
         "observedGeneration": 1,
     }
@@ -107,6 +128,33 @@ def test_status_examples_validate() -> None:
     assert openapi.validate(schema("Node")["properties"]["status"], node_status) == []
     bad = {**mesh_status, "phase": "Happy"}
     assert openapi.validate(schema("Mesh")["properties"]["status"], bad)
+
+
+def test_the_schemas_declare_every_field_status_writes() -> None:
+    """An undeclared field would be pruned by the API server without a word."""
+    gone = status.Member(
+        "demo-web-0",
+        ("172.16.0.9",),
+        False,
+        role="client",
+        online=False,
+        last_seen="2026-01-01T00:03:07Z",
+        ephemeral=True,
+    )
+    seen = status.MeshObservation("demo-0", ("demo-0",), (gone,))
+    done = status.Workload(1, 1, 1, True)
+    common: dict[str, Any] = {"workload": done, "api": seen, "api_error": None, "previous": None}
+    mesh = defaults.mesh_with_defaults({"metadata": {"name": "demo"}, "spec": {"servers": 1}})
+    node = defaults.node_with_defaults(
+        {"metadata": {"name": "web"}, "spec": {"meshRef": {"name": "demo"}, "replicas": 1}}
+    )
+    written = {
+        "Mesh": status.mesh_status(mesh, join_address="j:1", now="2026-01-01T00:00:00Z", **common),
+        "Node": status.node_group_status(node, now="2026-01-01T00:00:00Z", **common),
+    }
+    for kind, value in written.items():
+        assert value["members"][0]["lastSeen"]
+        assert openapi.validate(schema(kind)["properties"]["status"], value) == [], kind
 
 
 BAD_MESH_SPECS = [

@@ -17,6 +17,7 @@ from webmesh_operator.status import Member, MeshObservation
 EXAMPLES = Path(__file__).parents[3] / "examples"
 NAMESPACE = "team-a"
 NOW = datetime.datetime(2026, 11, 26, 8, 0, tzinfo=datetime.UTC)
+SEEN = "2026-11-26T07:59:00Z"  # an offline member's lastSeen
 
 
 class FakeMeshApi:
@@ -221,7 +222,8 @@ async def test_status_timer_publishes_ready_from_the_mesh_api(cluster: k8s.Memor
     mesh = cluster.put(example("mesh.yaml"))
     servers = ("demo-0", "demo-1", "demo-2")
     members = tuple(
-        Member(node_id, (f"172.16.0.{i + 1}",), True) for i, node_id in enumerate(servers)
+        Member(node_id, (f"172.16.0.{i + 1}",), True, role="voter")
+        for i, node_id in enumerate(servers)
     )
     api = FakeMeshApi(MeshObservation(leader="demo-0", voters=servers, members=members))
     ctx = context(cluster, api)
@@ -237,11 +239,33 @@ async def test_status_timer_publishes_ready_from_the_mesh_api(cluster: k8s.Memor
     assert after["status"]["nodes"] == 3
 
 
+async def test_status_timer_writes_presence_once_while_nothing_changes(
+    cluster: k8s.MemoryCluster,
+) -> None:
+    mesh = cluster.put(example("mesh.yaml"))
+    servers = ("demo-0", "demo-1", "demo-2")
+    members = (
+        *(Member(n, (f"172.16.0.{i + 1}",), True, role="voter") for i, n in enumerate(servers)),
+        Member("laptop", ("172.16.0.9",), False, role="client", online=False, last_seen=SEEN),
+    )
+    api = FakeMeshApi(MeshObservation(leader="demo-0", voters=servers, members=members))
+    ctx = context(cluster, api)
+    await reconcile.reconcile_mesh(ctx, mesh)
+    await reconcile.refresh_mesh_status(ctx, stored(cluster, mesh))
+    status = stored(cluster, mesh)["status"]
+    assert (status["nodes"], status["onlineNodes"]) == (4, 3)
+    assert status["members"][-1]["lastSeen"] == SEEN
+    writes = [call for call in cluster.calls if call[0] == "patch_status"]
+    await reconcile.refresh_mesh_status(ctx, stored(cluster, mesh))
+    again = [call for call in cluster.calls if call[0] == "patch_status"]
+    assert again == writes, "the same presence is not written again"
+
+
 async def test_an_insecure_mesh_is_observed_in_plaintext(cluster: k8s.MemoryCluster) -> None:
     resource = example("mesh.yaml")
     resource["spec"] = {"servers": 1, "security": {"mode": "insecure"}}
     mesh = cluster.put(resource)
-    members = (Member("demo-0", ("172.16.0.1",), True),)
+    members = (Member("demo-0", ("172.16.0.1",), True, role="voter"),)
     api = FakeMeshApi(MeshObservation(leader="demo-0", voters=("demo-0",), members=members))
     ctx = context(cluster, api)
     await reconcile.reconcile_mesh(ctx, mesh)

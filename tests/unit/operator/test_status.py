@@ -50,7 +50,12 @@ def observation(
 ) -> MeshObservation:
     voter_ids = tuple(f"demo-{i}" for i in range(voters))
     members = tuple(
-        Member(node_id, (f"172.16.0.{i + 1}",), node_id in voter_ids)
+        Member(
+            node_id,
+            (f"172.16.0.{i + 1}",),
+            node_id in voter_ids,
+            role="voter" if node_id in voter_ids else "observer",
+        )
         for i, node_id in enumerate((*voter_ids, *extra))
     )
     return MeshObservation(leader=leader, voters=voter_ids, members=members)
@@ -83,9 +88,17 @@ def test_ready_mesh() -> None:
     assert status["leader"] == "demo-0"
     assert status["voters"] == ["demo-0", "demo-1", "demo-2"]
     assert status["nodes"] == 3
+    assert status["onlineNodes"] == 3
     assert status["joinAddress"] == JOIN
     assert status["members"] == [
-        {"nodeId": f"demo-{i}", "addresses": [f"172.16.0.{i + 1}"], "voter": True} for i in range(3)
+        {
+            "nodeId": f"demo-{i}",
+            "addresses": [f"172.16.0.{i + 1}"],
+            "role": "voter",
+            "voter": True,
+            "online": True,
+        }
+        for i in range(3)
     ]
     assert status["caSecretName"] == "demo-ca"
     assert status["adminConfigSecretName"] == "demo-admin"
@@ -152,6 +165,7 @@ def test_api_fault_after_ready_is_degraded(kwargs: dict[str, Any], reason: str) 
     if kwargs["api"] is None:  # kept from before: stale but labelled
         assert status["voters"] == ["demo-0", "demo-1", "demo-2"]
         assert status["members"] == ready["members"]
+        assert status["onlineNodes"] == ready["onlineNodes"]
         assert "unreachable: refused" in status["conditions"][0]["message"]
     again = status_of(previous=status, now=T1, **kwargs)
     assert again["phase"] == "Degraded", "stays Degraded until the fault clears"
@@ -170,6 +184,48 @@ def test_mesh_members_include_nodes_outside_the_cluster() -> None:
     ]
     assert status["nodes"] == 5
     assert [m["voter"] for m in status["members"]] == [True, True, True, False, False]
+
+
+LAPTOP = Member(
+    "laptop",
+    ("172.16.0.9",),
+    False,
+    role="client",
+    online=False,
+    last_seen="2026-01-01T00:03:07Z",
+    ephemeral=True,
+)
+
+
+def test_members_say_who_is_online_clients_and_offline_nodes_alike() -> None:
+    seen = observation()
+    app = Member("demo-app-0", ("172.16.0.8",), False, role="observer", last_seen=T0)
+    status = status_of(api=MeshObservation(seen.leader, seen.voters, (*seen.members, LAPTOP, app)))
+    by_id = {m["nodeId"]: m for m in status["members"]}
+    assert by_id["laptop"] == {
+        "nodeId": "laptop",
+        "addresses": ["172.16.0.9"],
+        "role": "client",
+        "voter": False,
+        "online": False,
+        "lastSeen": "2026-01-01T00:03:07Z",
+        "ephemeral": True,
+    }
+    assert by_id["demo-app-0"] == {
+        "nodeId": "demo-app-0",
+        "addresses": ["172.16.0.8"],
+        "role": "observer",
+        "voter": False,
+        "online": True,  # no lastSeen while online, whatever the observation carried
+    }
+    assert (status["nodes"], status["onlineNodes"]) == (5, 4)
+
+
+def test_a_steady_mesh_renders_the_same_status_at_every_poll() -> None:
+    seen = observation()
+    api = MeshObservation(seen.leader, seen.voters, (*seen.members, LAPTOP))
+    first = status_of(api=api, now=T0)
+    assert status_of(api=api, previous=first, now=T1) == first, "nothing to publish"
 
 
 def test_api_gap_during_a_rollout_is_not_degraded() -> None:
@@ -222,9 +278,22 @@ def test_node_group_ready_when_every_pod_is_a_member() -> None:
     assert conditions(status)["Ready"] == ("True", "Ready")
     assert status["replicas"] == 2
     assert status["readyReplicas"] == 2
+    common = {"role": "observer", "voter": False, "online": True}
     assert status["members"] == [
-        {"nodeId": "demo-web-0", "addresses": ["172.16.0.5"]},
-        {"nodeId": "demo-web-1", "addresses": ["172.16.0.4"]},
+        {"nodeId": "demo-web-0", "addresses": ["172.16.0.5"], **common},
+        {"nodeId": "demo-web-1", "addresses": ["172.16.0.4"], **common},
+    ]
+
+
+def test_node_group_members_carry_presence() -> None:
+    seen = observation(extra=("demo-web-0",))
+    gone = Member("demo-web-1", ("172.16.0.5",), False, role="observer", online=False, last_seen=T0)
+    status = node_status(
+        node(), api=MeshObservation(seen.leader, seen.voters, (*seen.members, gone))
+    )
+    assert [(m["nodeId"], m["online"], m.get("lastSeen")) for m in status["members"]] == [
+        ("demo-web-0", True, None),
+        ("demo-web-1", False, T0),
     ]
 
 

@@ -6,6 +6,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class RotateWireGuardKeyRequest(_message.Message):
+    __slots__ = ("node_id",)
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    def __init__(self, node_id: _Optional[str] = ...) -> None: ...
+
+class RotateWireGuardKeyResponse(_message.Message):
+    __slots__ = ("requested",)
+    REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    requested: int
+    def __init__(self, requested: _Optional[int] = ...) -> None: ...
+
 class RotateRaftKeysRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -140,6 +140,11 @@ class AdminStub:
                 request_serializer=webmesh_dot_api_dot_v1_dot_admin__pb2.RotateRaftKeysRequest.SerializeToString,
                 response_deserializer=webmesh_dot_api_dot_v1_dot_admin__pb2.RotateRaftKeysResponse.FromString,
                 _registered_method=True)
+        self.RotateWireGuardKey = channel.unary_unary(
+                '/webmesh.v1.Admin/RotateWireGuardKey',
+                request_serializer=webmesh_dot_api_dot_v1_dot_admin__pb2.RotateWireGuardKeyRequest.SerializeToString,
+                response_deserializer=webmesh_dot_api_dot_v1_dot_admin__pb2.RotateWireGuardKeyResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -295,6 +300,15 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RotateWireGuardKey(self, request, context):
+        """Ask one node for a new WireGuard key: it makes one, publishes it through the mesh and its
+        peers switch to it without dropping the tunnel. A node may ask for itself; another needs
+        "put nodes/<id>".
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -402,6 +416,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.RotateRaftKeys,
                     request_deserializer=webmesh_dot_api_dot_v1_dot_admin__pb2.RotateRaftKeysRequest.FromString,
                     response_serializer=webmesh_dot_api_dot_v1_dot_admin__pb2.RotateRaftKeysResponse.SerializeToString,
+            ),
+            'RotateWireGuardKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateWireGuardKey,
+                    request_deserializer=webmesh_dot_api_dot_v1_dot_admin__pb2.RotateWireGuardKeyRequest.FromString,
+                    response_serializer=webmesh_dot_api_dot_v1_dot_admin__pb2.RotateWireGuardKeyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -972,6 +991,33 @@ class Admin:
             '/webmesh.v1.Admin/RotateRaftKeys',
             webmesh_dot_api_dot_v1_dot_admin__pb2.RotateRaftKeysRequest.SerializeToString,
             webmesh_dot_api_dot_v1_dot_admin__pb2.RotateRaftKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateWireGuardKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/webmesh.v1.Admin/RotateWireGuardKey',
+            webmesh_dot_api_dot_v1_dot_admin__pb2.RotateWireGuardKeyRequest.SerializeToString,
+            webmesh_dot_api_dot_v1_dot_admin__pb2.RotateWireGuardKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,

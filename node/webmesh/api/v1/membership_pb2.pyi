@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class JoinRequest(_message.Message):
-    __slots__ = ("id", "public_key", "wireguard_endpoints", "as_voter", "as_observer", "raft_port", "api_port", "want_ipv6", "routes", "raft_address", "api_address", "raft_key", "raft_key_previous", "ephemeral")
+    __slots__ = ("id", "public_key", "wireguard_endpoints", "as_voter", "as_observer", "raft_port", "api_port", "want_ipv6", "routes", "raft_address", "api_address", "raft_key", "raft_key_previous", "ephemeral", "previous_public_key")
     ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     WIREGUARD_ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
@@ -23,6 +23,7 @@ class JoinRequest(_message.Message):
     RAFT_KEY_FIELD_NUMBER: _ClassVar[int]
     RAFT_KEY_PREVIOUS_FIELD_NUMBER: _ClassVar[int]
     EPHEMERAL_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     id: str
     public_key: str
     wireguard_endpoints: _containers.RepeatedScalarFieldContainer[str]
@@ -37,7 +38,8 @@ class JoinRequest(_message.Message):
     raft_key: str
     raft_key_previous: str
     ephemeral: bool
-    def __init__(self, id: _Optional[str] = ..., public_key: _Optional[str] = ..., wireguard_endpoints: _Optional[_Iterable[str]] = ..., as_voter: _Optional[bool] = ..., as_observer: _Optional[bool] = ..., raft_port: _Optional[int] = ..., api_port: _Optional[int] = ..., want_ipv6: _Optional[bool] = ..., routes: _Optional[_Iterable[str]] = ..., raft_address: _Optional[str] = ..., api_address: _Optional[str] = ..., raft_key: _Optional[str] = ..., raft_key_previous: _Optional[str] = ..., ephemeral: _Optional[bool] = ...) -> None: ...
+    previous_public_key: str
+    def __init__(self, id: _Optional[str] = ..., public_key: _Optional[str] = ..., wireguard_endpoints: _Optional[_Iterable[str]] = ..., as_voter: _Optional[bool] = ..., as_observer: _Optional[bool] = ..., raft_port: _Optional[int] = ..., api_port: _Optional[int] = ..., want_ipv6: _Optional[bool] = ..., routes: _Optional[_Iterable[str]] = ..., raft_address: _Optional[str] = ..., api_address: _Optional[str] = ..., raft_key: _Optional[str] = ..., raft_key_previous: _Optional[str] = ..., ephemeral: _Optional[bool] = ..., previous_public_key: _Optional[str] = ...) -> None: ...
 
 class JoinResponse(_message.Message):
     __slots__ = ("mesh_domain", "network_ipv4", "network_ipv6", "address_ipv4", "address_ipv6", "peers", "raft_voters", "leader_id", "role", "node", "raft_keys")
