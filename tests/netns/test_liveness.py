@@ -90,6 +90,26 @@ def test_wmctl_leave_makes_the_node_exit_with_a_clear_message() -> None:
         assert "rejoin-after-removal" in again.tail(), again.tail()
 
 
+def test_with_rejoin_after_removal_a_removed_node_joins_again_by_itself() -> None:
+    with Lab() as lab:
+        server, member = lab.add_host("server"), lab.add_host("member")
+        server.node(*BASE, *ENDPOINTS, "--bootstrap.enabled")
+        server.wait_port(8443)
+        process = member.node(*BASE, *ENDPOINTS, "--mesh.join-address=server:8443",
+                              "--mesh.rejoin-after-removal")  # fmt: skip
+        member.wait_mesh_ip()
+        eventually(lambda: "member" in nodes(server), timeout=20, what="member joined")
+        server.wmctl("--insecure", "leave", "member")
+        eventually(lambda: "joining again" in process.tail(), timeout=30, what=process.tail)
+        eventually(lambda: nodes(server).get("member", {}).get("online") is True, timeout=30,
+                   what=lambda: f"member back\n{process.tail()}")  # fmt: skip
+        assert process.alive()
+        ip = member.wait_mesh_ip()
+        eventually(
+            lambda: server.ping(ip), timeout=20, what=lambda: f"server -> member\n{logs(lab)}"
+        )
+
+
 def test_an_ephemeral_workstation_that_vanishes_is_removed_after_its_grace() -> None:
     with Lab() as lab:
         server, laptop = lab.add_host("server"), lab.add_host("laptop")

@@ -16,6 +16,7 @@ from grpc import aio
 from webmesh.api.forward import FORWARD_TIMEOUT, LeaderForwarder
 from webmesh.api.v1 import admin_pb2, admin_pb2_grpc
 from webmesh.client import convert_admin
+from webmesh.client.mesh_client import ALLOW_MISSING_NODES_HEADER
 from webmesh.mesh.objects import Kind
 from webmesh.service.admin import AdminService
 
@@ -60,9 +61,14 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):  # type: ignore[misc]
         return await self._forwarder.on_leader(context, local, remote)
 
     async def _put(self, kind: Kind, request: M, context: Context) -> M:
+        metadata = dict(context.invocation_metadata() or ())
+        allow = metadata.get(ALLOW_MISSING_NODES_HEADER) == "1"
+
         async def local() -> Message:
-            obj = await self._admin.put(kind, convert_admin.from_proto(kind, request))
-            return convert_admin.to_proto(obj)
+            obj = convert_admin.from_proto(kind, request)
+            return convert_admin.to_proto(
+                await self._admin.put(kind, obj, allow_missing_nodes=allow)
+            )
 
         return _as(await self._forwarded(context, kind, "Put", request, local), type(request))
 

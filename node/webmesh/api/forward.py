@@ -18,11 +18,13 @@ from webmesh.api.interceptors import CALLER
 from webmesh.api.security import caller_header
 from webmesh.api.v1 import membership_pb2, membership_pb2_grpc
 from webmesh.client import status
+from webmesh.client.mesh_client import ALLOW_MISSING_NODES_HEADER
 from webmesh.client.security import ClientSecurity
 
 FORWARDED_HEADER = "x-webmesh-forwarded"
 FORWARD_TIMEOUT = 15.0
 PRESENCE_TIMEOUT = 2.0  # a report is worth nothing after the next one is due
+PASSED_ON = frozenset({ALLOW_MISSING_NODES_HEADER})  # request options a forwarded call keeps
 
 T = TypeVar("T")
 
@@ -59,6 +61,7 @@ class LeaderForwarder:
                 (FORWARDED_HEADER, "1"),
                 *self._security.metadata(),
                 *caller_header(CALLER.get()),
+                *((k, v) for k, v in metadata.items() if k in PASSED_ON),
             )
             return await call(self._channel(not_leader.leader, not_leader.leader_id), outgoing)
         except aio.AioRpcError as exc:

@@ -158,6 +158,16 @@ def _add_put_networkacl(parser: argparse.ArgumentParser) -> None:
     _list_flag(parser, "--dst-node", "destination node: id, group:NAME or '*'")
     _list_flag(parser, "--src-cidr", "source CIDR")
     _list_flag(parser, "--dst-cidr", "destination CIDR")
+    _allow_missing_nodes(parser)
+
+
+def _allow_missing_nodes(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-missing-nodes",
+        action="store_true",
+        help="accept node ids that are not in the mesh (yet): policy written before its nodes "
+        "join. Without it, a node id the mesh does not know is refused (NOT_FOUND)",
+    )
 
 
 def _add_put_route(parser: argparse.ArgumentParser) -> None:
@@ -165,6 +175,7 @@ def _add_put_route(parser: argparse.ArgumentParser) -> None:
         "--node", required=True, help="the node that routes the CIDRs (must be in the mesh)"
     )
     _list_flag(parser, "--cidr", "a CIDR routed through the node", required=True)
+    _allow_missing_nodes(parser)
 
 
 _PUT_FLAGS: dict[Kind, Callable[[argparse.ArgumentParser], None]] = {
@@ -334,7 +345,8 @@ async def get_command(client: MeshClient, args: argparse.Namespace) -> str:
 
 async def put_command(client: MeshClient, args: argparse.Namespace) -> str:
     kind = KIND_OF[args.resource]
-    result = await client.put_object(kind, build_object(kind, args))
+    allow = bool(getattr(args, "allow_missing_nodes", False))
+    result = await client.put_object(kind, build_object(kind, args), allow_missing_nodes=allow)
     if args.output in ("json", "yaml"):
         return output.render_data(result, args.output)
     return f"{kind.value}/{args.name} configured\n"

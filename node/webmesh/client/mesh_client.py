@@ -37,6 +37,10 @@ M = TypeVar("M", bound=Message)
 DEFAULT_TIMEOUT = 10.0
 
 
+# Metadata of an Admin Put: accept node ids the mesh does not know (yet).
+ALLOW_MISSING_NODES_HEADER = "x-webmesh-allow-missing-nodes"
+
+
 @dataclass(frozen=True, slots=True)
 class ClientOptions:
     security: ClientSecurity = field(default_factory=ClientSecurity)
@@ -313,10 +317,12 @@ class MeshClient:
     def _admin_rpc(self, kind: Kind, verb: str) -> Any:
         return getattr(self.admin, convert_admin.ADMIN_KINDS[kind].method(verb))
 
-    async def put_object(self, kind: Kind, obj: M) -> M:
-        """Create or replace a policy object (a ``admin_pb2.Role``, ``NetworkACL``, ...)."""
+    async def put_object(self, kind: Kind, obj: M, *, allow_missing_nodes: bool = False) -> M:
+        """Create or replace a policy object (a ``admin_pb2.Role``, ``NetworkACL``, ...).
+        ``allow_missing_nodes``: accept node ids the mesh does not know (yet)."""
         rpc = self._admin_rpc(kind, "Put")
-        result: M = await self._call(lambda t: rpc(obj, timeout=t))
+        metadata = ((ALLOW_MISSING_NODES_HEADER, "1"),) if allow_missing_nodes else ()
+        result: M = await self._call(lambda t: rpc(obj, timeout=t, metadata=metadata))
         return result
 
     async def get_object(self, kind: Kind, name: str) -> Message:
@@ -349,6 +355,7 @@ class MeshClient:
 
 
 __all__ = [
+    "ALLOW_MISSING_NODES_HEADER",
     "ClientOptions",
     "ConnectionFailed",
     "LeaderUnavailable",

@@ -61,13 +61,19 @@ class PutObject:
 
     kind: objects.Kind
     obj: objects.MeshObject
+    allow_missing_nodes: bool = False  # node ids the mesh does not know (yet) are accepted
 
     def payload(self) -> dict[str, Any]:
-        return {"kind": self.kind.value, "object": self.obj.to_dict()}
+        extra = {"allow_missing_nodes": True} if self.allow_missing_nodes else {}
+        return {"kind": self.kind.value, "object": self.obj.to_dict(), **extra}
 
     @classmethod
     def from_payload(cls, raw: Mapping[str, Any]) -> PutObject:
-        return cls(objects.parse_kind(raw["kind"]), _object(raw["kind"], raw["object"]))
+        return cls(
+            objects.parse_kind(raw["kind"]),
+            _object(raw["kind"], raw["object"]),
+            allow_missing_nodes=bool(raw.get("allow_missing_nodes", False)),
+        )
 
 
 @dataclass(frozen=True, slots=True)

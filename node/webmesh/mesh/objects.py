@@ -188,17 +188,25 @@ def compile_objects(by_kind: Mapping[Kind, Mapping[str, MeshObject]], policy: Po
     )
 
 
-def check_references(kind: Kind, obj: MeshObject, objects: Objects, nodes: Container[str]) -> None:
+def check_references(
+    kind: Kind,
+    obj: MeshObject,
+    objects: Objects,
+    nodes: Container[str],
+    allow_missing_nodes: bool = False,
+) -> None:
     """Refuse (``NotFound``) an object that names a node, group or role the mesh does not hold.
 
     A typo (``--node nosuch``) would otherwise be stored and silently route, grant or select
-    nothing. Checked: a route's node, a role binding's role, and the ``group:NAME`` selectors of
-    a network ACL (those only ever select ``Group`` objects). Not checked, on purpose:
+    nothing. Checked: a route's node, a role binding's role, and a network ACL's node ids and
+    ``group:NAME`` selectors (those only ever select ``Group`` objects). Node ids of routes and
+    ACLs are accepted only with ``allow_missing_nodes`` (``wmctl put ... --allow-missing-nodes``):
+    policy written on purpose before its nodes join. Not checked, on purpose:
 
     - the wildcard ``*``: it names no object;
-    - node ids in ACLs and node subjects of bindings: policy may be written before the node
-      joins (the built-in ``replicas`` binding names ``node *``; ACLs name nodes to come), and
-      it outlives a node that leaves, so it must stay editable then;
+    - node subjects of bindings: they are identities allowed to do something, often before the
+      node exists (the binding that lets ``server-2`` join as a voter must come first; the
+      built-in ``replicas`` binding names ``node *``);
     - user subjects: users come from the authenticators (mTLS, Basic, LDAP), never the state;
     - group subjects of bindings: they may name a group the authenticator reports (an LDAP
       group), which is not a ``Group`` object (see ``RoleBinding``).
@@ -206,20 +214,25 @@ def check_references(kind: Kind, obj: MeshObject, objects: Objects, nodes: Conta
     Only puts are checked: deleting a node, group or role that is still named is allowed, and
     the dangling reference then routes, grants or selects nothing.
     """
-    missing = _missing_reference(obj, objects, nodes)
+    missing = _missing_reference(obj, objects, nodes, allow_missing_nodes)
     if missing:
         raise errors.NotFound(f"{kind.value} {obj.name}: {missing} is not in the mesh")
 
 
-def _missing_reference(obj: MeshObject, objects: Objects, nodes: Container[str]) -> str:
+def _missing_reference(
+    obj: MeshObject, objects: Objects, nodes: Container[str], allow_missing_nodes: bool
+) -> str:
     """The first checked reference of ``obj`` that does not resolve ("" when all do)."""
-    if isinstance(obj, Route) and obj.node not in nodes:
+    if isinstance(obj, Route) and obj.node not in nodes and not allow_missing_nodes:
         return f"node {obj.node!r}"
     if isinstance(obj, RoleBinding) and obj.role not in objects.by_kind[Kind.ROLE]:
         return f"role {obj.role!r}"
     if isinstance(obj, NetworkACL):
         for selector in (*obj.source_nodes, *obj.destination_nodes):
-            group = selector.removeprefix(GROUP_PREFIX)
-            if selector.startswith(GROUP_PREFIX) and group not in objects.by_kind[Kind.GROUP]:
-                return f"group {group!r}"
+            if selector.startswith(GROUP_PREFIX):
+                group = selector.removeprefix(GROUP_PREFIX)
+                if group not in objects.by_kind[Kind.GROUP]:
+                    return f"group {group!r}"
+            elif selector != "*" and selector not in nodes and not allow_missing_nodes:
+                return f"node {selector!r}"
     return ""

@@ -181,7 +181,9 @@ def _bootstrap(state: MeshState, command: commands.Bootstrap) -> Transition:
     return Transition(new, commands.Result(), (Bootstrapped(command.networks),))
 
 
-def _put_object(state: MeshState, kind: Kind, obj: MeshObject) -> Transition:
+def _put_object(
+    state: MeshState, kind: Kind, obj: MeshObject, allow_missing_nodes: bool = False
+) -> Transition:
     """Store one policy object, refusing dangling references here, in the replicated apply.
 
     Checked on apply, not by the proposer alone, so that a proposal made from a stale view (the
@@ -193,7 +195,7 @@ def _put_object(state: MeshState, kind: Kind, obj: MeshObject) -> Transition:
         raise errors.FailedPrecondition("the mesh is not bootstrapped yet")
     if is_read_only(f"{kind.value}s", obj.name):
         raise errors.PermissionDenied(f"{kind.value} {obj.name!r} is built in and read-only")
-    check_references(kind, obj, state.objects, state.nodes)
+    check_references(kind, obj, state.objects, state.nodes, allow_missing_nodes)
     before = state.objects.by_kind[kind].get(obj.name)
     new = replace(state, objects=state.objects.put(kind, obj))
     return Transition(new, commands.Result(), (ObjectChanged(kind, before, obj),))
@@ -363,7 +365,7 @@ _HANDLERS: Mapping[type, Callable[[MeshState, Any], Transition]] = {
     commands.Bootstrap: _bootstrap,
     commands.PutNode: lambda state, c: _put_node(state, c.node, c.replaces_key),
     commands.RemoveNode: lambda state, c: _remove_node(state, c.node_id, c.at),
-    commands.PutObject: lambda state, c: _put_object(state, c.kind, c.obj),
+    commands.PutObject: lambda state, c: _put_object(state, c.kind, c.obj, c.allow_missing_nodes),
     commands.DeleteObject: lambda state, c: _delete_object(state, c.kind, c.name),
     commands.RotateRaftKeys: lambda state, _c: _rotate_raft_keys(state),
     commands.SetPresence: _set_presence,

@@ -28,11 +28,14 @@ def _check_kind(kind: Kind, obj: MeshObject) -> None:
 class AdminService(ReplicatedService):
     """Put, get, delete and list policy objects over a consensus store."""
 
-    async def put(self, kind: Kind, obj: MeshObject) -> MeshObject:
-        """Create or replace ``obj`` (on the leader); return it as committed."""
+    async def put(
+        self, kind: Kind, obj: MeshObject, *, allow_missing_nodes: bool = False
+    ) -> MeshObject:
+        """Create or replace ``obj`` (on the leader); return it as committed.
+        ``allow_missing_nodes``: accept node ids the mesh does not know (yet)."""
         _check_kind(kind, obj)
         self.require_leader()
-        await self.propose(commands.PutObject(kind, obj))
+        await self.propose(commands.PutObject(kind, obj, allow_missing_nodes=allow_missing_nodes))
         log.info("object put kind=%s name=%s", kind.value, obj.name)
         return obj
 

@@ -91,10 +91,10 @@ async def delete_quietly(member: Member, kind: Kind, name: str) -> None:
 
 # What each sample names (a put naming a missing node, group or role is refused): the kind and
 # sample it needs first, or a node id to join.
-NEEDS: dict[Kind, tuple[Kind, Message] | str] = {
-    Kind.ROLEBINDING: (Kind.ROLE, SAMPLES[Kind.ROLE]),
-    Kind.NETWORKACL: (Kind.GROUP, SAMPLES[Kind.GROUP]),
-    Kind.ROUTE: "n9",
+NEEDS: dict[Kind, tuple[tuple[Kind, Message] | str, ...]] = {
+    Kind.ROLEBINDING: ((Kind.ROLE, SAMPLES[Kind.ROLE]),),
+    Kind.NETWORKACL: ((Kind.GROUP, SAMPLES[Kind.GROUP]), "n9"),
+    Kind.ROUTE: ("n9",),
 }
 
 
@@ -102,20 +102,25 @@ NEEDS: dict[Kind, tuple[Kind, Message] | str] = {
 async def referenced(cluster: Cluster, kind: Kind) -> AsyncIterator[None]:
     """Creates what ``SAMPLES[kind]`` names for the duration, then removes it again."""
     leader = await entry(cluster, "leader")
-    need = NEEDS.get(kind)
-    if need is None:
+    async with contextlib.AsyncExitStack() as stack:
+        for need in NEEDS.get(kind, ()):
+            await stack.enter_async_context(_needed(leader, need))
         yield
-    elif isinstance(need, str):
+
+
+@contextlib.asynccontextmanager
+async def _needed(leader: Member, need: tuple[Kind, Message] | str) -> AsyncIterator[None]:
+    if isinstance(need, str):  # a node
         async with synthetic(leader, need, 40009):
             yield
-    else:
-        needed_kind, sample = need
-        try:
-            async with leader.client() as client:
-                await client.put_object(needed_kind, sample)
-            yield
-        finally:
-            await delete_quietly(leader, needed_kind, sample.name)  # type: ignore[attr-defined]
+        return
+    needed_kind, sample = need
+    try:
+        async with leader.client() as client:
+            await client.put_object(needed_kind, sample)
+        yield
+    finally:
+        await delete_quietly(leader, needed_kind, sample.name)  # type: ignore[attr-defined]
 
 
 async def on_every_replica(
@@ -383,7 +388,9 @@ async def test_wmctl_put_get_delete_through_a_follower(cluster: Cluster) -> None
 
     put = ("put", "networkacls", "it-wmctl", "--priority", "100", "--src-node", "b")
     try:
-        assert await wmctl_run(*put, "--dst-node", "c", "--deny") == (
+        with pytest.raises(errors.NotFound, match="node 'b' is not in the mesh"):
+            await wmctl_run(*put, "--dst-node", "c", "--deny")
+        assert await wmctl_run(*put, "--dst-node", "c", "--deny", "--allow-missing-nodes") == (
             "networkacl/it-wmctl configured\n"
         )
         listed = json.loads(await wmctl_run("get", "networkacls", "-o", "json"))

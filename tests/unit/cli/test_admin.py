@@ -209,7 +209,7 @@ class FakeClient:
         self.stored: dict[tuple[Kind, str], Message] = {}
         self.deleted: list[tuple[Kind, str]] = []
 
-    async def put_object(self, kind: Kind, obj: Any) -> Any:
+    async def put_object(self, kind: Kind, obj: Any, *, allow_missing_nodes: bool = False) -> Any:
         self.stored[(kind, obj.name)] = obj
         return obj
 

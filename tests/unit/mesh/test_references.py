@@ -94,10 +94,18 @@ def test_an_acl_naming_a_missing_group_is_refused(side: str) -> None:
     accepted(accepted(state, Kind.GROUP, Group("ops", ())), Kind.NETWORKACL, naming)
 
 
-def test_wildcards_and_node_ids_in_acls_are_not_checked() -> None:
-    # ACLs may name nodes before they join (and keep naming those that left).
+def test_acl_node_ids_must_exist_unless_allowed_and_wildcards_always_pass() -> None:
     accepted(booted(), Kind.NETWORKACL, acl(source_nodes=("*",), destination_nodes=("*",)))
-    accepted(booted(), Kind.NETWORKACL, acl(source_nodes=("b",), destination_nodes=("c",)))
+    named = acl(source_nodes=("b",), destination_nodes=("c",))
+    refused(booted(), Kind.NETWORKACL, named, "networkacl a1: node 'b' is not in the mesh")
+    refused(with_node(booted(), "b"), Kind.NETWORKACL, named,
+            "networkacl a1: node 'c' is not in the mesh")  # fmt: skip
+    # written on purpose before the nodes join (wmctl put ... --allow-missing-nodes)
+    early = apply(booted(), commands.PutObject(Kind.NETWORKACL, named, allow_missing_nodes=True))
+    assert early.result.ok
+    route = Route("r9", "later", ("10.9.0.0/16",))
+    late = apply(booted(), commands.PutObject(Kind.ROUTE, route, allow_missing_nodes=True))
+    assert late.result.ok
 
 
 def test_the_seed_may_name_its_own_objects_and_later_puts_may_name_them() -> None:
