@@ -98,6 +98,10 @@ class Run:
     def exec(self, pod: str, container: str, *command: str) -> tuple[int, str]:
         return exec_in(self.api, NS, pod, container, list(command))
 
+    def pings(self, source: str, target: str, container: str = "webmesh-node") -> bool:
+        code, _ = self.exec(source, container, "ping", "-c", "1", "-W", "2", self.addresses[target])
+        return code == 0
+
     def ping(self, source: str, target: str, container: str = "webmesh-node") -> None:
         address = self.addresses[target]
         code, out = self.exec(source, container, "ping", "-c", "1", "-W", "2", address)
@@ -290,7 +294,14 @@ def leader_pod_comes_back(run_: Run) -> None:
     assert run_.mesh()["status"]["leader"] in SERVERS
     assert mesh_ipv4(run_.api, NS, leader) == run_.addresses[leader], "it came back as another"
     other = next(pod for pod in SERVERS if pod != leader)
-    run_.ping(other, leader)
+    # Ready (its replica caught up) can come before every peer has its new pod address: the
+    # first packets may still go to the old one until its greeting or its record arrives.
+    eventually(
+        lambda: run_.pings(other, leader),
+        timeout=30,
+        interval=1,
+        what=run_.why(f"step 5: {other} pings {leader} again"),
+    )
     assert run_.laptop is not None
     laptop = run_.laptop
     eventually(
