@@ -264,9 +264,9 @@ class Channel:
         self._poller.subscribe(self._fileno, self._on_event, events)
 
     def _refuse(self, reason: Refusal, detail: str) -> None:
-        peer = self.peer
+        """Count the refusal, then hang up: whoever sees the hang-up finds it counted."""
+        self._on_refused(self.peer, reason, detail)
         self.disconnect()
-        self._on_refused(peer, reason, detail)
 
     def _on_event(self, descr: int, event: int) -> None:
         """One poller event. A disconnect calls back into pysyncobj, which may dial again on
