@@ -50,6 +50,16 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):  # type: ignore[misc]
     ) -> Message:
         """``local()`` here, or the same RPC (``<verb><kind>``) replayed on the leader."""
         method = convert_admin.ADMIN_KINDS[kind].method(verb)
+        return await self._on_leader(context, method, request, local)
+
+    async def _on_leader(
+        self,
+        context: Context,
+        method: str,
+        request: Message,
+        local: Callable[[], Awaitable[Message]],
+    ) -> Message:
+        """``local()`` here, or the Admin RPC ``method`` replayed on the leader."""
 
         async def remote(channel: aio.Channel, metadata: Metadata) -> Message:
             stub = admin_pb2_grpc.AdminStub(channel)
@@ -194,14 +204,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):  # type: ignore[misc]
         async def local() -> Message:
             return admin_pb2.RotateRaftKeysResponse(epoch=await self._admin.rotate_raft_keys())
 
-        async def remote(channel: aio.Channel, metadata: Metadata) -> Message:
-            stub = admin_pb2_grpc.AdminStub(channel)
-            response: Message = await stub.RotateRaftKeys(
-                request, metadata=metadata, timeout=FORWARD_TIMEOUT
-            )
-            return response
-
-        response = await self._forwarder.on_leader(context, local, remote)
+        response = await self._on_leader(context, "RotateRaftKeys", request, local)
         return _as(response, admin_pb2.RotateRaftKeysResponse)
 
     async def RotateWireGuardKey(
@@ -211,12 +214,5 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):  # type: ignore[misc]
             count = await self._admin.request_key_rotation(request.node_id)
             return admin_pb2.RotateWireGuardKeyResponse(requested=count)
 
-        async def remote(channel: aio.Channel, metadata: Metadata) -> Message:
-            stub = admin_pb2_grpc.AdminStub(channel)
-            response: Message = await stub.RotateWireGuardKey(
-                request, metadata=metadata, timeout=FORWARD_TIMEOUT
-            )
-            return response
-
-        response = await self._forwarder.on_leader(context, local, remote)
+        response = await self._on_leader(context, "RotateWireGuardKey", request, local)
         return _as(response, admin_pb2.RotateWireGuardKeyResponse)

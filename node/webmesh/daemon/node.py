@@ -26,7 +26,7 @@ from webmesh import __version__, errors, metrics
 from webmesh.api import convert
 from webmesh.api.forward import LeaderForwarder
 from webmesh.api.server import start_api_server
-from webmesh.api.v1 import membership_pb2
+from webmesh.api.v1 import membership_pb2, types_pb2
 from webmesh.client import join as joiner
 from webmesh.client.mesh_client import ClientOptions, MeshClient
 from webmesh.daemon import identity as identity_store
@@ -653,14 +653,8 @@ class NodeDaemon:
         record = self.machine.state.nodes.get(self.identity.node_id)
         if record is not None and record.public_key == public_key:
             return True
-        options = ClientOptions(security=self.security, timeout=2.0)
-        for address, server_id in self._other_servers():
-            try:
-                async with MeshClient(address, options, server_name=server_id) as client:
-                    return (await client.get_node(self.identity.node_id)).public_key == public_key
-            except errors.MeshError:
-                continue
-        return False
+        _, served = await self._own_record_at_a_server()
+        return served is not None and served.public_key == public_key
 
     # ---- removal -----------------------------------------------------------------------------
 
@@ -709,17 +703,22 @@ class NodeDaemon:
 
     async def _servers_say_removed(self) -> bool:
         """Whether a server answers that this node is not in the mesh (NOT_FOUND)."""
+        answered, record = await self._own_record_at_a_server()
+        return answered and record is None
+
+    async def _own_record_at_a_server(self) -> tuple[bool, types_pb2.MeshNode | None]:
+        """Ask the servers in turn (``_other_servers``) for this node's record: (whether one
+        answered, the record, or None when that server has none)."""
         options = ClientOptions(security=self.security, timeout=2.0)
         for address, server_id in self._other_servers():
             try:
                 async with MeshClient(address, options, server_name=server_id) as client:
-                    await client.get_node(self.identity.node_id)
-                return False
+                    return True, await client.get_node(self.identity.node_id)
             except errors.NotFound:
-                return True
+                return True, None
             except errors.MeshError:
                 continue
-        return False
+        return False, None
 
     async def _on_removed(self, why: str) -> None:
         """Record the removal in the data dir and stop (``run`` raises ``errors.Removed``; with

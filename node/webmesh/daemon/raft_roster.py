@@ -23,8 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from webmesh.mesh.machine import MeshMachine
-from webmesh.mesh.model import NodeRole
-from webmesh.mesh.state import MeshState
+from webmesh.mesh.state import MeshState, replicas_by_raft_key
 
 MAX_AGE = 0.5  # seconds an index may lag the state
 MISS_REBUILD = 0.05  # seconds between two rebuilds forced by unknown keys
@@ -71,10 +70,4 @@ class StateRoster:
 
 def keys_of(state: MeshState) -> dict[str, str]:
     """Raft public key (base64) -> Raft address of every replica (voter or observer)."""
-    return {
-        key: node.raft_address
-        for node in state.nodes.values()
-        if node.role is not NodeRole.CLIENT
-        for key in (node.raft_key, node.raft_key_previous)
-        if key
-    }
+    return {key: node.raft_address for key, node in replicas_by_raft_key(state).items()}

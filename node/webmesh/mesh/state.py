@@ -10,16 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from webmesh import errors
 from webmesh.authz.model import is_builtin, is_read_only
 from webmesh.mesh import commands, ipam
-from webmesh.mesh.model import Networks, Node, validate_node
+from webmesh.mesh.model import Networks, Node, NodeRole, validate_node
 from webmesh.mesh.objects import Kind, MeshObject, Objects, Route, check_references
 from webmesh.mesh.pmap import PersistentMap
 
 SNAPSHOT_VERSION = 1
+_V = TypeVar("_V")
 
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -268,16 +269,13 @@ def _remove_node(state: MeshState, node_id: str, at: float) -> Transition:
     released = {p: t for p, t in state.released.items() if at - t < RELEASE_MEMORY}
     released.update(dict.fromkeys(node.addresses(), at))
     offline = _without(state.offline, (node_id,))
-    rotations = state.key_rotations
-    if node_id in rotations:
-        rotations = MappingProxyType({k: v for k, v in rotations.items() if k != node_id})
     new = replace(
         state,
         nodes=nodes,
         address_owners=owners,
         released=MappingProxyType(released),
         offline=offline,
-        key_rotations=rotations,
+        key_rotations=_without(state.key_rotations, (node_id,)),
         relay_id=elect_relay(nodes.values(), offline)
         if state.relay_id == node_id
         else state.relay_id,
@@ -288,6 +286,18 @@ def _remove_node(state: MeshState, node_id: str, at: float) -> Transition:
 
 
 RELEASE_MEMORY = 86400.0  # seconds a released address is remembered (longer than any quarantine)
+
+
+def replicas_by_raft_key(state: MeshState) -> dict[str, Node]:
+    """Raft public key (base64) -> the replica (voter or observer) holding it: its current key
+    and, while it rotates, the one it replaces. O(n): callers keep it per state."""
+    return {
+        key: node
+        for node in state.nodes.values()
+        if node.role is not NodeRole.CLIENT
+        for key in (node.raft_key, node.raft_key_previous)
+        if key
+    }
 
 
 def released_at(state: MeshState, prefix: str) -> float | None:
@@ -346,12 +356,12 @@ def _set_presence(state: MeshState, command: commands.SetPresence) -> Transition
     return Transition(new, commands.Result(value={"changed": True}), (PresenceChanged(changed),))
 
 
-def _without(offline: Mapping[str, float], ids: Iterable[str]) -> Mapping[str, float]:
-    """``offline`` without ``ids`` (the same mapping when none of them is in it)."""
-    dropped = [i for i in ids if i in offline]
+def _without(by_node: Mapping[str, _V], ids: Iterable[str]) -> Mapping[str, _V]:
+    """``by_node`` without ``ids`` (the same mapping when none of them is in it)."""
+    dropped = [i for i in ids if i in by_node]
     if not dropped:
-        return offline
-    return MappingProxyType({k: v for k, v in offline.items() if k not in dropped})
+        return by_node
+    return MappingProxyType({k: v for k, v in by_node.items() if k not in dropped})
 
 
 def _with_member(ids: frozenset[str], node_id: str, member: bool) -> frozenset[str]:

@@ -22,8 +22,7 @@ from webmesh import errors
 from webmesh.mesh import presence
 from webmesh.mesh.commands import SetPresence
 from webmesh.mesh.machine import MeshMachine
-from webmesh.mesh.model import NodeRole
-from webmesh.mesh.state import MeshState
+from webmesh.mesh.state import MeshState, replicas_by_raft_key
 from webmesh.raft.store import ConsensusStore
 from webmesh.service.leader import ReplicatedService
 
@@ -132,16 +131,10 @@ class PresenceService(ReplicatedService):
         return seen
 
     def _node_ids_by_key(self, state: MeshState) -> dict[str, str]:
-        """Raft key (base64) -> node id; rebuilt when the state changed (O(n), once a
-        second at most)."""
+        """Raft key (base64) -> node id; rebuilt when the state changed (O(n), at most once a
+        pass)."""
         if self._keys[0] is not state:
-            index = {
-                key: node.id
-                for node in state.nodes.values()
-                if node.role is not NodeRole.CLIENT
-                for key in (node.raft_key, node.raft_key_previous)
-                if key
-            }
+            index = {key: node.id for key, node in replicas_by_raft_key(state).items()}
             self._keys = (state, index)
         return self._keys[1]
 
