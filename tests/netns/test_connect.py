@@ -72,6 +72,8 @@ def test_connect_moves_to_another_server_and_keeps_its_peers_current() -> None:
         )
         laptop.wait_mesh_ip()
         eventually(lambda: len(laptop.wg_peers()) == 3, timeout=20, what=connect.tail)
+        # its stream is up, so it has learnt the other servers (it asks before streaming)
+        eventually(lambda: '"event": "peers"' in connect.tail(50), timeout=20, what=connect.tail)
 
         voters[0].processes[-1].kill()  # the server the laptop streams from
         late = lab.add_host("late")

@@ -60,7 +60,7 @@ class Reconciler:
         local: LocalInterface,
         feed: PeerFeed,
         forwarding: Callable[[], bool] = lambda: False,
-        masquerade: Callable[[], bool] = lambda: False,
+        masquerade: Callable[[], bool] | None = None,
         on_pass: Callable[[PassResult], None] = lambda _: None,
         resync_interval: float = RESYNC_INTERVAL,
         resolver: EndpointResolver | None = None,
@@ -215,6 +215,10 @@ class Reconciler:
         self._exit = wanted
 
     async def _sync_masquerade(self) -> None:
+        """``masquerade`` None: this interface never masquerades (a ``wmctl connect``
+        workstation), so there is nothing to sync or clean up, and no ``nft`` to run."""
+        if self._masquerade is None:
+            return
         wanted = self._masquerade()
         if wanted != self._masquerading:
             await self._links.set_masquerade(self._local.name, wanted)
@@ -223,11 +227,10 @@ class Reconciler:
     async def tear_down(self) -> None:
         """Undo what the node did to the host, then remove the interface (on shutdown): exit
         routing and masquerading go first, then the sysctls it changed are restored."""
-        undos: list[Awaitable[None]] = [
-            self._links.set_exit_routing(self._local.name, []),
-            self._links.set_masquerade(self._local.name, False),
-            self._links.restore_host(),
-        ]
+        undos: list[Awaitable[None]] = [self._links.set_exit_routing(self._local.name, [])]
+        if self._masquerade is not None:
+            undos.append(self._links.set_masquerade(self._local.name, False))
+        undos.append(self._links.restore_host())
         for undo in undos:
             try:
                 await undo
