@@ -118,7 +118,9 @@ async def serve(node_id: str, argv: list[str]) -> None:
                 state = daemon.machine.state
                 store = daemon.store
                 leader = store is not None and store.is_leader()
-                reply({"leader": leader, "nodes": len(state.nodes), "index": state.index})
+                commit = store.status().commit_index if store is not None else 0
+                reply({"leader": leader, "nodes": len(state.nodes), "index": state.index,
+                       "commit": commit})
             elif cmd == "applied_at":
                 reply({"at": applied.get(str(request["id"]))})
             elif cmd == "propose":
