@@ -135,9 +135,20 @@ k8s-assets: ## Unpack kube-apiserver and etcd from ../shared/k8s into .k8s-asset
 test-k8s: install k8s-assets ## Whole-operator tests against a real kube-apiserver + etcd (tests/k8s)
 	$(PYTEST) -n 0 tests/k8s
 
+.PHONY: bench-deps
+bench-deps: ## Install what the benchmarks need beyond the tests' packages: iperf3 (root; skipped when present)
+	@command -v iperf3 >/dev/null || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "run as root (or install iperf3)"; exit 1; fi; \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && \
+	  apt-get install -y -qq --no-install-recommends iperf3; }
+
 .PHONY: bench
-bench: install ## Run the benchmarks; results go to bench/results.md
+bench: install bench-deps ## Run the benchmarks; results go to bench/results.md
 	$(PY) bench/run.py --out bench/results.md
+
+.PHONY: bench-dataplane
+bench-dataplane: install bench-deps ## Only the tunnel benchmark (webmesh vs hand-configured wireguard-go vs bare LAN); bench/results-dataplane.md
+	$(PY) bench/run.py --only dataplane --out bench/results-dataplane.md
 
 .PHONY: jepsen
 jepsen: install ## Joins and leaves under kills, pauses and partitions for JEPSEN_SECONDS (600); bench/results-jepsen.md (root)

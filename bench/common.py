@@ -13,6 +13,7 @@ import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -93,6 +94,10 @@ def fmt(value: float, unit: str) -> str:
         text = f"{value:.1f}" if value < 100 else f"{value:.0f}"
     elif unit == "%":
         text = f"{value:.2f}"
+    elif unit in ("x", "Gbit/s"):
+        text = f"{value:.3f}"
+    elif unit == "CPU-s/Gbit":
+        text = f"{value:.2f}"
     elif unit == "s":
         text = f"{value:.3f}" if value < 10 else f"{value:.1f}"
     elif float(value).is_integer():
@@ -144,11 +149,34 @@ def machine_info() -> dict[str, str]:
         "os": _os_name(),
         "kernel": platform.release(),
         "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "commit": _commit(),
+        "kernel.sched_autogroup_enabled": _read("/proc/sys/kernel/sched_autogroup_enabled"),
     }
     with contextlib.suppress(Exception):
         versions = [f"{pkg} {metadata.version(pkg)}" for pkg in ("grpcio", "pysyncobj", "protobuf")]
         info["packages"] = ", ".join(versions)
     return info
+
+
+def _commit() -> str:
+    """The tree measured: HEAD, and whether it had uncommitted changes."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True,
+                              check=False, timeout=10)  # fmt: skip
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    head = git("rev-parse", "--short=12", "HEAD")
+    if not head:
+        return "unknown (not a git checkout)"
+    return head + (" with uncommitted changes" if git("status", "--porcelain") else "")
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return "absent"
 
 
 def _cpu_model() -> str:

@@ -7,7 +7,8 @@ it (``FakeDriver``/``FakeLinks``: no interface, no root), so that several nodes 
 client each get their own interpreter (their own GIL) as real nodes would. Logs (JSON) go to
 stderr. Control is line-based JSON: one request per stdin line, one reply per stdout line:
 
-- ``{"cmd": "status"}`` -> ``{"leader": bool, "nodes": int, "index": int}``
+- ``{"cmd": "status"}`` -> ``{"leader": bool, "nodes": int, "index": int, "commit": int}``
+  (``index``: commands applied to the state; ``commit``: the Raft log's commit index)
 - ``{"cmd": "propose", "n": N, "concurrency": C, "tag": "x", "offset": K}``: N raw
   ``store.propose(PutNode(new node))`` calls on this node's store, C in flight; replies with every
   latency (ms), the wall time and the errors. Node ids are ``raw-TAG-i``; addresses are taken from
@@ -24,9 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import ipaddress
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -119,8 +122,14 @@ async def serve(node_id: str, argv: list[str]) -> None:
                 store = daemon.store
                 leader = store is not None and store.is_leader()
                 commit = store.status().commit_index if store is not None else 0
-                reply({"leader": leader, "nodes": len(state.nodes), "index": state.index,
-                       "commit": commit})
+                reply(
+                    {
+                        "leader": leader,
+                        "nodes": len(state.nodes),
+                        "index": state.index,
+                        "commit": commit,
+                    }
+                )
             elif cmd == "applied_at":
                 reply({"at": applied.get(str(request["id"]))})
             elif cmd == "propose":
@@ -131,9 +140,19 @@ async def serve(node_id: str, argv: list[str]) -> None:
         await daemon.shutdown()
 
 
+def raise_nofile_limit() -> None:
+    """Soft RLIMIT_NOFILE up to the hard limit: a server may hold a socket per client."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == hard:
+        return
+    with contextlib.suppress(ValueError, OSError):  # an unlimited hard limit may be refused
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def main() -> None:
     node_id, sep, *argv = sys.argv[1:]
     assert sep == "--", "usage: fakenode.py NODE_ID -- SETTINGS..."
+    raise_nofile_limit()
     profile = os.environ.get("WEBMESH_BENCH_PROFILE")  # a file: cProfile of the event loop
     if not profile:
         asyncio.run(serve(node_id, argv))

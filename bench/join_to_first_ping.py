@@ -47,14 +47,15 @@ STAGES = (
 
 
 class Pinger:
-    """``bench/pinger.py`` in a host's namespace; ``first_reply()`` is a monotonic time."""
+    """``bench/pinger.py`` in a host's namespace, probing one or more targets every 2 ms."""
 
-    def __init__(self, host: Host, target: str) -> None:
+    def __init__(self, host: Host, *targets: str, timeout: float = 30.0) -> None:
         self.popen = subprocess.Popen(
             ["ip", "netns", "exec", host.netns, sys.executable, str(BENCH / "pinger.py"),
-             target, "0.002", "30"],
+             ",".join(targets), "0.002", str(timeout)],
             stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
+        self.targets = targets
         self.lines: list[str] = []
         threading.Thread(target=self._pump, daemon=True).start()
         wait_for(lambda: "ready" in self.lines, 10, "the pinger to start")
@@ -65,16 +66,28 @@ class Pinger:
             self.lines.append(line.strip())
 
     def first_reply(self, timeout: float) -> tuple[float, float]:
-        """(receipt, send) monotonic times of the first echo reply."""
-        line = wait_for(
-            lambda: next((x for x in self.lines if x.startswith(("reply", "timeout"))), ""),
+        """(receipt, send) monotonic times of the first echo reply (of the only target)."""
+        return self.first_replies(timeout)[self.targets[0]]
+
+    def first_replies(self, timeout: float) -> dict[str, tuple[float, float]]:
+        """Target -> (receipt, send) monotonic times of its first echo reply, once all answered."""
+        wait_for(
+            lambda: (
+                any(x.startswith("timeout") for x in self.lines)
+                or sum(x.startswith("reply") for x in self.lines) == len(self.targets)
+            ),
             timeout,
-            "the first ping reply",
+            "the first ping replies",
         )
-        if line == "timeout":
-            raise TimeoutError("the joiner never got a ping reply")
-        _, received, sent, _ = line.split()
-        return float(received), float(sent)
+        silent = [x for x in self.lines if x.startswith("timeout")]
+        if silent:
+            raise TimeoutError(f"no ping reply from {silent[0].partition(' ')[2]}")
+        replies = {}
+        for line in self.lines:
+            if line.startswith("reply"):
+                _, received, sent, _, target = line.split()
+                replies[target] = (float(received), float(sent))
+        return replies
 
     def close(self) -> None:
         if self.popen.poll() is None:

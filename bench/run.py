@@ -31,6 +31,7 @@ BENCHMARKS = (
     "join_to_first_ping",
     "propagation_10_nodes",
     "idle_node",
+    "dataplane",
 )
 # Run only when named (--only): minutes long, and it needs ../shared/kube-node and buildah.
 OPT_IN = ("kube_node_e2e", "jepsen_faults")
