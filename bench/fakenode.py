@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import ipaddress
 import json
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -37,6 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "node"))
 
+from child import raise_nofile_limit, reply
 from webmesh import logs
 from webmesh.daemon.node import NodeDaemon
 from webmesh.daemon.settings import load_settings
@@ -46,11 +45,6 @@ from webmesh.mesh.state import Effect, MeshState, NodeAdded
 from webmesh.wg.fake import FakeDriver, FakeLinks
 
 TOP = int(ipaddress.IPv4Address("172.31.255.254"))
-
-
-def reply(payload: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(payload) + "\n")
-    sys.stdout.flush()
 
 
 def raw_node(tag: str, index: int) -> Node:
@@ -138,15 +132,6 @@ async def serve(node_id: str, argv: list[str]) -> None:
                 reply({"error": f"unknown command {cmd!r}"})
     finally:
         await daemon.shutdown()
-
-
-def raise_nofile_limit() -> None:
-    """Soft RLIMIT_NOFILE up to the hard limit: a server may hold a socket per client."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == hard:
-        return
-    with contextlib.suppress(ValueError, OSError):  # an unlimited hard limit may be refused
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def main() -> None:

@@ -27,34 +27,19 @@ import asyncio
 import collections
 import contextlib
 import json
-import resource
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import grpc
 from grpc import aio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "node"))
 
+from child import raise_nofile_limit, reply
 from webmesh.api.v1 import membership_pb2, membership_pb2_grpc
 
 OPTIONS = [("grpc.use_local_subchannel_pool", 1)]
-
-
-def reply(payload: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(payload) + "\n")
-    sys.stdout.flush()
-
-
-def raise_nofile_limit() -> None:
-    """Soft RLIMIT_NOFILE up to the hard limit: every subscriber holds a socket."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == hard:
-        return
-    with contextlib.suppress(ValueError, OSError):  # an unlimited hard limit may be refused
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 class Tracker:
