@@ -24,15 +24,15 @@ import json
 import os
 import random
 import re
-import shlex
 import statistics
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import BenchResult, Metric, median, need_root, percentile, progress
+from common import BenchResult, Metric, median, need_root, percentile, progress, wait_for
 from support.netlab import QUICKSTART_FLAGS, Host, Lab
+from webmesh.wg import keys
 
 ROUNDS = int(os.environ.get("WEBMESH_DATAPLANE_ROUNDS", "16"))  # of TCP, webmesh vs by hand
 OTHER_ROUNDS = 2  # of the bare LAN's TCP, and of UDP and ping for every mode
@@ -100,7 +100,6 @@ def run() -> BenchResult:
                 for mode in _rotated(MODES, number):
                     _measure_udp_and_ping(targets[(mode, path)], samples[(mode, path)])
         result.note(f"engine: {_engine(alpha)}")
-        result.note(f"kernel.sched_autogroup_enabled = {_autogroup()}")
         _report(result, samples)
     return result
 
@@ -139,9 +138,8 @@ def _start_mesh(alpha: Host, beta: Host, gamma: Host) -> None:
         host.wait_mesh_ip()
     mesh = {h.name: h.mesh_ip() for h in (alpha, beta, gamma)}
     for source, target in ((beta, "alpha"), (beta, "gamma"), (gamma, "beta")):
-        if not _ping_until(source, mesh[target], 30):
-            raise RuntimeError(f"{source.name} cannot ping {target} through webmesh\n"
-                               f"{source.logs()}")  # fmt: skip
+        wait_for(lambda s=source, t=target: s.ping(mesh[t]), 30,  # type: ignore[misc]
+                 f"{source.name} to ping {target} through webmesh\n{source.logs()}")  # fmt: skip
 
 
 def _start_hand_tunnels(lab: Lab, alpha: Host, beta: Host, gamma: Host) -> None:
@@ -149,29 +147,36 @@ def _start_hand_tunnels(lab: Lab, alpha: Host, beta: Host, gamma: Host) -> None:
     hosts = (alpha, beta, gamma)
     for host in hosts:
         host.spawn("wireguard-go", "-f", "wg1", name="wireguard-go-wg1")
-    keys = {h.name: _keypair() for h in hosts}
+    private = {h.name: keys.generate_private_key() for h in hosts}
+    public = {name: keys.public_key(key) for name, key in private.items()}
     address = {h.name: f"{HAND_NET}.{i + 1}" for i, h in enumerate(hosts)}
     for host in hosts:
         private_file = lab.dir / f"wg1-{host.name}.key"
-        private_file.write_text(keys[host.name][0] + "\n")
+        private_file.write_text(private[host.name] + "\n")
         if host is alpha:  # the relay: a /32 per peer, and it forwards
             peers = [(h, f"{address[h.name]}/32") for h in (beta, gamma)]
             host.exec("sysctl", "-qw", "net.ipv4.ip_forward=1")
         else:  # an endpoint-less node: the relay carries the whole tunnel network
             peers = [(alpha, f"{HAND_NET}.0/24")]
-        settings = [f"private-key {private_file} listen-port {HAND_PORT}"]
+        settings = ["private-key", str(private_file), "listen-port", str(HAND_PORT)]
         for peer, allowed in peers:
             # as webmesh: every side knows the relay's endpoint and keeps its NAT mapping open
-            endpoint = f" endpoint {peer.lan_ip}:{HAND_PORT}"
-            keepalive = " persistent-keepalive 25" if host is not alpha else ""
-            settings.append(f"peer {keys[peer.name][1]}{endpoint}{keepalive} allowed-ips {allowed}")
-        _eventually_in_container(host, "wg set wg1 " + " ".join(settings))
+            settings += ["peer", public[peer.name], "endpoint", f"{peer.lan_ip}:{HAND_PORT}"]
+            settings += ["persistent-keepalive", "25"] if host is not alpha else []
+            settings += ["allowed-ips", allowed]
+        # in the mount namespace of the wireguard-go just spawned (its /run/wireguard), once
+        # it has opened its socket
+        wait_for(lambda h=host, a=settings: _wg_set(h, a), 10,  # type: ignore[misc]
+                 f"`wg set wg1` on {host.name}")  # fmt: skip
         host.exec("ip", "addr", "add", f"{address[host.name]}/24", "dev", "wg1")
         host.exec("ip", "link", "set", "wg1", "up", "mtu", "1420")
     for source, target in ((beta, alpha), (beta, gamma), (gamma, beta)):
-        if not _ping_until(source, address[target.name], 15):
-            raise RuntimeError(f"the hand-configured tunnel does not carry {source.name} -> "
-                               f"{target.name}")  # fmt: skip
+        wait_for(lambda s=source, t=target: s.ping(address[t.name]), 15,  # type: ignore[misc]
+                 f"the hand-configured tunnel to carry {source.name} -> {target.name}")  # fmt: skip
+
+
+def _wg_set(host: Host, settings: list[str]) -> bool:
+    return host.in_container("wg", "set", "wg1", *settings, check=False).returncode == 0
 
 
 def _targets(alpha: Host, beta: Host, gamma: Host) -> dict[tuple[str, str], Target]:
@@ -193,37 +198,6 @@ def _check_mesh_endpoints(lab: Lab, *hosts: Host) -> None:
         endpoints = host.wg("endpoints").split()[1::2]
         if not endpoints or not all(e.startswith(lan) for e in endpoints):
             raise RuntimeError(f"{host.name}'s webmesh peers are not on the LAN: {endpoints}")
-
-
-def _keypair() -> tuple[str, str]:
-    private = subprocess.run(["wg", "genkey"], capture_output=True, text=True, check=True)
-    public = subprocess.run(
-        ["wg", "pubkey"], input=private.stdout, capture_output=True, text=True, check=True
-    )
-    return private.stdout.strip(), public.stdout.strip()
-
-
-def _eventually_in_container(host: Host, script: str, timeout: float = 10.0) -> None:
-    """Run ``script`` where the host's /run/wireguard is (once wireguard-go has its socket)."""
-    inner = f"mount --bind {shlex.quote(str(host.run_dir))} /run/wireguard && {script}"
-    argv = ["ip", "netns", "exec", host.netns, "unshare", "--mount", "--propagation", "private",
-            "sh", "-c", inner]  # fmt: skip
-    deadline = time.monotonic() + timeout
-    while True:
-        done = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=30)
-        if done.returncode == 0:
-            return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{script!r} on {host.name} failed: {done.stderr.strip()}")
-        time.sleep(0.1)
-
-
-def _ping_until(host: Host, address: str, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if host.ping(address):
-            return True
-    return False
 
 
 # ------------------------------------------------------------------------------ measuring
@@ -328,13 +302,6 @@ def _engine(alpha: Host) -> str:
         if "kernel module unusable" in line or "started wireguard-go" in line:
             return line.strip()[-200:]
     return "kernel module (no wireguard-go started)"
-
-
-def _autogroup() -> str:
-    try:
-        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip()
-    except OSError:
-        return "absent"
 
 
 # ------------------------------------------------------------------------------ reporting

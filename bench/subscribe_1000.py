@@ -256,21 +256,15 @@ async def _scenario(
             f"({JOIN_IN_FLIGHT} Joins in flight, no stream open): server CPU "
             f"{cpu * 1000 / CLIENTS:.1f} ms per Join"
         )
-        await asyncio.sleep(SETTLE)
-        index0 = _index(server)
-        figures.idle_without_pct = await _idle_cpu_pct(pid)
-        figures.rss_before_mb, fds_before = rss_mb(pid), _open_fds(pid)
-        if _index(server) != index0:
-            result.note(f"{tag}: the state changed during the idle window without streams")
+        figures.idle_without_pct, figures.rss_before_mb, fds_before = await _quiet_window(
+            result, server, tag, "without streams"
+        )
         procs: list[SubscriberProcess] = []
         try:
             procs = await _open_streams(result, tag, server, keys, logs)
-            await asyncio.sleep(SETTLE)
-            index0 = _index(server)
-            figures.idle_with_pct = await _idle_cpu_pct(pid)
-            figures.rss_after_mb, fds_after = rss_mb(pid), _open_fds(pid)
-            if _index(server) != index0:
-                result.note(f"{tag}: the state changed during the idle window with streams")
+            figures.idle_with_pct, figures.rss_after_mb, fds_after = await _quiet_window(
+                result, server, tag, "with streams"
+            )
             result.note(
                 f"{tag}: server before the streams: RSS {figures.rss_before_mb:.1f} MB, "
                 f"{fds_before} open files, idle CPU {figures.idle_without_pct:.2f}% of a core; "
@@ -291,6 +285,21 @@ async def _scenario(
             for proc in procs:
                 proc.stop()
     return figures
+
+
+async def _quiet_window(
+    result: BenchResult, server: FakeNode, tag: str, streams: str
+) -> tuple[float, float, int]:
+    """After SETTLE s, the server's idle CPU (% of a core over IDLE_WINDOW s), then its RSS (MB)
+    and open files; noted when the mesh state changed meanwhile (the window was not quiet)."""
+    await asyncio.sleep(SETTLE)
+    pid = server.popen.pid
+    index0 = _index(server)
+    idle = await _idle_cpu_pct(pid)
+    rss, fds = rss_mb(pid), _open_fds(pid)
+    if _index(server) != index0:
+        result.note(f"{tag}: the state changed during the idle window {streams}")
+    return idle, rss, fds
 
 
 async def _open_streams(
