@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV     ?= .venv
 PY       := $(VENV)/bin/python
 PYTEST   := $(VENV)/bin/pytest
-APT_PKGS := wireguard-go wireguard-tools iproute2 iputils-ping util-linux iptables procps python3 python3-venv \
+APT_PKGS := wireguard-go wireguard-tools iproute2 iputils-ping util-linux iptables nftables dnsmasq-base procps python3 python3-venv \
             python3-dev make gcc libc6-dev libldap2-dev libsasl2-dev slapd ldap-utils
 PY_DIRS  := $(wildcard node operator tests bench scripts)
 PROTOS   := $(wildcard node/webmesh/api/v1/*.proto)
@@ -20,6 +20,7 @@ help: ## List the targets
 .PHONY: system-deps
 system-deps: ## Install the Debian packages the node and the tests need (root; skipped when present)
 	@if ! command -v wireguard-go >/dev/null || ! command -v wg >/dev/null || ! command -v ping >/dev/null \
+	   || ! command -v nft >/dev/null || ! command -v dnsmasq >/dev/null \
 	   || ! command -v slapd >/dev/null || ! [ -e /usr/include/ldap.h ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "run as root (or install: $(APT_PKGS))"; exit 1; fi; \
 	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && \

@@ -6,10 +6,12 @@ webmesh-node (``--global.log-level``, ``--global.log-format``) and wmctl (``--lo
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import sys
 import time
+from collections.abc import Callable, Hashable
 
 LEVELS = ("debug", "info", "warning", "error")
 FORMATS = ("text", "json")
@@ -67,3 +69,32 @@ def unconfigure() -> None:
     """Remove the handler :func:`configure` installed (records go where they went before)."""
     root = logging.getLogger()
     root.handlers[:] = [h for h in root.handlers if not isinstance(h, _StderrHandler)]
+
+
+class Throttle:
+    """Whether to log about a key (a source address and a reason) now: at most once per
+    ``every`` seconds per key, remembering the ``capacity`` most recent keys. A port that faces
+    strangers logs each refusal this way: a flood of junk cannot flood the log."""
+
+    def __init__(
+        self,
+        *,
+        every: float = 60.0,
+        capacity: int = 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._every = every
+        self._capacity = capacity
+        self._clock = clock
+        self._last: collections.OrderedDict[Hashable, float] = collections.OrderedDict()
+
+    def due(self, key: Hashable) -> bool:
+        now = self._clock()
+        last = self._last.get(key)
+        if last is not None and now - last < self._every:
+            return False
+        self._last[key] = now
+        self._last.move_to_end(key)
+        while len(self._last) > self._capacity:
+            self._last.popitem(last=False)
+        return True

@@ -8,6 +8,7 @@ passes in, so they are never stale and cost nothing between scrapes.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from webmesh.mesh.state import MeshState
 from webmesh.prometheus import (
@@ -21,6 +22,9 @@ from webmesh.prometheus import (
 )
 from webmesh.raft.store import RaftRole, RaftStatus
 from webmesh.wg.config import DeviceState
+
+if TYPE_CHECKING:
+    from webmesh.dns.server import MeshDnsServer
 
 GRPC_REQUESTS = Counter(
     "webmesh_grpc_requests_total",
@@ -46,7 +50,9 @@ class NodeCollector(Collector):
         state: Callable[[], MeshState],
         device: Callable[[], DeviceState | None],
         peer_names: Callable[[], dict[str, str]],
+        meshdns: Callable[[], MeshDnsServer | None] = lambda: None,
     ) -> None:
+        self._meshdns = meshdns
         self._raft = raft
         self._state = state
         self._device = device
@@ -60,6 +66,29 @@ class NodeCollector(Collector):
         yield nodes
         yield from _presence_metrics(state)
         yield from self._wireguard_metrics()
+        yield from self._meshdns_metrics()
+
+    def _meshdns_metrics(self) -> Iterator[CounterMetricFamily]:
+        server = self._meshdns()
+        if server is None:
+            return
+        queries = CounterMetricFamily(
+            "webmesh_meshdns_queries",
+            "MeshDNS queries answered, by outcome (answered, nxdomain, forwarded, servfail, "
+            "refused, formerr, notimp)",
+            labels=["outcome"],
+        )
+        for outcome, count in sorted(server.outcomes.items()):
+            queries.add_metric([outcome], float(count))
+        yield queries
+        refused = CounterMetricFamily(
+            "webmesh_meshdns_refused",
+            "MeshDNS queries dropped or refused and TCP connections closed, by reason",
+            labels=["reason"],
+        )
+        for reason, count in sorted(server.refusals.items()):
+            refused.add_metric([reason], float(count))
+        yield refused
 
     def _raft_metrics(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         status = self._raft()

@@ -43,6 +43,27 @@ def is_address(host: str) -> bool:
     return True
 
 
+def parse_dns_server(text: str) -> tuple[str, int]:
+    """``1.1.1.1``, ``1.1.1.1:5353``, ``2001:db8::1``, ``[2001:db8::1]:5353`` -> (host, port).
+
+    An address, never a name: a resolver needs no DNS to be found.
+    """
+    host, port_text = text, "53"
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise errors.InvalidArgument(f"invalid DNS server {text!r}: expected [ADDRESS]:PORT")
+        port_text = rest[1:] if rest else port_text  # "[ADDRESS]:" has an empty port
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    if not is_address(host.split("%", 1)[0]):
+        raise errors.InvalidArgument(f"invalid DNS server {text!r}: expected an IP address")
+    # ASCII digits only: str.isdigit() also accepts "²" (int() raises) and other scripts' digits.
+    if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
+        raise errors.InvalidArgument(f"invalid port in DNS server {text!r}")
+    return host, int(port_text)
+
+
 def validate_cidr(cidr: str) -> str:
     try:
         return str(ipaddress.ip_network(cidr, strict=False))

@@ -54,7 +54,7 @@ def can_run() -> str:
     """'' when this machine can run network tests, else why not."""
     if os.geteuid() != 0:
         return "network tests need root"
-    for tool in ("wireguard-go", "ip", "ping", "unshare", "iptables", "nft"):
+    for tool in ("wireguard-go", "ip", "ping", "unshare", "iptables", "nft", "dnsmasq"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed"
     return ""
@@ -102,6 +102,7 @@ class Host:
     lan_ip: str
     data: Path
     run_dir: Path  # its /run/wireguard: kept across restarts of its processes, as on a host
+    resolv_file: Path | None = None  # its /etc/resolv.conf (a lab with a nameserver)
     processes: list[Process] = field(default_factory=list)
 
     def exec(
@@ -132,7 +133,7 @@ class Host:
                 *self._private_etc(mounts),
                 f"mount --bind {shlex.quote(str(self.run_dir))} /run/wireguard",
                 f"mount --bind {shlex.quote(str(self.data))} /var/lib/webmesh",
-                *self.lab.etc_binds(),
+                *self.lab.etc_binds(self),
                 *(_bind(source, target) for source, target in mounts),
                 f"export PATH={shlex.quote(str(BIN))}:$PATH",
                 "exec " + " ".join(shlex.quote(a) for a in (program, *args)),
@@ -174,7 +175,7 @@ class Host:
         inner = "; ".join(
             [
                 f"hostname {shlex.quote(self.name)}",
-                *self.lab.etc_binds(),
+                *self.lab.etc_binds(self),
                 f"export PATH={shlex.quote(str(BIN))}:$PATH",
                 "exec " + " ".join(shlex.quote(a) for a in cmd),
             ]
@@ -355,16 +356,20 @@ class Lab:
         run_dir = self.dir / f"run-{name}"
         run_dir.mkdir()
         host = Host(self, name, netns, lan_ip, data, run_dir)
+        if self.resolv_file is not None:  # each host its own, as each container has
+            host.resolv_file = self.dir / f"resolv-{name}.conf"
+            shutil.copyfile(self.resolv_file, host.resolv_file)
         self.hosts.append(host)
         with self.hosts_file.open("a") as out:
             out.write(f"{lan_ip} {name}\n")
         return host
 
-    def etc_binds(self) -> list[str]:
-        """Shell lines that bind the lab's /etc/hosts (and resolv.conf) in a mount namespace."""
+    def etc_binds(self, host: Host) -> list[str]:
+        """Shell lines that bind the lab's /etc/hosts and the host's own resolv.conf (when the
+        lab has a nameserver) in a mount namespace."""
         lines = [f"mount --bind {shlex.quote(str(self.hosts_file))} /etc/hosts"]
-        if self.resolv_file is not None:
-            resolv = shlex.quote(str(self.resolv_file))
+        if host.resolv_file is not None:
+            resolv = shlex.quote(str(host.resolv_file))
             lines.append(f"mount --bind {resolv} /etc/resolv.conf || exit 97")
         return lines
 

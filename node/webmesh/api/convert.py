@@ -48,6 +48,7 @@ def node_to_proto(
         raft_key=node.raft_key,
         online=last_seen is None,
         ephemeral=node.ephemeral,
+        meshdns_address=node.dns_address,
     )
     if last_seen is not None:
         message.last_seen.CopyFrom(timestamp(last_seen))
@@ -112,6 +113,7 @@ def join_spec(request: membership_pb2.JoinRequest) -> JoinSpec:
         raft_key_previous=request.raft_key_previous,
         ephemeral=request.ephemeral,
         previous_public_key=request.previous_public_key,
+        dns_port=request.meshdns_port,
     )
 
 
@@ -128,6 +130,7 @@ def join_response(result: JoinResult) -> membership_pb2.JoinResponse:
         leader_id=result.leader_id,
         role=ROLES[result.node.role],
         node=node_to_proto(result.node, leader_id=result.leader_id),
+        meshdns_servers=list(result.dns_servers),
     )
 
 

@@ -21,7 +21,7 @@ from webmesh.api.v1 import (
     types_pb2,
 )
 from webmesh.authz.methods import is_self
-from webmesh.mesh import peers
+from webmesh.mesh import names, peers
 from webmesh.mesh.changelog import ChangeLog
 from webmesh.mesh.feed import ReplicaFeed
 from webmesh.service.membership import MembershipService
@@ -107,6 +107,7 @@ class MembershipServicer(membership_pb2_grpc.MembershipServicer):  # type: ignor
     ) -> AsyncIterator[membership_pb2.PeerList]:
         feed = ReplicaFeed(self._changes, request.id)
         current: dict[str, peers.Peer] = {}
+        dns_servers: tuple[str, ...] = ()
         first = True
         while True:
             state = self._changes.latest
@@ -120,11 +121,14 @@ class MembershipServicer(membership_pb2_grpc.MembershipServicer):  # type: ignor
                     current.pop(node_id, None)
                 else:
                     current[node_id] = entry
-            if first or delta.full is not None or delta.changes:
-                first = False
+            servers = names.meshdns_servers(state)
+            if first or delta.full is not None or delta.changes or servers != dns_servers:
+                first, dns_servers = False, servers
                 listed = sorted(current.values(), key=lambda p: p.node_id)
                 yield membership_pb2.PeerList(
-                    peers=[convert.peer_to_proto(p, state) for p in listed], index=state.index
+                    peers=[convert.peer_to_proto(p, state) for p in listed],
+                    index=state.index,
+                    meshdns_servers=servers,
                 )
             await self._watch.wait(RESYNC_INTERVAL)
 

@@ -20,6 +20,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from webmesh import errors
@@ -28,6 +29,7 @@ from webmesh.api.v1 import membership_pb2
 from webmesh.client import join as joiner
 from webmesh.client.mesh_client import ClientOptions, MeshClient
 from webmesh.client.security import ClientSecurity
+from webmesh.dns import hostresolver
 from webmesh.mesh.feed import StaticFeed
 from webmesh.mesh.model import Networks, Node
 from webmesh.reconcile.desired import LocalInterface, interface_addresses
@@ -50,6 +52,7 @@ examples:
 RECONNECT_BACKOFF = (0.2, 5.0)
 REMOVED_EXIT = 4  # wmctl's "not found": this machine is no longer in the mesh
 LEARN_RETRIES = (0.2, 0.5, 1.0)  # pauses after failed attempts to list the servers
+STATE_DIR = Path("/var/lib/webmesh/wmctl")
 
 
 def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -101,6 +104,20 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         choices=("auto", "kernel", "userspace", "fake"),
         help="WireGuard driver",
     )
+    parser.add_argument(
+        "--use-meshdns",
+        action="store_true",
+        help="send this machine's lookups of the mesh domain (<node-id>.<mesh-domain>) to the "
+        "mesh's MeshDNS servers (systemd-resolved per-link DNS where it runs, otherwise a "
+        "managed /etc/resolv.conf, put back byte for byte on disconnect)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        default=str(STATE_DIR),
+        metavar="PATH",
+        help="where --use-meshdns keeps the host's original resolv.conf while connected (a "
+        "later connect puts back what a killed one left)",
+    )
     parser.add_argument("--json", action="store_true", help="print events as JSON lines")
 
 
@@ -117,6 +134,9 @@ class Session:
     removed: bool = False  # the mesh removed this machine: do not leave, exit non-zero
     server_names: dict[str, str] = field(default_factory=dict)  # address -> node id (TLS name)
     reconciler: Reconciler | None = None
+    resolver: hostresolver.HostResolver | None = None  # with --use-meshdns
+    domain: str = ""
+    dns_servers: tuple[str, ...] = ()  # what the host resolver points at now
 
     def emit(self, event: str, **fields: Any) -> None:
         if self.args.json:
@@ -143,6 +163,7 @@ async def connect(args: argparse.Namespace, security: ClientSecurity) -> int:
     if not args.join_server:
         raise errors.InvalidArgument("give at least one --join-server HOST:PORT")
     session = Session(args, security, args.node_id or socket.gethostname())
+    _recover_resolver(args)
     server, response = await joiner.join(
         list(args.join_server), session.request(), max_retries=3, security=security
     )
@@ -150,10 +171,13 @@ async def connect(args: argparse.Namespace, security: ClientSecurity) -> int:
     removed = False
     try:
         await _bring_up(session, response, driver)
+        _use_meshdns(session, response.mesh_domain, response.meshdns_servers)
         session.servers = [server, *[s for s in args.join_server if s != server]]
         await _learn_servers(session)
         removed = await _follow_until_stopped(session)
     finally:
+        if session.resolver is not None:  # first: never leave the host pointed at a lost mesh
+            _restore_resolver(session)
         if not session.removed:
             await _leave(session)
         if session.reconciler is not None:
@@ -197,6 +221,47 @@ async def _bring_up(session: Session, response: membership_pb2.JoinResponse, dri
         peers=len(response.peers),
         interface=local.name,
     )
+
+
+def _backup(args: argparse.Namespace) -> Path:
+    return Path(args.state_dir) / f"{args.interface_name}.{hostresolver.BACKUP_NAME}"
+
+
+def _recover_resolver(args: argparse.Namespace) -> None:
+    """Put back the resolv.conf a connect killed with SIGKILL left pointed at MeshDNS."""
+    if _backup(args).exists():
+        hostresolver.ResolvConfFile(_backup(args)).recover()
+
+
+def _use_meshdns(session: Session, domain: str, servers: Any) -> None:
+    """Point the host resolver at the mesh's MeshDNS servers (with --use-meshdns), or at the
+    new list when it changed; a mesh without one on port 53 is said once, not an error."""
+    if not session.args.use_meshdns:
+        return
+    if session.resolver is None:
+        session.resolver = hostresolver.for_host(session.args.interface_name, _backup(session.args))
+        session.domain = domain
+    usable = hostresolver.resolv_conf_servers(list(servers))
+    if usable == session.dns_servers:
+        return
+    if not usable:
+        log.warning("no MeshDNS server on port 53 in the mesh: the host resolver is unchanged")
+        return
+    try:
+        session.resolver.point_at(usable, session.domain)
+    except OSError as exc:
+        log.warning("cannot point the host resolver at MeshDNS error=%s", exc)
+        return
+    session.dns_servers = usable
+    session.emit("meshdns", servers=",".join(usable), domain=session.domain)
+
+
+def _restore_resolver(session: Session) -> None:
+    assert session.resolver is not None
+    try:
+        session.resolver.restore()
+    except OSError as exc:
+        log.error("cannot restore the host's resolver config error=%s", exc)
 
 
 async def _learn_servers(session: Session, via: str = "") -> None:
@@ -271,6 +336,8 @@ def _apply(session: Session, server: str, update: membership_pb2.PeerList) -> No
     session.feed.set(peers)
     if session.reconciler is not None:
         session.reconciler.wake()
+    if session.resolver is not None:
+        _use_meshdns(session, session.domain, update.meshdns_servers)
     session.emit(
         "peers", server=server, count=len(peers), ids=",".join(p.node_id for p in peers) or "-"
     )

@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grpc import aio
 
@@ -34,6 +35,7 @@ from webmesh.daemon import raft_keys, raft_roster, security, wg_keys
 from webmesh.daemon.identity import Identity
 from webmesh.daemon.settings import Settings
 from webmesh.daemon.values import split_host_port
+from webmesh.dns import hostresolver
 from webmesh.mesh import endpoints, ipam, peers
 from webmesh.mesh.changelog import ChangeLog
 from webmesh.mesh.feed import ReplicaFeed
@@ -56,6 +58,9 @@ from webmesh.wg import hello, keys
 from webmesh.wg.config import DeviceState
 from webmesh.wg.driver import WireGuardDriver
 from webmesh.wg.netlink import Links
+
+if TYPE_CHECKING:
+    from webmesh.daemon.meshdns import MeshDns
 
 log = logging.getLogger("webmesh.node")
 
@@ -93,6 +98,7 @@ class NodeDaemon:
         self.reconciler: Reconciler | None = None
         self.server: aio.Server | None = None
         self.metrics_server: MetricsServer | None = None
+        self.meshdns: MeshDns | None = None
         self.device: DeviceState | None = None
         self._device_stale = asyncio.Event()
         self._remembered: tuple[tuple[str, ...], str, tuple[tuple[str, str], ...]] = ((), "", ())
@@ -215,6 +221,7 @@ class NodeDaemon:
             api_address=self._explicit_api_address(),
             raft_key=raft_keys.public_of(ident.raft_key),
             raft_key_previous=raft_keys.public_of(ident.raft_key_previous),
+            meshdns_port=self._dns_port(),
         )
 
     async def _join(self, ident: Identity) -> Plan:
@@ -303,7 +310,12 @@ class NodeDaemon:
             routes=self._advertised_routes(),
             raft_key=raft_keys.public_of(i.raft_key),
             raft_key_previous=raft_keys.public_of(i.raft_key_previous),
+            dns_address=f"{host}:{self._dns_port()}" if self._dns_port() else "",
         )
+
+    def _dns_port(self) -> int:
+        meshdns = self.settings.services.meshdns
+        return meshdns.listen_port if meshdns.enabled else 0
 
     def _raft_address(self) -> str:
         host = ipam.interface_address(self.identity.ipv4)
@@ -387,6 +399,8 @@ class NodeDaemon:
         self.watch.notify()
         self._remember_raft_peers(latest)
         self._follow_raft_key_epoch(latest)
+        if self.meshdns is not None:
+            self.meshdns.state_changed()
 
     # ---- Raft key rotation (webmesh.daemon.raft_keys) ----------------------------------------
 
@@ -554,6 +568,7 @@ class NodeDaemon:
                 **security.bootstrap_policy(self.settings, self.identity.node_id),
             )
         await self._start_services()
+        await self._start_meshdns()
         self._advertised = advertised
         registration = self._keep_registered(advertised)
         if self.identity.raft_key_previous:  # a rotation was under way when the node stopped
@@ -873,6 +888,28 @@ class NodeDaemon:
             await self._start_metrics(s.metrics.listen_address)
         self._tasks.append(asyncio.create_task(self._refresh_device(), name="device-stats"))
 
+    async def _start_meshdns(self) -> None:
+        s = self.settings
+        saved = self.data_dir / hostresolver.BACKUP_NAME
+        if saved.exists():  # a run killed with SIGKILL left the host's resolver pointed at MeshDNS
+            hostresolver.ResolvConfFile(saved).recover()
+        if not (s.services.meshdns.enabled or s.mesh.use_meshdns):
+            return
+        # dnspython (and what it imports) loads only on nodes that use MeshDNS
+        from webmesh.daemon.meshdns import MeshDns  # noqa: PLC0415
+
+        i = self.identity
+        self.meshdns = MeshDns(
+            s.services.meshdns,
+            use_meshdns=s.mesh.use_meshdns,
+            state=lambda: self.machine.state,
+            node_id=i.node_id,
+            interface=s.wireguard.interface_name,
+            data_dir=self.data_dir,
+        )
+        mesh_addresses = tuple(ipam.interface_address(a) for a in (i.ipv4, i.ipv6) if a)
+        await self.meshdns.start(mesh_addresses, i.domain)
+
     async def _start_metrics(self, address: str) -> None:
         host, port = split_host_port(address, allow_zero_port=True)
         collector = metrics.NodeCollector(
@@ -880,6 +917,7 @@ class NodeDaemon:
             state=lambda: self.machine.state,
             device=lambda: self.device,
             peer_names=self.peer_names,
+            meshdns=lambda: self.meshdns.server if self.meshdns else None,
         )
         with contextlib.suppress(ValueError):  # already registered (several nodes in one process)
             metrics.REGISTRY.register(collector)
@@ -899,6 +937,9 @@ class NodeDaemon:
 
     async def shutdown(self) -> None:
         """Stop serving, stop replicating, remove the interface. Safe to call more than once."""
+        if self.meshdns is not None:  # first: the host's resolver must never stay pointed here
+            await self.meshdns.close()
+            self.meshdns = None
         if self.server is not None:
             await self.server.stop(grace=1.0)
             self.server = None

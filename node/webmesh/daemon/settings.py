@@ -80,6 +80,10 @@ OPTIONS: tuple[Option, ...] = (
                 "When the mesh removes this node (wmctl leave NODE, or a purge), join again at "
                 "once instead of removing the interface and exiting with status 3; also lets a "
                 "node that was removed start again."),
+    bool_option("mesh.use-meshdns",
+                "Send this host's lookups of the mesh domain to MeshDNS (systemd-resolved "
+                "per-link DNS where it runs, otherwise a managed /etc/resolv.conf, put back "
+                "byte for byte when the node stops)."),
     Option("mesh.routes", values.parse_network, "", "Extra CIDRs this node advertises.",
            kind="list of CIDR", metavar="CIDR[,...]", is_list=True),
     Option("raft.listen-address", values.parse_optional_listen_address, "",
@@ -99,6 +103,22 @@ OPTIONS: tuple[Option, ...] = (
     Option("services.metrics.listen-address", values.parse_listen_address, "[::]:8080",
            "Address of the Prometheus metrics endpoint.", kind="host:port", metavar="HOST:PORT"),
     bool_option("services.metrics.disabled", "Do not serve metrics."),
+    bool_option("services.meshdns.enabled",
+                "Serve MeshDNS (UDP and TCP): <node-id>.<mesh-domain> A/AAAA for every node of "
+                "the mesh, other names forwarded to this host's resolvers."),
+    Option("services.meshdns.listen-port", values.int_in_range(1, 65535), "53",
+           "Port of MeshDNS (--mesh.use-meshdns uses only servers on port 53: resolv.conf "
+           "cannot name another port).", kind="int 1..65535", metavar="PORT"),
+    Option("services.meshdns.listen-addresses", values.parse_ip_address, "",
+           "Addresses MeshDNS listens on; empty: this node's mesh addresses (0.0.0.0 or :: "
+           "for every address, e.g. behind a Kubernetes Service).",
+           kind="list of IP addresses", metavar="IP[,...]", is_list=True),
+    Option("services.meshdns.forwarders", values.parse_dns_server, "",
+           "DNS servers that answer names outside the mesh domain; empty: the servers of this "
+           "host's /etc/resolv.conf (as it was before webmesh changed it).",
+           kind="list of IP[:PORT]", metavar="IP[:PORT][,...]", is_list=True),
+    bool_option("services.meshdns.no-forward",
+                "Answer only the mesh domain: REFUSED for every other name."),
     Option("wireguard.interface-name", values.parse_interface_name, "webmesh0",
            "Name of the WireGuard interface.", kind="interface name", metavar="NAME"),
     Option("wireguard.listen-port", values.int_in_range(1, 65535), "51820",
@@ -180,6 +200,7 @@ class MeshSettings:
     purge_after: int
     ephemeral_grace: int
     rejoin_after_removal: bool
+    use_meshdns: bool
     routes: tuple[str, ...]
 
 
@@ -202,11 +223,23 @@ class ListenerSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class MeshDnsSettings:
+    """``services.meshdns.*``: the DNS server for the mesh domain."""
+
+    enabled: bool
+    listen_port: int
+    listen_addresses: tuple[str, ...]  # () means: this node's mesh addresses
+    forwarders: tuple[str, ...]  # () means: the host's own resolvers
+    no_forward: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class ServicesSettings:
     """``services.*``: the endpoints this node serves."""
 
     api: ListenerSettings
     metrics: ListenerSettings
+    meshdns: MeshDnsSettings
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -246,6 +279,7 @@ _SECTION_TYPES: Mapping[str, type[Any]] = {
     "services": ServicesSettings,
     "services.api": ListenerSettings,
     "services.metrics": ListenerSettings,
+    "services.meshdns": MeshDnsSettings,
     "wireguard": WireGuardSettings,
     **security_options.SECTION_TYPES,
 }

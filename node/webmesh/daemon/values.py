@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
+from webmesh import errors, syntax
+
 _Net = TypeVar("_Net", ipaddress.IPv4Network, ipaddress.IPv6Network)
 
 _TRUE = frozenset({"true", "1", "yes"})
@@ -178,6 +180,23 @@ def parse_optional_host_port(text: str) -> str:
 def parse_optional_listen_address(text: str) -> str:
     """Like :func:`parse_listen_address`, but the empty string means "use the daemon's default"."""
     return parse_listen_address(text) if text else ""
+
+
+def parse_ip_address(text: str) -> str:
+    """An IP address (no port, no name)."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IP address") from None
+
+
+def parse_dns_server(text: str) -> str:
+    """``ADDRESS[:PORT]`` (``[ADDRESS]:PORT`` for IPv6 with a port), unchanged."""
+    try:
+        syntax.parse_dns_server(text)
+    except errors.InvalidArgument as exc:
+        raise ValueError(str(exc)) from None
+    return text
 
 
 def parse_endpoint(text: str) -> str:

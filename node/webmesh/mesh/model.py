@@ -67,6 +67,8 @@ class Node:
     # Removed soon after it goes offline (``--mesh.ephemeral-grace``) instead of after
     # ``--mesh.purge-after``: a workstation that asked for it (``wmctl connect --ephemeral``).
     ephemeral: bool = False
+    # "mesh-ip:port" of its MeshDNS server (--services.meshdns.enabled); "" when it serves none.
+    dns_address: str = ""
 
     @property
     def primary_endpoint(self) -> str:
@@ -97,6 +99,7 @@ class Node:
             **({"raft_key_previous": self.raft_key_previous} if self.raft_key_previous else {}),
             **({"raft_key_epoch": self.raft_key_epoch} if self.raft_key_epoch else {}),
             **({"ephemeral": True} if self.ephemeral else {}),
+            **({"dns_address": self.dns_address} if self.dns_address else {}),
         }
 
     @classmethod
@@ -117,6 +120,7 @@ class Node:
             raft_key_previous=str(raw.get("raft_key_previous", "")),
             raft_key_epoch=int(raw.get("raft_key_epoch", 0)),
             ephemeral=bool(raw.get("ephemeral", False)),
+            dns_address=str(raw.get("dns_address", "")),
         )
 
 

@@ -113,6 +113,7 @@ class MeshState:
     routing_nodes: frozenset[str] = frozenset()  # ids of the nodes that advertise routes
     # ids of the nodes that have an endpoint: the only possible peers of a node without one
     endpoint_nodes: frozenset[str] = frozenset()
+    dns_nodes: frozenset[str] = frozenset()  # ids of the nodes that serve MeshDNS
     objects: Objects = field(default_factory=Objects)  # RBAC, ACLs, routes, with their views
     # Raised by RotateRaftKeys: a replica whose Node.raft_key_epoch is lower makes a new key.
     raft_key_epoch: int = 0
@@ -236,6 +237,7 @@ def _put_node(state: MeshState, node: Node, replaces_key: str = "") -> Transitio
         relay_id=_relay_after_put(state, nodes, offline, node),
         routing_nodes=_with_member(state.routing_nodes, node.id, bool(node.routes)),
         endpoint_nodes=_with_member(state.endpoint_nodes, node.id, bool(node.endpoints)),
+        dns_nodes=_with_member(state.dns_nodes, node.id, bool(node.dns_address)),
     )
     effect: Effect = NodeAdded(node) if before is None else NodeUpdated(before, node)
     back = (PresenceChanged(frozenset({node.id})),) if node.id in state.offline else ()
@@ -281,6 +283,7 @@ def _remove_node(state: MeshState, node_id: str, at: float) -> Transition:
         else state.relay_id,
         routing_nodes=_with_member(state.routing_nodes, node_id, False),
         endpoint_nodes=_with_member(state.endpoint_nodes, node_id, False),
+        dns_nodes=_with_member(state.dns_nodes, node_id, False),
     )
     return Transition(new, commands.Result(), (NodeRemoved(node),))
 
@@ -365,7 +368,7 @@ def _without(by_node: Mapping[str, _V], ids: Iterable[str]) -> Mapping[str, _V]:
 
 
 def _with_member(ids: frozenset[str], node_id: str, member: bool) -> frozenset[str]:
-    """``ids`` with ``node_id`` in it or not (the index of nodes with routes, or endpoints)."""
+    """``ids`` with ``node_id`` in it or not (the index of nodes with routes, endpoints, DNS)."""
     if member == (node_id in ids):
         return ids
     return ids | {node_id} if member else ids - {node_id}
@@ -424,6 +427,7 @@ def from_snapshot(raw: Mapping[str, Any]) -> MeshState:
         ),
         routing_nodes=frozenset(n.id for n in nodes.values() if n.routes),
         endpoint_nodes=frozenset(n.id for n in nodes.values() if n.endpoints),
+        dns_nodes=frozenset(n.id for n in nodes.values() if n.dns_address),
         objects=Objects.from_dict(raw.get("objects", {})),
         raft_key_epoch=int(raw.get("raft_key_epoch", 0)),
     )

@@ -37,6 +37,7 @@ from pysyncobj.poller import POLL_EVENT_TYPE
 from pysyncobj.tcp_connection import CONNECTION_STATE
 from pysyncobj.transport import TCPTransport
 
+from webmesh import logs
 from webmesh.raft import appends
 from webmesh.raft.channel import Channel, ChannelSettings, Refusal
 from webmesh.raft.credentials import ANY_ADDRESS
@@ -108,26 +109,20 @@ class Refusals:
 
     def __init__(self, watch: HandshakeWatch, clock: Callable[[], float] = time.monotonic):
         self._watch = watch
-        self._clock = clock
         self._lock = threading.Lock()
         self._counts: collections.Counter[str] = collections.Counter()
-        self._logged: collections.OrderedDict[tuple[str, str], float] = collections.OrderedDict()
+        self._throttle = logs.Throttle(
+            every=_REFUSAL_LOG_EVERY, capacity=_REFUSAL_SOURCES, clock=clock
+        )
 
     def __call__(self, peer: str, reason: Refusal, detail: str) -> None:
         if reason in _OUR_PROBLEMS:
             self._watch.failed(peer, detail)
         source = peer.rsplit(":", 1)[0]
-        now = self._clock()
         with self._lock:
             self._counts[reason.value] += 1
-            key = (source, reason.value)
-            last = self._logged.get(key)
-            if last is not None and now - last < _REFUSAL_LOG_EVERY:
+            if not self._throttle.due((source, reason.value)):
                 return
-            self._logged[key] = now
-            self._logged.move_to_end(key)
-            while len(self._logged) > _REFUSAL_SOURCES:
-                self._logged.popitem(last=False)
         if reason not in _OUR_PROBLEMS:  # already logged by the watch
             logger.warning(
                 "event=raft_connection_refused source=%s reason=%s detail=%r",

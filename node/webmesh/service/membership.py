@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from webmesh import errors
-from webmesh.mesh import commands, ipam, peers
+from webmesh.mesh import commands, ipam, names, peers
 from webmesh.mesh.machine import MeshMachine
 from webmesh.mesh.model import Networks, Node, NodeRole, validate_endpoint, validate_public_key
 from webmesh.mesh.objects import Kind, MeshObject, Policy
@@ -54,6 +54,8 @@ class JoinSpec:
     # The key ``public_key`` replaces: the node rotates its WireGuard key (only its current
     # record's key is accepted here).
     previous_public_key: str = ""
+    # The port of its MeshDNS server on its mesh address (0: it serves none); replicas only.
+    dns_port: int = 0
 
     @property
     def role(self) -> NodeRole:
@@ -72,6 +74,7 @@ class JoinResult:
     voters: tuple[str, ...]
     raft_keys: Mapping[str, str]  # raft address -> raft key of each voter ({} for a client)
     leader_id: str
+    dns_servers: tuple[str, ...] = ()  # the mesh's MeshDNS servers, the best first
 
 
 class MembershipService(ReplicatedService):
@@ -200,6 +203,7 @@ class MembershipService(ReplicatedService):
         role = spec.role
         raft_address = spec.raft_address or f"{host}:{spec.raft_port or DEFAULT_RAFT_PORT}"
         api_address = spec.api_address or (f"{host}:{spec.api_port}" if spec.api_port else "")
+        serves_dns = spec.dns_port and role is not NodeRole.CLIENT
         return Node(
             id=spec.node_id,
             public_key=spec.public_key,
@@ -215,6 +219,7 @@ class MembershipService(ReplicatedService):
             raft_key_previous=spec.raft_key_previous if role is not NodeRole.CLIENT else "",
             raft_key_epoch=key_epoch(state, existing, spec.raft_key),
             ephemeral=spec.ephemeral,
+            dns_address=f"{host}:{spec.dns_port}" if serves_dns else "",
         )
 
     def _voters(self) -> tuple[str, ...]:
@@ -238,6 +243,7 @@ class MembershipService(ReplicatedService):
             voters=voters,
             raft_keys=raft_keys,
             leader_id=leader.id if leader else "",
+            dns_servers=names.meshdns_servers(state),
         )
 
     async def leave(self, node_id: str) -> None:
@@ -345,6 +351,6 @@ def _validate_spec(spec: JoinSpec) -> None:
     for address in (spec.raft_address, spec.api_address):
         if address:
             validate_endpoint(address)
-    for port in (spec.raft_port, spec.api_port):
+    for port in (spec.raft_port, spec.api_port, spec.dns_port):
         if not 0 <= port < 65536:
             raise errors.InvalidArgument(f"invalid port {port}")

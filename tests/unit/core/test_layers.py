@@ -10,7 +10,14 @@ from __future__ import annotations
 import grimp
 import pytest
 
-LOWER_FLOORS = ("webmesh.authz", "webmesh.raft", "webmesh.wg", "webmesh.authn", "webmesh.syntax")
+LOWER_FLOORS = (
+    "webmesh.authz",
+    "webmesh.raft",
+    "webmesh.wg",
+    "webmesh.dns",
+    "webmesh.authn",
+    "webmesh.syntax",
+)
 
 
 @pytest.fixture(scope="module")

@@ -81,6 +81,7 @@ def test_defaults() -> None:
             purge_after=86400,
             ephemeral_grace=30,
             rejoin_after_removal=False,
+            use_meshdns=False,
             routes=(),
         ),
         raft=s.RaftSettings(
@@ -92,6 +93,13 @@ def test_defaults() -> None:
         services=s.ServicesSettings(
             api=s.ListenerSettings(listen_address="[::]:8443", disabled=False),
             metrics=s.ListenerSettings(listen_address="[::]:8080", disabled=False),
+            meshdns=s.MeshDnsSettings(
+                enabled=False,
+                listen_port=53,
+                listen_addresses=(),
+                forwarders=(),
+                no_forward=False,
+            ),
         ),
         wireguard=s.WireGuardSettings(
             interface_name="webmesh0",
@@ -207,6 +215,10 @@ def test_the_documented_names_exist() -> None:
         "bootstrap.default-network-policy",
         # Kubernetes (issue 6)
         "tls.server-name",
+        # MeshDNS (issue 17)
+        "services.meshdns.enabled", "services.meshdns.listen-port",
+        "services.meshdns.listen-addresses", "services.meshdns.forwarders",
+        "services.meshdns.no-forward", "mesh.use-meshdns",
     }  # fmt: skip
     assert set(s.OPTIONS_BY_NAME) == documented
 
@@ -275,6 +287,15 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "bootstrap.voters": ("a,b", ("a", "b")),
     "bootstrap.disable-rbac": ("true", True),
     "bootstrap.default-network-policy": ("deny", "deny"),
+    "services.meshdns.enabled": ("true", True),
+    "services.meshdns.listen-port": ("5353", 5353),
+    "services.meshdns.listen-addresses": ("0.0.0.0,::", ("0.0.0.0", "::")),
+    "services.meshdns.forwarders": (
+        "10.0.0.2,10.0.0.3:5353,[fd00::53]:53",
+        ("10.0.0.2", "10.0.0.3:5353", "[fd00::53]:53"),
+    ),
+    "services.meshdns.no-forward": ("true", True),
+    "mesh.use-meshdns": ("true", True),
 }
 
 

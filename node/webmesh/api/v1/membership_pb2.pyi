@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class JoinRequest(_message.Message):
-    __slots__ = ("id", "public_key", "wireguard_endpoints", "as_voter", "as_observer", "raft_port", "api_port", "want_ipv6", "routes", "raft_address", "api_address", "raft_key", "raft_key_previous", "ephemeral", "previous_public_key")
+    __slots__ = ("id", "public_key", "wireguard_endpoints", "as_voter", "as_observer", "raft_port", "api_port", "want_ipv6", "routes", "raft_address", "api_address", "raft_key", "raft_key_previous", "ephemeral", "previous_public_key", "meshdns_port")
     ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     WIREGUARD_ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
@@ -24,6 +24,7 @@ class JoinRequest(_message.Message):
     RAFT_KEY_PREVIOUS_FIELD_NUMBER: _ClassVar[int]
     EPHEMERAL_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    MESHDNS_PORT_FIELD_NUMBER: _ClassVar[int]
     id: str
     public_key: str
     wireguard_endpoints: _containers.RepeatedScalarFieldContainer[str]
@@ -39,10 +40,11 @@ class JoinRequest(_message.Message):
     raft_key_previous: str
     ephemeral: bool
     previous_public_key: str
-    def __init__(self, id: _Optional[str] = ..., public_key: _Optional[str] = ..., wireguard_endpoints: _Optional[_Iterable[str]] = ..., as_voter: _Optional[bool] = ..., as_observer: _Optional[bool] = ..., raft_port: _Optional[int] = ..., api_port: _Optional[int] = ..., want_ipv6: _Optional[bool] = ..., routes: _Optional[_Iterable[str]] = ..., raft_address: _Optional[str] = ..., api_address: _Optional[str] = ..., raft_key: _Optional[str] = ..., raft_key_previous: _Optional[str] = ..., ephemeral: _Optional[bool] = ..., previous_public_key: _Optional[str] = ...) -> None: ...
+    meshdns_port: int
+    def __init__(self, id: _Optional[str] = ..., public_key: _Optional[str] = ..., wireguard_endpoints: _Optional[_Iterable[str]] = ..., as_voter: _Optional[bool] = ..., as_observer: _Optional[bool] = ..., raft_port: _Optional[int] = ..., api_port: _Optional[int] = ..., want_ipv6: _Optional[bool] = ..., routes: _Optional[_Iterable[str]] = ..., raft_address: _Optional[str] = ..., api_address: _Optional[str] = ..., raft_key: _Optional[str] = ..., raft_key_previous: _Optional[str] = ..., ephemeral: _Optional[bool] = ..., previous_public_key: _Optional[str] = ..., meshdns_port: _Optional[int] = ...) -> None: ...
 
 class JoinResponse(_message.Message):
-    __slots__ = ("mesh_domain", "network_ipv4", "network_ipv6", "address_ipv4", "address_ipv6", "peers", "raft_voters", "leader_id", "role", "node", "raft_keys")
+    __slots__ = ("mesh_domain", "network_ipv4", "network_ipv6", "address_ipv4", "address_ipv6", "peers", "raft_voters", "leader_id", "role", "node", "raft_keys", "meshdns_servers")
     class RaftKeysEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -61,6 +63,7 @@ class JoinResponse(_message.Message):
     ROLE_FIELD_NUMBER: _ClassVar[int]
     NODE_FIELD_NUMBER: _ClassVar[int]
     RAFT_KEYS_FIELD_NUMBER: _ClassVar[int]
+    MESHDNS_SERVERS_FIELD_NUMBER: _ClassVar[int]
     mesh_domain: str
     network_ipv4: str
     network_ipv6: str
@@ -72,7 +75,8 @@ class JoinResponse(_message.Message):
     role: _types_pb2.NodeRole
     node: _types_pb2.MeshNode
     raft_keys: _containers.ScalarMap[str, str]
-    def __init__(self, mesh_domain: _Optional[str] = ..., network_ipv4: _Optional[str] = ..., network_ipv6: _Optional[str] = ..., address_ipv4: _Optional[str] = ..., address_ipv6: _Optional[str] = ..., peers: _Optional[_Iterable[_Union[_types_pb2.WireGuardPeer, _Mapping]]] = ..., raft_voters: _Optional[_Iterable[str]] = ..., leader_id: _Optional[str] = ..., role: _Optional[_Union[_types_pb2.NodeRole, str]] = ..., node: _Optional[_Union[_types_pb2.MeshNode, _Mapping]] = ..., raft_keys: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    meshdns_servers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, mesh_domain: _Optional[str] = ..., network_ipv4: _Optional[str] = ..., network_ipv6: _Optional[str] = ..., address_ipv4: _Optional[str] = ..., address_ipv6: _Optional[str] = ..., peers: _Optional[_Iterable[_Union[_types_pb2.WireGuardPeer, _Mapping]]] = ..., raft_voters: _Optional[_Iterable[str]] = ..., leader_id: _Optional[str] = ..., role: _Optional[_Union[_types_pb2.NodeRole, str]] = ..., node: _Optional[_Union[_types_pb2.MeshNode, _Mapping]] = ..., raft_keys: _Optional[_Mapping[str, str]] = ..., meshdns_servers: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class LeaveRequest(_message.Message):
     __slots__ = ("id",)
@@ -91,12 +95,14 @@ class SubscribePeersRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
 class PeerList(_message.Message):
-    __slots__ = ("peers", "index")
+    __slots__ = ("peers", "index", "meshdns_servers")
     PEERS_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
+    MESHDNS_SERVERS_FIELD_NUMBER: _ClassVar[int]
     peers: _containers.RepeatedCompositeFieldContainer[_types_pb2.WireGuardPeer]
     index: int
-    def __init__(self, peers: _Optional[_Iterable[_Union[_types_pb2.WireGuardPeer, _Mapping]]] = ..., index: _Optional[int] = ...) -> None: ...
+    meshdns_servers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, peers: _Optional[_Iterable[_Union[_types_pb2.WireGuardPeer, _Mapping]]] = ..., index: _Optional[int] = ..., meshdns_servers: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ReportPresenceRequest(_message.Message):
     __slots__ = ("node_ids",)

@@ -22,7 +22,7 @@ NODE_ROLE_OBSERVER: NodeRole
 NODE_ROLE_CLIENT: NodeRole
 
 class MeshNode(_message.Message):
-    __slots__ = ("id", "public_key", "private_ipv4", "private_ipv6", "wireguard_endpoints", "primary_endpoint", "role", "api_address", "raft_address", "routes", "joined_at", "is_leader", "raft_key", "online", "last_seen", "ephemeral")
+    __slots__ = ("id", "public_key", "private_ipv4", "private_ipv6", "wireguard_endpoints", "primary_endpoint", "role", "api_address", "raft_address", "routes", "joined_at", "is_leader", "raft_key", "online", "last_seen", "ephemeral", "meshdns_address")
     ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     PRIVATE_IPV4_FIELD_NUMBER: _ClassVar[int]
@@ -39,6 +39,7 @@ class MeshNode(_message.Message):
     ONLINE_FIELD_NUMBER: _ClassVar[int]
     LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
     EPHEMERAL_FIELD_NUMBER: _ClassVar[int]
+    MESHDNS_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     id: str
     public_key: str
     private_ipv4: str
@@ -55,7 +56,8 @@ class MeshNode(_message.Message):
     online: bool
     last_seen: _timestamp_pb2.Timestamp
     ephemeral: bool
-    def __init__(self, id: _Optional[str] = ..., public_key: _Optional[str] = ..., private_ipv4: _Optional[str] = ..., private_ipv6: _Optional[str] = ..., wireguard_endpoints: _Optional[_Iterable[str]] = ..., primary_endpoint: _Optional[str] = ..., role: _Optional[_Union[NodeRole, str]] = ..., api_address: _Optional[str] = ..., raft_address: _Optional[str] = ..., routes: _Optional[_Iterable[str]] = ..., joined_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., is_leader: _Optional[bool] = ..., raft_key: _Optional[str] = ..., online: _Optional[bool] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ephemeral: _Optional[bool] = ...) -> None: ...
+    meshdns_address: str
+    def __init__(self, id: _Optional[str] = ..., public_key: _Optional[str] = ..., private_ipv4: _Optional[str] = ..., private_ipv6: _Optional[str] = ..., wireguard_endpoints: _Optional[_Iterable[str]] = ..., primary_endpoint: _Optional[str] = ..., role: _Optional[_Union[NodeRole, str]] = ..., api_address: _Optional[str] = ..., raft_address: _Optional[str] = ..., routes: _Optional[_Iterable[str]] = ..., joined_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., is_leader: _Optional[bool] = ..., raft_key: _Optional[str] = ..., online: _Optional[bool] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ephemeral: _Optional[bool] = ..., meshdns_address: _Optional[str] = ...) -> None: ...
 
 class WireGuardPeer(_message.Message):
     __slots__ = ("id", "public_key", "endpoint", "allowed_ips", "private_ipv4", "private_ipv6", "relay", "exit_routes")
