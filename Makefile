@@ -151,6 +151,10 @@ bench: install bench-deps ## Run the benchmarks; results go to bench/results.md
 bench-dataplane: install bench-deps ## Only the tunnel benchmark (webmesh vs hand-configured wireguard-go vs bare LAN); bench/results-dataplane.md
 	$(PY) bench/run.py --only dataplane --out bench/results-dataplane.md
 
+.PHONY: bench-nat
+bench-nat: install bench-deps ## Only the NAT benchmark (two nodes behind two routers: time to a direct path, direct vs relayed TCP); bench/results-nat.md
+	$(PY) bench/run.py --only nat_traversal --out bench/results-nat.md
+
 .PHONY: jepsen
 jepsen: install ## Joins and leaves under kills, pauses and partitions for JEPSEN_SECONDS (600); bench/results-jepsen.md (root)
 	WEBMESH_FAULT_SECONDS=$(JEPSEN_SECONDS) $(PY) bench/run.py --only jepsen_faults --out bench/results-jepsen.md

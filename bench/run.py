@@ -32,6 +32,7 @@ BENCHMARKS = (
     "propagation_10_nodes",
     "idle_node",
     "dataplane",
+    "nat_traversal",
 )
 # Run only when named (--only): minutes long, and it needs ../shared/kube-node and buildah.
 OPT_IN = ("kube_node_e2e", "jepsen_faults")

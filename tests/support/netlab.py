@@ -278,6 +278,49 @@ def _bind(source: Path, target: str) -> str:
     return f'mkdir -p "$(dirname {d})" && touch {d} && mount --bind {s} {d} || exit 97'
 
 
+# A home router's nftables: masquerade on the WAN (Linux keeps the source port when it can;
+# "random" draws one per connection), and a firewall that drops what comes in on the WAN
+# unasked. Dropped before conntrack confirms it, an unasked packet leaves no entry behind that
+# could clash with the mapping of the router's own next outgoing packet (which would then get
+# another port, and the hole punch would miss).
+NAT_RULES = """
+table ip webmesh_lab_nat {{
+  chain postrouting {{
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "{wan}" masquerade{random}
+  }}
+}}
+table inet webmesh_lab_firewall {{
+  chain input {{
+    type filter hook input priority filter; policy accept;
+    iifname "{wan}" ct state new drop
+  }}
+  chain forward {{
+    type filter hook forward priority filter; policy accept;
+    iifname "{wan}" ct state new drop
+  }}
+}}
+"""
+
+
+@dataclass
+class Nat:
+    """A router namespace with a private LAN behind it (``Lab.add_nat``)."""
+
+    netns: str
+    wan_ip: str  # its address on the lab's LAN: what the internet sees
+    subnet: str  # the private LAN's first three octets
+    hosts: int = 0
+
+    @property
+    def gateway(self) -> str:
+        return f"{self.subnet}.1"
+
+    def next_address(self) -> str:
+        self.hosts += 1
+        return f"{self.subnet}.{self.hosts + 1}"
+
+
 class Lab:
     """Create hosts with ``add_host``; ``close()`` (or the context manager) removes everything."""
 
@@ -304,6 +347,7 @@ class Lab:
             self.resolv_file.write_text(f"nameserver {nameserver}\n")
             self.gateway = f"{subnet}.254"
         self.hosts: list[Host] = []
+        self.nats: list[Nat] = []
         self.processes: list[Process] = []
         self.lan = f"{self.tag}lan"
         self.hosts_file = self.dir / "hosts"
@@ -332,24 +376,54 @@ class Lab:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def add_host(self, name: str) -> Host:
+    def add_nat(self, subnet: str, *, symmetric: bool = False) -> Nat:
+        """A home router: its WAN on the lab's LAN (the "internet", ``<lab subnet>.20x``), a
+        private LAN ``<subnet>.0/24`` behind it (the router is ``.1``; ``add_host(behind=)``),
+        masquerading what leaves by the WAN as Linux does by default (keeping source ports
+        when it can; ``symmetric``: a random port per connection, as carrier-grade NATs do), and
+        dropping what arrives unasked on the WAN, as every home router's firewall does."""
+        index = len(self.nats) + 1
+        nat = Nat(f"{self.tag}n{index}", f"{self.subnet}.{200 + index}", subnet)
+        wan, wan_peer = f"{self.tag}w{index}", f"{self.tag}x{index}"
+        run("ip", "netns", "add", nat.netns)
+        self.nats.append(nat)
+        run("ip", "link", "add", wan, "type", "veth", "peer", "name", wan_peer)
+        run("ip", "link", "set", wan, "netns", nat.netns)
+        run("ip", "link", "set", wan_peer, "netns", self.lan)
+        run("ip", "-n", self.lan, "link", "set", wan_peer, "master", "br0", "up")
+        run("ip", "-n", nat.netns, "link", "set", "lo", "up")
+        run("ip", "-n", nat.netns, "addr", "add", f"{nat.wan_ip}/24", "dev", wan)
+        run("ip", "-n", nat.netns, "link", "set", wan, "up")
+        run("ip", "-n", nat.netns, "link", "add", "br1", "type", "bridge")
+        run("ip", "-n", nat.netns, "addr", "add", f"{nat.gateway}/24", "dev", "br1")
+        run("ip", "-n", nat.netns, "link", "set", "br1", "up")
+        run("ip", "netns", "exec", nat.netns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        rules = self.dir / f"nat-{index}.nft"
+        rules.write_text(NAT_RULES.format(wan=wan, random=" random" if symmetric else ""))
+        run("ip", "netns", "exec", nat.netns, "nft", "-f", str(rules))
+        return nat
+
+    def add_host(self, name: str, *, behind: Nat | None = None) -> Host:
         index = len(self.hosts) + 1
         netns = f"{self.tag}h{index}"
         outside, inside = f"{self.tag}a{index}", f"{self.tag}b{index}"
-        lan_ip = f"{self.subnet}.{index}"
+        lan_ip = behind.next_address() if behind else f"{self.subnet}.{index}"
+        bridge_ns, bridge = (behind.netns, "br1") if behind else (self.lan, "br0")
         run("ip", "netns", "add", netns)
         run("ip", "link", "add", inside, "type", "veth", "peer", "name", outside)
         run("ip", "link", "set", inside, "netns", netns)
-        run("ip", "link", "set", outside, "netns", self.lan)
-        run("ip", "-n", self.lan, "link", "set", outside, "master", "br0", "up")
+        run("ip", "link", "set", outside, "netns", bridge_ns)
+        run("ip", "-n", bridge_ns, "link", "set", outside, "master", bridge, "up")
         run("ip", "-n", netns, "link", "set", "lo", "up")
         run("ip", "-n", netns, "addr", "add", f"{lan_ip}/24", "dev", inside)
         run("ip", "-n", netns, "link", "set", inside, "up")
-        if self.gateway:
+        if behind:
+            run("ip", "-n", netns, "route", "add", "default", "via", behind.gateway, "dev", inside)
+        elif self.gateway:
             neigh = ("neigh", "add", self.gateway, "lladdr", self.GATEWAY_MAC, "dev", inside)
             run("ip", "-n", netns, *neigh, "nud", "permanent")
             run("ip", "-n", netns, "route", "add", "default", "via", self.gateway, "dev", inside)
-        if self.uplink:
+        elif self.uplink:
             run("ip", "-n", netns, "route", "add", "default", "via", self.uplink, "dev", inside)
         data = self.dir / f"data-{name}"
         data.mkdir()
@@ -383,6 +457,8 @@ class Lab:
             process.kill()
         for host in self.hosts:
             run("ip", "netns", "del", host.netns, check=False)
+        for nat in self.nats:
+            run("ip", "netns", "del", nat.netns, check=False)
         run("ip", "netns", "del", self.lan, check=False)
         if not os.environ.get("WEBMESH_KEEP_LAB"):
             shutil.rmtree(self.dir, ignore_errors=True)

@@ -49,6 +49,7 @@ def node_to_proto(
         online=last_seen is None,
         ephemeral=node.ephemeral,
         meshdns_address=node.dns_address,
+        observed_endpoint=node.observed_endpoint,
     )
     if last_seen is not None:
         message.last_seen.CopyFrom(timestamp(last_seen))
@@ -71,6 +72,7 @@ def peer_from_proto(message: types_pb2.WireGuardPeer) -> Peer:
         allowed_ips=tuple(message.allowed_ips),
         relay=message.relay,
         exit_routes=tuple(message.exit_routes),
+        path=message.path,
     )
 
 
@@ -78,7 +80,9 @@ def graph_to_proto(nodes: list[str], edges: tuple[Edge, ...]) -> mesh_pb2.MeshGr
     return mesh_pb2.MeshGraph(
         nodes=nodes,
         edges=[
-            mesh_pb2.MeshEdge(source=e.source, target=e.target, relayed_by=e.relayed_by)
+            mesh_pb2.MeshEdge(
+                source=e.source, target=e.target, relayed_by=e.relayed_by, path=e.path, why=e.why
+            )
             for e in edges
         ],
         dot=graph_dot(nodes, edges),
@@ -91,12 +95,14 @@ def graph_dot(nodes: list[str], edges: tuple[Edge, ...]) -> str:
     lines += [f'  "{n}";' for n in nodes]
     for e in edges:
         style = f' [style=dashed, label="via {e.relayed_by}"]' if e.relayed_by else ""
+        if e.path == "direct" and not e.relayed_by and e.why.startswith("hole punched"):
+            style = ' [label="punched"]'
         lines.append(f'  "{e.source}" -- "{e.target}"{style};')
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
-def join_spec(request: membership_pb2.JoinRequest) -> JoinSpec:
+def join_spec(request: membership_pb2.JoinRequest, observed_host: str = "") -> JoinSpec:
     return JoinSpec(
         node_id=request.id,
         public_key=request.public_key,
@@ -114,6 +120,8 @@ def join_spec(request: membership_pb2.JoinRequest) -> JoinSpec:
         ephemeral=request.ephemeral,
         previous_public_key=request.previous_public_key,
         dns_port=request.meshdns_port,
+        wireguard_port=request.wireguard_port,
+        observed_host=observed_host,
     )
 
 
@@ -131,6 +139,7 @@ def join_response(result: JoinResult) -> membership_pb2.JoinResponse:
         role=ROLES[result.node.role],
         node=node_to_proto(result.node, leader_id=result.leader_id),
         meshdns_servers=list(result.dns_servers),
+        observed_endpoint=result.node.observed_endpoint,
     )
 
 
@@ -142,6 +151,7 @@ def _peer_message(peer: Peer) -> types_pb2.WireGuardPeer:
         allowed_ips=list(peer.allowed_ips),
         relay=peer.relay,
         exit_routes=list(peer.exit_routes),
+        path=peer.path,
     )
 
 

@@ -9,24 +9,52 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 import grpc
 from grpc import aio
 
 from webmesh import errors
 from webmesh.api.interceptors import CALLER
-from webmesh.api.security import caller_header
+from webmesh.api.security import CALLER_HEADER, caller_header
 from webmesh.api.v1 import membership_pb2, membership_pb2_grpc
 from webmesh.client import status
 from webmesh.client.mesh_client import ALLOW_MISSING_NODES_HEADER
 from webmesh.client.security import ClientSecurity
+from webmesh.syntax import is_address
 
 FORWARDED_HEADER = "x-webmesh-forwarded"
+# The address the original caller's connection came from, as the forwarding server saw it: the
+# leader's own view would be the follower's address.
+OBSERVED_HEADER = "x-webmesh-observed-address"
 FORWARD_TIMEOUT = 15.0
 PRESENCE_TIMEOUT = 2.0  # a report is worth nothing after the next one is due
 PASSED_ON = frozenset({ALLOW_MISSING_NODES_HEADER})  # request options a forwarded call keeps
 
 T = TypeVar("T")
+
+
+def peer_host(peer: str) -> str:
+    """The IP address in gRPC's peer string ("ipv4:1.2.3.4:5", "ipv6:[::1]:5", or with the
+    brackets URL-encoded); "" for anything else (a Unix socket)."""
+    kind, _, rest = unquote(peer or "").partition(":")
+    if kind not in ("ipv4", "ipv6"):
+        return ""
+    host = rest.rpartition(":")[0].strip("[]")
+    return host if is_address(host) else ""
+
+
+def observed_host(context: aio.ServicerContext[Any, Any]) -> str:
+    """Where the caller's connection comes from: its own address, or, on a call a server
+    forwarded, the address that server saw, believed only from a server (insecure mode believes
+    everyone: nothing is authenticated there anyway)."""
+    metadata = dict(context.invocation_metadata() or ())
+    if not metadata.get(FORWARDED_HEADER):
+        return peer_host(context.peer())
+    if CALLER.get() is not None and CALLER_HEADER not in metadata:
+        return ""  # not vouched for by a server (the guard checks who sends CALLER_HEADER)
+    host = str(metadata.get(OBSERVED_HEADER, ""))
+    return host if is_address(host) else ""
 
 
 class LeaderForwarder:
@@ -61,6 +89,7 @@ class LeaderForwarder:
                 (FORWARDED_HEADER, "1"),
                 *self._security.metadata(),
                 *caller_header(CALLER.get()),
+                *((OBSERVED_HEADER, h) for h in (peer_host(context.peer()),) if h),
                 *((k, v) for k, v in metadata.items() if k in PASSED_ON),
             )
             return await call(self._channel(not_leader.leader, not_leader.leader_id), outgoing)
@@ -90,6 +119,18 @@ class LeaderForwarder:
         request = membership_pb2.ReportPresenceRequest(node_ids=list(node_ids))
         try:
             await stub.ReportPresence(
+                request, metadata=self._security.metadata(), timeout=PRESENCE_TIMEOUT
+            )
+        except aio.AioRpcError as exc:
+            raise status.error_for(exc.code(), exc.details() or exc.code().name) from exc
+
+    async def report_path(
+        self, leader: str, leader_id: str, request: membership_pb2.ReportPathRequest
+    ) -> None:
+        """Tell the leader what came of this node's hole punch with a peer."""
+        stub = membership_pb2_grpc.MembershipStub(self._channel(leader, leader_id))
+        try:
+            await stub.ReportPath(
                 request, metadata=self._security.metadata(), timeout=PRESENCE_TIMEOUT
             )
         except aio.AioRpcError as exc:

@@ -9,7 +9,7 @@ from grpc import aio
 
 from webmesh import errors
 from webmesh.api import convert
-from webmesh.api.forward import FORWARD_TIMEOUT, LeaderForwarder
+from webmesh.api.forward import FORWARD_TIMEOUT, LeaderForwarder, observed_host
 from webmesh.api.interceptors import CALLER
 from webmesh.api.v1 import (
     membership_pb2,
@@ -56,8 +56,11 @@ class MembershipServicer(membership_pb2_grpc.MembershipServicer):  # type: ignor
     async def Join(
         self, request: membership_pb2.JoinRequest, context: Context
     ) -> membership_pb2.JoinResponse:
+        observed = observed_host(context)
+
         async def local() -> membership_pb2.JoinResponse:
-            return convert.join_response(await self._membership.join(convert.join_spec(request)))
+            spec = convert.join_spec(request, observed_host=observed)
+            return convert.join_response(await self._membership.join(spec))
 
         return await self._forwarder.on_leader(
             context,
@@ -131,6 +134,21 @@ class MembershipServicer(membership_pb2_grpc.MembershipServicer):  # type: ignor
                     meshdns_servers=servers,
                 )
             await self._watch.wait(RESYNC_INTERVAL)
+
+    async def ReportPath(
+        self, request: membership_pb2.ReportPathRequest, context: Context
+    ) -> membership_pb2.ReportPathResponse:
+        async def local() -> membership_pb2.ReportPathResponse:
+            await self._membership.report_path(request.node_id, request.peer_id, request.path)
+            return membership_pb2.ReportPathResponse()
+
+        return await self._forwarder.on_leader(
+            context,
+            local,
+            lambda ch, md: membership_pb2_grpc.MembershipStub(ch).ReportPath(
+                request, metadata=md, timeout=FORWARD_TIMEOUT
+            ),
+        )
 
     async def ReportPresence(
         self, request: membership_pb2.ReportPresenceRequest, context: Context

@@ -168,6 +168,8 @@ METHOD_PERMISSIONS: Mapping[str, MethodPermission] = MappingProxyType(
         # Servers only: the voters' role has "put votes" (what a report decides is who counts
         # as online, which moves relays and purges nodes).
         "/webmesh.v1.Membership/ReportPresence": Requires((Action(Verb.PUT, Resource.VOTES),)),
+        # A node reports its own hole punches; anyone else needs put nodes/<node_id>.
+        "/webmesh.v1.Membership/ReportPath": SelfOr(Verb.PUT, Resource.NODES, "node_id"),
         "/webmesh.v1.Node/GetStatus": ANY_AUTHENTICATED,
         "/webmesh.v1.Mesh/GetNode": ANY_AUTHENTICATED,
         "/webmesh.v1.Mesh/ListNodes": ANY_AUTHENTICATED,

@@ -156,6 +156,7 @@ class Session:
             want_ipv6=not self.args.no_ipv6,
             routes=list(self.args.routes),
             ephemeral=bool(getattr(self.args, "ephemeral", False)),
+            wireguard_port=self.args.listen_port,
         )
 
 

@@ -54,7 +54,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def nodes_table(
     nodes: Sequence[types_pb2.MeshNode], *, wide: bool, now: float | None = None
 ) -> str:
-    headers = ["NAME", "ROLE", "LEADER", "STATUS", "LAST SEEN", "IPV4", "IPV6", "ENDPOINT", "AGE"]
+    headers = [
+        "NAME", "ROLE", "LEADER", "STATUS", "LAST SEEN", "IPV4", "IPV6", "ENDPOINT", "OBSERVED",
+        "AGE",
+    ]  # fmt: skip
     if wide:
         headers += ["API", "RAFT", "PUBLIC KEY"]
     rows = []
@@ -68,6 +71,7 @@ def nodes_table(
             n.private_ipv4 or "<none>",
             n.private_ipv6 or "<none>",
             n.primary_endpoint or "<none>",
+            n.observed_endpoint or "<none>",
             age(n.joined_at.ToNanoseconds() / 1e9 if n.HasField("joined_at") else 0, now),
         ]
         if wide:
@@ -159,8 +163,17 @@ def peers_table(peers: membership_pb2.PeerList, *, wide: bool) -> str:
 
 def graph_table(graph: mesh_pb2.MeshGraph) -> str:
     """The mesh's links as a table (``wmctl get graph -o table``)."""
-    rows = [[e.source, e.target, e.relayed_by or "<direct>"] for e in graph.edges]
-    return table(["SOURCE", "TARGET", "VIA"], rows)
+    rows = [
+        [
+            e.source,
+            e.target,
+            e.path or ("relayed" if e.relayed_by else "direct"),
+            e.relayed_by or "<direct>",
+            e.why or "-",
+        ]
+        for e in graph.edges
+    ]
+    return table(["SOURCE", "TARGET", "PATH", "VIA", "WHY"], rows)
 
 
 def graph_json(graph: mesh_pb2.MeshGraph) -> str:

@@ -51,6 +51,7 @@ from webmesh.reconcile.loop import PassResult, Reconciler
 from webmesh.service.admin import AdminService
 from webmesh.service.leader import NodesByRaftAddress
 from webmesh.service.membership import DEFAULT_RAFT_PORT, MembershipService, same_record
+from webmesh.service.paths import PathProber
 from webmesh.service.presence import PresenceService, PresenceSettings, Streams
 from webmesh.service.status import InterfaceInfo, NodeStatus
 from webmesh.service.watch import StateWatch
@@ -222,6 +223,7 @@ class NodeDaemon:
             raft_key=raft_keys.public_of(ident.raft_key),
             raft_key_previous=raft_keys.public_of(ident.raft_key_previous),
             meshdns_port=self._dns_port(),
+            wireguard_port=0 if s.global_.no_remote_endpoint_detection else s.wireguard.listen_port,
         )
 
     async def _join(self, ident: Identity) -> Plan:
@@ -234,12 +236,13 @@ class NodeDaemon:
             security=self.security,
         )
         log.info(
-            "joined the mesh via=%s ipv4=%s ipv6=%s peers=%d leader=%s",
+            "joined the mesh via=%s ipv4=%s ipv6=%s peers=%d leader=%s observed=%s",
             server,
             response.address_ipv4,
             response.address_ipv6 or "-",
             len(response.peers),
             response.leader_id,
+            response.observed_endpoint or "-",
         )
         joined = ident.with_membership(
             role=convert.ROLE_NAMES.get(response.role, NodeRole.OBSERVER.value),
@@ -569,6 +572,7 @@ class NodeDaemon:
             )
         await self._start_services()
         await self._start_meshdns()
+        self._tasks.append(asyncio.create_task(self._path_prober().run(), name="paths"))
         self._advertised = advertised
         registration = self._keep_registered(advertised)
         if self.identity.raft_key_previous:  # a rotation was under way when the node stopped
@@ -857,6 +861,37 @@ class NodeDaemon:
                 purge_after=float(mesh.purge_after), ephemeral_grace=float(mesh.ephemeral_grace)
             ),
         )
+
+    def _path_prober(self) -> PathProber:
+        me = self.identity.node_id
+
+        def punched_peers() -> tuple[peers.Peer, ...]:
+            state = self.machine.state
+            return peers.peers_of(state, me) if me in state.punch_nodes else ()
+
+        async def device() -> DeviceState | None:
+            return await self.driver.show(self.settings.wireguard.interface_name)
+
+        return PathProber(
+            node_id=me,
+            peers=punched_peers,
+            paths=lambda: self.machine.state.paths,
+            device=device,
+            report=self._report_path,
+        )
+
+    async def _report_path(self, peer_id: str, path: str) -> None:
+        membership = self._membership()
+        if self.store is not None and self.store.is_leader():
+            await membership.report_path(self.identity.node_id, peer_id, path)
+            return
+        leader = membership.leader_node()
+        if leader is None or not leader.api_address:
+            raise errors.Unavailable("no leader known")
+        request = membership_pb2.ReportPathRequest(
+            node_id=self.identity.node_id, peer_id=peer_id, path=path
+        )
+        await self.forwarder.report_path(leader.api_address, leader.id, request)
 
     async def _report_presence(self, node_ids: tuple[str, ...]) -> None:
         leader = self._membership().leader_node()

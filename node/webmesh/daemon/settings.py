@@ -43,6 +43,10 @@ OPTIONS: tuple[Option, ...] = (
     bool_option("global.no-ipv6", "Do not use IPv6 inside the mesh."),
     bool_option("global.detect-endpoints", "Advertise this host's addresses as endpoints."),
     bool_option("global.detect-private-endpoints", "Include private (RFC 1918 / ULA) addresses."),
+    bool_option("global.no-remote-endpoint-detection",
+                "Do not let the servers record where this node's traffic comes from (the public "
+                "side of its NAT, shown by wmctl get nodes): without it, two nodes without an "
+                "endpoint never try a direct path to each other (hole punching)."),
     Option("global.primary-endpoint", values.parse_endpoint, "", "Endpoint to advertise first.",
            kind="host or host:port", metavar="HOST[:PORT]"),
     Option("global.endpoints", values.parse_host_port, "", "Additional endpoints to advertise.",
@@ -164,6 +168,7 @@ class GlobalSettings:
     no_ipv6: bool
     detect_endpoints: bool
     detect_private_endpoints: bool
+    no_remote_endpoint_detection: bool
     primary_endpoint: str
     endpoints: tuple[str, ...]
     log_level: str

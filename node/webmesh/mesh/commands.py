@@ -169,6 +169,44 @@ class SetPresence:
         return cls(offline=offline, online=tuple(str(i) for i in raw.get("online", ())))
 
 
+@dataclass(frozen=True, slots=True)
+class ObserveEndpoints:
+    """Where servers see nodes' WireGuard traffic come from ("ip:port", the public side of their
+    NATs). Written only on changes (``webmesh.service.paths`` decides)."""
+
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+
+    def payload(self) -> dict[str, Any]:
+        return {"endpoints": dict(sorted(self.endpoints.items()))}
+
+    @classmethod
+    def from_payload(cls, raw: Mapping[str, Any]) -> ObserveEndpoints:
+        return cls({str(k): str(v) for k, v in dict(raw.get("endpoints", {})).items()})
+
+
+PATH_STATES = ("direct", "relayed", "")
+
+
+@dataclass(frozen=True, slots=True)
+class SetPath:
+    """How two nodes without an endpoint reach each other: "direct" (their hole punch worked),
+    "relayed" (it did not: stop trying for now), or "" (forget it: try again)."""
+
+    a: str
+    b: str
+    path: str
+
+    def payload(self) -> dict[str, Any]:
+        return {"a": self.a, "b": self.b, "path": self.path}
+
+    @classmethod
+    def from_payload(cls, raw: Mapping[str, Any]) -> SetPath:
+        path = str(raw.get("path", ""))
+        if path not in PATH_STATES:
+            raise errors.InvalidArgument(f"unknown path {path!r}: expected direct or relayed")
+        return cls(a=str(raw["a"]), b=str(raw["b"]), path=path)
+
+
 Command = (
     Bootstrap
     | PutNode
@@ -178,6 +216,8 @@ Command = (
     | RotateRaftKeys
     | SetPresence
     | RequestKeyRotation
+    | ObserveEndpoints
+    | SetPath
 )
 
 COMMAND_TYPES: dict[str, Any] = {
@@ -189,6 +229,8 @@ COMMAND_TYPES: dict[str, Any] = {
     "RotateRaftKeys": RotateRaftKeys,
     "SetPresence": SetPresence,
     "RequestKeyRotation": RequestKeyRotation,
+    "ObserveEndpoints": ObserveEndpoints,
+    "SetPath": SetPath,
 }
 
 

@@ -69,6 +69,9 @@ class Node:
     ephemeral: bool = False
     # "mesh-ip:port" of its MeshDNS server (--services.meshdns.enabled); "" when it serves none.
     dns_address: str = ""
+    # "ip:port" its WireGuard traffic comes from as the servers see it (its NAT's public side):
+    # decided by servers (the address of its Join, then WireGuard's view), never by the node.
+    observed_endpoint: str = ""
 
     @property
     def primary_endpoint(self) -> str:
@@ -100,6 +103,7 @@ class Node:
             **({"raft_key_epoch": self.raft_key_epoch} if self.raft_key_epoch else {}),
             **({"ephemeral": True} if self.ephemeral else {}),
             **({"dns_address": self.dns_address} if self.dns_address else {}),
+            **({"observed_endpoint": self.observed_endpoint} if self.observed_endpoint else {}),
         }
 
     @classmethod
@@ -121,6 +125,7 @@ class Node:
             raft_key_epoch=int(raw.get("raft_key_epoch", 0)),
             ephemeral=bool(raw.get("ephemeral", False)),
             dns_address=str(raw.get("dns_address", "")),
+            observed_endpoint=str(raw.get("observed_endpoint", "")),
         )
 
 

@@ -3,12 +3,19 @@
 Rules (after upstream webmesh):
 - Two nodes peer directly when at least one of them has an endpoint: the one without an endpoint
   dials the other (and keeps the NAT mapping alive); the other learns its address by roaming.
-- Two nodes that both lack an endpoint reach each other through the *relay*: the oldest node that
-  has an endpoint (``MeshState.relay_id``). A node without an endpoint gives its relay's peer
-  entry the whole mesh networks as AllowedIPs; WireGuard routes by longest prefix, so direct peers
-  (their /32 and /64) still win and everything else in the mesh goes through the relay, which
-  forwards it. Adding or removing a node without an endpoint therefore changes nothing on the
-  other nodes without one: the cost of a change does not grow with the mesh.
+- Two nodes that both lack an endpoint, when the servers have seen both from outside (their
+  ``observed_endpoint``, the public side of their NATs: ``MeshState.punch_nodes``), try to reach
+  each other directly: each puts the other in its peers at that address with no AllowedIPs, so
+  WireGuard handshakes (kept going by the keepalive) open both NATs while traffic still takes
+  the relay (*punching*). When a handshake completes, a node records the pair as direct
+  (``SetPath``) and both move the other's prefixes onto that entry; when it does not, as
+  relayed, and they stop trying until the pair is forgotten again (``webmesh.service.paths``).
+- Otherwise two nodes that both lack an endpoint reach each other through the *relay*: the
+  oldest node that has an endpoint (``MeshState.relay_id``). A node without an endpoint gives its
+  relay's peer entry the whole mesh networks as AllowedIPs; WireGuard routes by longest
+  prefix, so direct peers (their /32 and /64) still win and everything else in the mesh goes
+  through the relay, which forwards it. Adding or removing a node without an endpoint (and not
+  seen from outside) therefore changes nothing on the other nodes without one.
 
 Default routes (0.0.0.0/0, ::/0) are *exit routes*: a node that advertises one is an exit node,
 but no peer's AllowedIPs carry them, so no node's traffic to the internet moves into the mesh
@@ -25,7 +32,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from webmesh.mesh.model import Node
-from webmesh.mesh.state import MeshState
+from webmesh.mesh.state import MeshState, pair_key
+
+DIRECT, RELAYED, PUNCHING = "direct", "relayed", "punching"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +47,25 @@ class Peer:
     allowed_ips: tuple[str, ...]  # sorted: its own prefixes, its routes (and the mesh if relay)
     relay: bool = False  # this peer carries the mesh networks for us (we have no endpoint)
     exit_routes: tuple[str, ...] = ()  # the default routes it offers as an exit node (sorted)
+    # between two nodes without an endpoint: "punching" (no AllowedIPs yet) or "direct"
+    path: str = ""
+
+
+def path_between(state: MeshState, a: Node, b: Node) -> str:
+    """How two nodes reach each other: direct (one dials the other, or their punch worked),
+    punching (trying to, meanwhile relayed) or relayed."""
+    if a.endpoints or b.endpoints:
+        return DIRECT
+    if a.id in state.punch_nodes and b.id in state.punch_nodes:
+        return state.paths.get(pair_key(a.id, b.id), PUNCHING)
+    return RELAYED
 
 
 def peer_entry(state: MeshState, local: Node, node: Node) -> Peer | None:
     """``local``'s peer entry for ``node``; None when they reach each other through the relay
     (or network ACLs leave ``local`` nothing of ``node`` to reach)."""
     if not (node.endpoints or local.endpoints):
-        return None
+        return _punched_entry(state, local, node)
     relay = not local.endpoints and node.id == state.relay_id
     if state.objects.acl_is_trivial:
         allowed = set(prefixes_of(state, node))
@@ -63,6 +84,28 @@ def peer_entry(state: MeshState, local: Node, node: Node) -> Peer | None:
         allowed_ips=tuple(sorted(allowed)),
         relay=relay,
         exit_routes=exit_routes_of(state, node),
+    )
+
+
+def _punched_entry(state: MeshState, local: Node, node: Node) -> Peer | None:
+    """The entry for another node without an endpoint: at its observed endpoint, with its
+    prefixes once the punch worked, with none while punching (the relay carries the traffic)."""
+    path = path_between(state, local, node)
+    if path == RELAYED:
+        return None
+    if state.objects.acl_is_trivial:
+        reachable = prefixes_of(state, node)
+    else:
+        reachable = _reachable(state, local, node)
+        if not reachable:
+            return None  # nothing of it to reach: no reason to open a path
+    return Peer(
+        node_id=node.id,
+        public_key=node.public_key,
+        endpoint=node.observed_endpoint,
+        allowed_ips=tuple(sorted(set(reachable))) if path == DIRECT else (),
+        exit_routes=exit_routes_of(state, node) if path == DIRECT else (),
+        path=path,
     )
 
 
@@ -95,7 +138,7 @@ def _relayed_reachable(state: MeshState, local: Node) -> set[str]:
     paid only by nodes without an endpoint in meshes that use ACLs."""
     prefixes: set[str] = set()
     for node in state.nodes.values():
-        if not node.endpoints and node.id != local.id:
+        if _behind_relay(state, local, node):
             prefixes.update(_reachable(state, local, node))
     return prefixes
 
@@ -109,21 +152,32 @@ def _relayed_prefixes(state: MeshState, local: Node) -> set[str]:
             prefixes.add(state.networks.ipv6)
     for node_id in state.routing_nodes | state.objects.routes_by_node.keys():
         node = state.nodes.get(node_id)
-        if node is not None and not node.endpoints and node.id != local.id:
+        if node is not None and _behind_relay(state, local, node):
             prefixes.update(r for r in _advertised(state, node) if r not in EXIT_ROUTES)
     return prefixes
 
 
+def _behind_relay(state: MeshState, local: Node, node: Node) -> bool:
+    """Whether ``local`` (without an endpoint) reaches ``node`` through its relay: another node
+    without an endpoint, and no hole punched to it (a punched entry carries its prefixes, and
+    WireGuard gives a prefix to one peer only)."""
+    return not node.endpoints and node.id != local.id and path_between(state, local, node) != DIRECT
+
+
 def peers_of(state: MeshState, local_id: str) -> tuple[Peer, ...]:
     """The complete desired peer list of ``local_id``, sorted by node id: O(n) for a node with
-    an endpoint (everyone may dial it), O(nodes with an endpoint) for one without."""
+    an endpoint (everyone may dial it), O(nodes with an endpoint + punch nodes) for one
+    without."""
     local = state.nodes.get(local_id)
     if local is None:
         return ()
     if local.endpoints:
         candidates: Iterable[Node] = state.nodes.values()
     else:
-        candidates = (state.nodes[i] for i in state.endpoint_nodes if i in state.nodes)
+        ids = state.endpoint_nodes
+        if local_id in state.punch_nodes:
+            ids = ids | state.punch_nodes
+        candidates = (state.nodes[i] for i in ids if i in state.nodes)
     entries = (peer_entry(state, local, n) for n in candidates if n.id != local_id)
     return tuple(sorted((p for p in entries if p is not None), key=lambda p: p.node_id))
 
@@ -191,6 +245,8 @@ class Edge:
     source: str
     target: str
     relayed_by: str = ""  # "" for a direct WireGuard link
+    path: str = DIRECT  # direct, punching (relayed meanwhile) or relayed
+    why: str = ""  # for people: how this path came about
 
 
 def mesh_graph(state: MeshState) -> tuple[Edge, ...]:
@@ -199,8 +255,31 @@ def mesh_graph(state: MeshState) -> tuple[Edge, ...]:
     ids = sorted(state.nodes)
     for i, a in enumerate(ids):
         for b in ids[i + 1 :]:
-            if state.nodes[a].endpoints or state.nodes[b].endpoints:
-                edges.append(Edge(a, b))
-            elif state.relay_id:
-                edges.append(Edge(a, b, relayed_by=state.relay_id))
+            edge = _edge(state, state.nodes[a], state.nodes[b])
+            if edge is not None:
+                edges.append(edge)
     return tuple(edges)
+
+
+def _edge(state: MeshState, a: Node, b: Node) -> Edge | None:
+    path = path_between(state, a, b)
+    if a.endpoints or b.endpoints:
+        dialled = a if a.endpoints else b
+        return Edge(a.id, b.id, why=f"{dialled.id} has an endpoint")
+    if path == DIRECT:
+        return Edge(a.id, b.id, why="hole punched: both NATs let the other in")
+    if not state.relay_id:
+        return None
+    if path == PUNCHING:
+        why = "punching a hole through both NATs; relayed meanwhile"
+    elif {a.id, b.id} <= state.punch_nodes:
+        why = "the hole punch failed (a NAT that maps each destination anew?)"
+    else:
+        clients = [n.id for n in (a, b) if n.observed_endpoint and n.id not in state.punch_nodes]
+        unseen = [n.id for n in (a, b) if not n.observed_endpoint]
+        why = "no endpoint on either side"
+        if unseen:
+            why += f", and no outside address known for {', '.join(unseen)}"
+        if clients:
+            why += f"; {', '.join(clients)} (wmctl connect) does not punch holes"
+    return Edge(a.id, b.id, relayed_by=state.relay_id, path=path, why=why)

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from webmesh import errors
 from webmesh.authz.model import is_builtin, is_read_only
 from webmesh.mesh import commands, ipam
-from webmesh.mesh.model import Networks, Node, NodeRole, validate_node
+from webmesh.mesh.model import Networks, Node, NodeRole, validate_endpoint, validate_node
 from webmesh.mesh.objects import Kind, MeshObject, Objects, Route, check_references
 from webmesh.mesh.pmap import PersistentMap
 
@@ -66,12 +66,26 @@ class PresenceChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class PathChanged:
+    """How two nodes without an endpoint reach each other changed (``SetPath``)."""
+
+    node_ids: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class Reset:
     """The whole state was replaced (a snapshot was installed): anything may have changed."""
 
 
 Effect = (
-    NodeAdded | NodeUpdated | NodeRemoved | Bootstrapped | ObjectChanged | PresenceChanged | Reset
+    NodeAdded
+    | NodeUpdated
+    | NodeRemoved
+    | Bootstrapped
+    | ObjectChanged
+    | PresenceChanged
+    | PathChanged
+    | Reset
 )
 
 
@@ -84,7 +98,7 @@ def changed_node_ids(effects: tuple[Effect, ...]) -> frozenset[str] | None:
                 ids.add(node.id)
             case NodeUpdated(before, _):
                 ids.add(before.id)
-            case PresenceChanged(node_ids):
+            case PresenceChanged(node_ids) | PathChanged(node_ids):
                 ids.update(node_ids)
             case ObjectChanged(kind, before, after):
                 if kind in (Kind.GROUP, Kind.NETWORKACL):
@@ -114,6 +128,11 @@ class MeshState:
     # ids of the nodes that have an endpoint: the only possible peers of a node without one
     endpoint_nodes: frozenset[str] = frozenset()
     dns_nodes: frozenset[str] = frozenset()  # ids of the nodes that serve MeshDNS
+    # ids of the replicas without an endpoint that servers have seen from outside: any two of
+    # them try to reach each other directly (hole punching, ``webmesh.mesh.peers``)
+    punch_nodes: frozenset[str] = frozenset()
+    # pair_key(a, b) -> "direct" or "relayed": what came of two punch nodes' hole punch
+    paths: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     objects: Objects = field(default_factory=Objects)  # RBAC, ACLs, routes, with their views
     # Raised by RotateRaftKeys: a replica whose Node.raft_key_epoch is lower makes a new key.
     raft_key_epoch: int = 0
@@ -238,6 +257,8 @@ def _put_node(state: MeshState, node: Node, replaces_key: str = "") -> Transitio
         routing_nodes=_with_member(state.routing_nodes, node.id, bool(node.routes)),
         endpoint_nodes=_with_member(state.endpoint_nodes, node.id, bool(node.endpoints)),
         dns_nodes=_with_member(state.dns_nodes, node.id, bool(node.dns_address)),
+        punch_nodes=_with_member(state.punch_nodes, node.id, punches(node)),
+        paths=state.paths if _same_path(before, node) else _without_paths(state.paths, node.id),
     )
     effect: Effect = NodeAdded(node) if before is None else NodeUpdated(before, node)
     back = (PresenceChanged(frozenset({node.id})),) if node.id in state.offline else ()
@@ -284,6 +305,8 @@ def _remove_node(state: MeshState, node_id: str, at: float) -> Transition:
         routing_nodes=_with_member(state.routing_nodes, node_id, False),
         endpoint_nodes=_with_member(state.endpoint_nodes, node_id, False),
         dns_nodes=_with_member(state.dns_nodes, node_id, False),
+        punch_nodes=_with_member(state.punch_nodes, node_id, False),
+        paths=_without_paths(state.paths, node_id),
     )
     return Transition(new, commands.Result(), (NodeRemoved(node),))
 
@@ -359,6 +382,72 @@ def _set_presence(state: MeshState, command: commands.SetPresence) -> Transition
     return Transition(new, commands.Result(value={"changed": True}), (PresenceChanged(changed),))
 
 
+def punches(node: Node) -> bool:
+    """Whether ``node`` takes part in hole punching: a replica without an endpoint of its own
+    that the servers have seen from outside (clients follow their servers' peer lists only)."""
+    return not node.endpoints and bool(node.observed_endpoint) and node.role is not NodeRole.CLIENT
+
+
+def pair_key(a: str, b: str) -> str:
+    """The key of a pair of nodes in ``MeshState.paths`` (node ids never hold a space)."""
+    return f"{a} {b}" if a < b else f"{b} {a}"
+
+
+def _pair_known(key: str, nodes: Mapping[str, Node]) -> bool:
+    return all(node_id in nodes for node_id in key.split(" "))
+
+
+def _same_path(before: Node | None, after: Node) -> bool:
+    """Whether a node's hole punches still hold: the same outside address and still a punch
+    node (a new NAT mapping, or an endpoint of its own, voids them)."""
+    return before is None or (
+        before.observed_endpoint == after.observed_endpoint and punches(before) == punches(after)
+    )
+
+
+def _without_paths(paths: Mapping[str, str], node_id: str) -> Mapping[str, str]:
+    dropped = [k for k in paths if node_id in k.split(" ")]
+    if not dropped:
+        return paths
+    return MappingProxyType({k: v for k, v in paths.items() if k not in dropped})
+
+
+def _observe_endpoints(state: MeshState, command: commands.ObserveEndpoints) -> Transition:
+    """Record where servers see nodes from; a node seen somewhere new punches again."""
+    new, effects = state, []
+    for node_id, endpoint in sorted(command.endpoints.items()):
+        before = new.nodes.get(node_id)
+        if before is None or before.observed_endpoint == endpoint:
+            continue
+        validate_endpoint(endpoint)
+        node = replace(before, observed_endpoint=endpoint)
+        new = replace(
+            new,
+            nodes=new.nodes.changed(put={node_id: node}),
+            punch_nodes=_with_member(new.punch_nodes, node_id, punches(node)),
+            paths=_without_paths(new.paths, node_id),
+        )
+        effects.append(NodeUpdated(before, node))
+    return Transition(new, commands.Result(value={"changed": bool(effects)}), tuple(effects))
+
+
+def _set_path(state: MeshState, command: commands.SetPath) -> Transition:
+    """Record what came of a hole punch between two punch nodes."""
+    if command.a == command.b or not {command.a, command.b} <= state.punch_nodes:
+        raise errors.FailedPrecondition(
+            f"{command.a!r} and {command.b!r} are not two nodes that punch holes"
+        )
+    key = pair_key(command.a, command.b)
+    if state.paths.get(key, "") == command.path:
+        return Transition(state, commands.Result(value={"changed": False}))
+    paths = {k: v for k, v in state.paths.items() if k != key}
+    if command.path:
+        paths[key] = command.path
+    changed = PathChanged(frozenset({command.a, command.b}))
+    new = replace(state, paths=MappingProxyType(paths))
+    return Transition(new, commands.Result(value={"changed": True}), (changed,))
+
+
 def _without(by_node: Mapping[str, _V], ids: Iterable[str]) -> Mapping[str, _V]:
     """``by_node`` without ``ids`` (the same mapping when none of them is in it)."""
     dropped = [i for i in ids if i in by_node]
@@ -383,6 +472,8 @@ _HANDLERS: Mapping[type, Callable[[MeshState, Any], Transition]] = {
     commands.RotateRaftKeys: lambda state, _c: _rotate_raft_keys(state),
     commands.SetPresence: _set_presence,
     commands.RequestKeyRotation: lambda state, c: _request_key_rotation(state, c.node_id),
+    commands.ObserveEndpoints: _observe_endpoints,
+    commands.SetPath: _set_path,
 }
 
 
@@ -402,6 +493,7 @@ def to_snapshot(state: MeshState) -> dict[str, Any]:
             if state.key_rotations
             else {}
         ),
+        **({"paths": dict(sorted(state.paths.items()))} if state.paths else {}),
     }
 
 
@@ -428,6 +520,10 @@ def from_snapshot(raw: Mapping[str, Any]) -> MeshState:
         routing_nodes=frozenset(n.id for n in nodes.values() if n.routes),
         endpoint_nodes=frozenset(n.id for n in nodes.values() if n.endpoints),
         dns_nodes=frozenset(n.id for n in nodes.values() if n.dns_address),
+        punch_nodes=frozenset(n.id for n in nodes.values() if punches(n)),
+        paths=MappingProxyType(
+            {str(k): str(v) for k, v in raw.get("paths", {}).items() if _pair_known(k, nodes)}
+        ),
         objects=Objects.from_dict(raw.get("objects", {})),
         raft_key_epoch=int(raw.get("raft_key_epoch", 0)),
     )

@@ -21,7 +21,7 @@ from webmesh.mesh.objects import Kind, MeshObject, Policy
 from webmesh.mesh.state import MeshState
 from webmesh.raft.store import ConsensusStore
 from webmesh.service.leader import ReplicatedService
-from webmesh.syntax import validate_cidr, validate_node_id
+from webmesh.syntax import is_address, validate_cidr, validate_node_id
 
 log = logging.getLogger("webmesh.service")
 
@@ -56,6 +56,17 @@ class JoinSpec:
     previous_public_key: str = ""
     # The port of its MeshDNS server on its mesh address (0: it serves none); replicas only.
     dns_port: int = 0
+    # Its WireGuard listen port, and the address its Join came from (the public side of its
+    # NAT, as the first server saw it): its observed endpoint. 0 / "": it opted out.
+    wireguard_port: int = 0
+    observed_host: str = ""
+
+    @property
+    def observed_endpoint(self) -> str:
+        if not self.wireguard_port or not self.observed_host:
+            return ""
+        host = f"[{self.observed_host}]" if ":" in self.observed_host else self.observed_host
+        return f"{host}:{self.wireguard_port}"
 
     @property
     def role(self) -> NodeRole:
@@ -121,9 +132,22 @@ class MembershipService(ReplicatedService):
             node,
             joined_at=current.joined_at if current else self._clock(),
             raft_key_epoch=key_epoch(state, current, node.raft_key),
+            observed_endpoint=current.observed_endpoint if current else "",
         )
         await self.propose(commands.PutNode(wanted, replaces_key=replaces_key))
         return False
+
+    async def report_path(self, node_id: str, peer_id: str, path: str) -> bool:
+        """Record what came of ``node_id``'s hole punch with ``peer_id`` (leader only); True
+        when it changed the state."""
+        if path not in commands.PATH_STATES:
+            raise errors.InvalidArgument(f"unknown path {path!r}: expected direct or relayed")
+        self.require_leader()
+        result = await self.propose(commands.SetPath(node_id, peer_id, path))
+        changed = bool(result.value and result.value.get("changed"))
+        if changed:
+            log.info("path node=%s peer=%s path=%s", node_id, peer_id, path or "punching")
+        return changed
 
     async def join(self, spec: JoinSpec) -> JoinResult:
         """Admit (or re-admit) a node; on the leader only.
@@ -220,6 +244,8 @@ class MembershipService(ReplicatedService):
             raft_key_epoch=key_epoch(state, existing, spec.raft_key),
             ephemeral=spec.ephemeral,
             dns_address=f"{host}:{spec.dns_port}" if serves_dns else "",
+            observed_endpoint=_observed(networks, spec)
+            or (existing.observed_endpoint if existing and spec.wireguard_port else ""),
         )
 
     def _voters(self) -> tuple[str, ...]:
@@ -271,9 +297,11 @@ def key_epoch(state: MeshState, current: Node | None, raft_key: str) -> int:
 
 def same_record(current: Node, wanted: Node) -> bool:
     """Whether the stored record already is what its node wants (the proposer's fields aside)."""
-    return replace(current, joined_at=0, raft_key_epoch=0) == replace(
-        wanted, joined_at=0, raft_key_epoch=0
-    )
+
+    def mine(node: Node) -> Node:
+        return replace(node, joined_at=0, raft_key_epoch=0, observed_endpoint="")
+
+    return mine(current) == mine(wanted)
 
 
 class JoinLog:
@@ -328,9 +356,33 @@ class _Taken:
         return sum(1 for released in self.released.values() if self._resting(released))
 
 
+def _observed(networks: Networks, spec: JoinSpec) -> str:
+    """The joiner's observed endpoint, unless its Join came through the mesh (a node updating
+    its record over the tunnel): its mesh address says nothing of its NAT."""
+    host = spec.observed_host
+    inside = host and any(ipam.contains(n, host) for n in (networks.ipv4, networks.ipv6) if n)
+    return "" if inside else spec.observed_endpoint
+
+
 def _validate_spec(spec: JoinSpec) -> None:
     validate_node_id(spec.node_id)
     validate_public_key(spec.public_key)
+    _validate_keys(spec)
+    for endpoint in spec.endpoints:
+        validate_endpoint(endpoint)
+    for route in spec.routes:
+        validate_cidr(route)
+    for address in (spec.raft_address, spec.api_address):
+        if address:
+            validate_endpoint(address)
+    if spec.observed_host and not is_address(spec.observed_host):
+        raise errors.InvalidArgument(f"invalid observed address {spec.observed_host!r}")
+    for port in (spec.raft_port, spec.api_port, spec.dns_port, spec.wireguard_port):
+        if not 0 <= port < 65536:
+            raise errors.InvalidArgument(f"invalid port {port}")
+
+
+def _validate_keys(spec: JoinSpec) -> None:
     if spec.role is NodeRole.CLIENT:
         if spec.raft_key:
             raise errors.InvalidArgument("a client holds no replica: send no raft key")
@@ -344,13 +396,3 @@ def _validate_spec(spec: JoinSpec) -> None:
         validate_public_key(spec.raft_key_previous, what="previous raft key")
     if spec.previous_public_key:
         validate_public_key(spec.previous_public_key, what="previous WireGuard public key")
-    for endpoint in spec.endpoints:
-        validate_endpoint(endpoint)
-    for route in spec.routes:
-        validate_cidr(route)
-    for address in (spec.raft_address, spec.api_address):
-        if address:
-            validate_endpoint(address)
-    for port in (spec.raft_port, spec.api_port, spec.dns_port):
-        if not 0 <= port < 65536:
-            raise errors.InvalidArgument(f"invalid port {port}")

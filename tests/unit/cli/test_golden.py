@@ -87,9 +87,25 @@ PEERS = membership_pb2.PeerList(
 GRAPH = mesh_pb2.MeshGraph(
     nodes=["bootstrap-node", "laptop", "node-b"],
     edges=[
-        mesh_pb2.MeshEdge(source="bootstrap-node", target="laptop"),
-        mesh_pb2.MeshEdge(source="bootstrap-node", target="node-b"),
-        mesh_pb2.MeshEdge(source="laptop", target="node-b", relayed_by="bootstrap-node"),
+        mesh_pb2.MeshEdge(
+            source="bootstrap-node",
+            target="laptop",
+            path="direct",
+            why="bootstrap-node has an endpoint",
+        ),
+        mesh_pb2.MeshEdge(
+            source="bootstrap-node",
+            target="node-b",
+            path="direct",
+            why="bootstrap-node has an endpoint",
+        ),
+        mesh_pb2.MeshEdge(
+            source="laptop",
+            target="node-b",
+            relayed_by="bootstrap-node",
+            path="relayed",
+            why="the hole punch failed (a NAT that maps each destination anew?)",
+        ),
     ],
     dot='graph webmesh {\n  "bootstrap-node";\n  "laptop";\n  "node-b";\n'
     '  "bootstrap-node" -- "laptop";\n  "bootstrap-node" -- "node-b";\n'
@@ -252,6 +268,12 @@ async def test_json_outputs_parse_and_use_the_canonical_names() -> None:
     nodes = json.loads(await run("get", "nodes", "-o", "json"))
     assert nodes[2]["role"] == "NODE_ROLE_CLIENT"
     graph = json.loads(await run("get", "graph", "-o", "json"))
-    assert graph["edges"][0] == {"source": "bootstrap-node", "target": "laptop", "relayedBy": ""}
+    assert graph["edges"][0] == {
+        "source": "bootstrap-node",
+        "target": "laptop",
+        "relayedBy": "",
+        "path": "direct",
+        "why": "bootstrap-node has an endpoint",
+    }
     assert "dot" not in graph
     assert json.loads(await run("get", "peers", "x", "-o", "json"))["index"] == "17"

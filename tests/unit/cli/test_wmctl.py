@@ -37,16 +37,17 @@ NODES = [
     node("bootstrap-node", "172.16.0.1/32", leader=True, endpoint="10.0.0.1:51820"),
     node("node-b", "172.16.0.2/32"),
 ]
+NODES[1].observed_endpoint = "198.51.100.7:51820"  # behind a NAT: seen from outside
 
 
 def test_nodes_table_golden() -> None:
     assert output.nodes_table(NODES, wide=False, now=NOW) == (
         "NAME             ROLE       LEADER   STATUS   LAST SEEN   IPV4            IPV6     "
-        "ENDPOINT         AGE\n"
+        "ENDPOINT         OBSERVED             AGE\n"
         "bootstrap-node   voter      *        online   now         172.16.0.1/32   <none>   "
-        "10.0.0.1:51820   3h\n"
+        "10.0.0.1:51820   <none>               3h\n"
         "node-b           observer            online   now         172.16.0.2/32   <none>   "
-        "<none>           3h\n"
+        "<none>           198.51.100.7:51820   3h\n"
     )
 
 

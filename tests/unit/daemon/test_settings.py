@@ -53,6 +53,7 @@ def test_defaults() -> None:
             no_ipv6=False,
             detect_endpoints=False,
             detect_private_endpoints=False,
+            no_remote_endpoint_detection=False,
             primary_endpoint="",
             endpoints=(),
             log_level="info",
@@ -218,7 +219,7 @@ def test_the_documented_names_exist() -> None:
         # MeshDNS (issue 17)
         "services.meshdns.enabled", "services.meshdns.listen-port",
         "services.meshdns.listen-addresses", "services.meshdns.forwarders",
-        "services.meshdns.no-forward", "mesh.use-meshdns",
+        "services.meshdns.no-forward", "mesh.use-meshdns", "global.no-remote-endpoint-detection",
     }  # fmt: skip
     assert set(s.OPTIONS_BY_NAME) == documented
 
@@ -296,6 +297,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     ),
     "services.meshdns.no-forward": ("true", True),
     "mesh.use-meshdns": ("true", True),
+    "global.no-remote-endpoint-detection": ("true", True),
 }
 
 

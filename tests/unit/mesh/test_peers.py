@@ -107,7 +107,12 @@ def test_unknown_local_node_has_no_peers() -> None:
 
 def test_graph() -> None:
     state = mesh(make("r", 1, "10.0.0.1:1"), make("a", 2), make("b", 3))
-    assert mesh_graph(state) == (Edge("a", "b", relayed_by="r"), Edge("a", "r"), Edge("b", "r"))
+    unseen = "no endpoint on either side, and no outside address known for a, b"
+    assert mesh_graph(state) == (
+        Edge("a", "b", relayed_by="r", path="relayed", why=unseen),
+        Edge("a", "r", why="r has an endpoint"),
+        Edge("b", "r", why="r has an endpoint"),
+    )
 
 
 def _diff(before: tuple[Peer, ...], after: tuple[Peer, ...]) -> dict[str, Peer | None]:

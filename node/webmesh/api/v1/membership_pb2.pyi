@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class JoinRequest(_message.Message):
-    __slots__ = ("id", "public_key", "wireguard_endpoints", "as_voter", "as_observer", "raft_port", "api_port", "want_ipv6", "routes", "raft_address", "api_address", "raft_key", "raft_key_previous", "ephemeral", "previous_public_key", "meshdns_port")
+    __slots__ = ("id", "public_key", "wireguard_endpoints", "as_voter", "as_observer", "raft_port", "api_port", "want_ipv6", "routes", "raft_address", "api_address", "raft_key", "raft_key_previous", "ephemeral", "previous_public_key", "meshdns_port", "wireguard_port")
     ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     WIREGUARD_ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
@@ -25,6 +25,7 @@ class JoinRequest(_message.Message):
     EPHEMERAL_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     MESHDNS_PORT_FIELD_NUMBER: _ClassVar[int]
+    WIREGUARD_PORT_FIELD_NUMBER: _ClassVar[int]
     id: str
     public_key: str
     wireguard_endpoints: _containers.RepeatedScalarFieldContainer[str]
@@ -41,10 +42,11 @@ class JoinRequest(_message.Message):
     ephemeral: bool
     previous_public_key: str
     meshdns_port: int
-    def __init__(self, id: _Optional[str] = ..., public_key: _Optional[str] = ..., wireguard_endpoints: _Optional[_Iterable[str]] = ..., as_voter: _Optional[bool] = ..., as_observer: _Optional[bool] = ..., raft_port: _Optional[int] = ..., api_port: _Optional[int] = ..., want_ipv6: _Optional[bool] = ..., routes: _Optional[_Iterable[str]] = ..., raft_address: _Optional[str] = ..., api_address: _Optional[str] = ..., raft_key: _Optional[str] = ..., raft_key_previous: _Optional[str] = ..., ephemeral: _Optional[bool] = ..., previous_public_key: _Optional[str] = ..., meshdns_port: _Optional[int] = ...) -> None: ...
+    wireguard_port: int
+    def __init__(self, id: _Optional[str] = ..., public_key: _Optional[str] = ..., wireguard_endpoints: _Optional[_Iterable[str]] = ..., as_voter: _Optional[bool] = ..., as_observer: _Optional[bool] = ..., raft_port: _Optional[int] = ..., api_port: _Optional[int] = ..., want_ipv6: _Optional[bool] = ..., routes: _Optional[_Iterable[str]] = ..., raft_address: _Optional[str] = ..., api_address: _Optional[str] = ..., raft_key: _Optional[str] = ..., raft_key_previous: _Optional[str] = ..., ephemeral: _Optional[bool] = ..., previous_public_key: _Optional[str] = ..., meshdns_port: _Optional[int] = ..., wireguard_port: _Optional[int] = ...) -> None: ...
 
 class JoinResponse(_message.Message):
-    __slots__ = ("mesh_domain", "network_ipv4", "network_ipv6", "address_ipv4", "address_ipv6", "peers", "raft_voters", "leader_id", "role", "node", "raft_keys", "meshdns_servers")
+    __slots__ = ("mesh_domain", "network_ipv4", "network_ipv6", "address_ipv4", "address_ipv6", "peers", "raft_voters", "leader_id", "role", "node", "raft_keys", "meshdns_servers", "observed_endpoint")
     class RaftKeysEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -64,6 +66,7 @@ class JoinResponse(_message.Message):
     NODE_FIELD_NUMBER: _ClassVar[int]
     RAFT_KEYS_FIELD_NUMBER: _ClassVar[int]
     MESHDNS_SERVERS_FIELD_NUMBER: _ClassVar[int]
+    OBSERVED_ENDPOINT_FIELD_NUMBER: _ClassVar[int]
     mesh_domain: str
     network_ipv4: str
     network_ipv6: str
@@ -76,7 +79,8 @@ class JoinResponse(_message.Message):
     node: _types_pb2.MeshNode
     raft_keys: _containers.ScalarMap[str, str]
     meshdns_servers: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, mesh_domain: _Optional[str] = ..., network_ipv4: _Optional[str] = ..., network_ipv6: _Optional[str] = ..., address_ipv4: _Optional[str] = ..., address_ipv6: _Optional[str] = ..., peers: _Optional[_Iterable[_Union[_types_pb2.WireGuardPeer, _Mapping]]] = ..., raft_voters: _Optional[_Iterable[str]] = ..., leader_id: _Optional[str] = ..., role: _Optional[_Union[_types_pb2.NodeRole, str]] = ..., node: _Optional[_Union[_types_pb2.MeshNode, _Mapping]] = ..., raft_keys: _Optional[_Mapping[str, str]] = ..., meshdns_servers: _Optional[_Iterable[str]] = ...) -> None: ...
+    observed_endpoint: str
+    def __init__(self, mesh_domain: _Optional[str] = ..., network_ipv4: _Optional[str] = ..., network_ipv6: _Optional[str] = ..., address_ipv4: _Optional[str] = ..., address_ipv6: _Optional[str] = ..., peers: _Optional[_Iterable[_Union[_types_pb2.WireGuardPeer, _Mapping]]] = ..., raft_voters: _Optional[_Iterable[str]] = ..., leader_id: _Optional[str] = ..., role: _Optional[_Union[_types_pb2.NodeRole, str]] = ..., node: _Optional[_Union[_types_pb2.MeshNode, _Mapping]] = ..., raft_keys: _Optional[_Mapping[str, str]] = ..., meshdns_servers: _Optional[_Iterable[str]] = ..., observed_endpoint: _Optional[str] = ...) -> None: ...
 
 class LeaveRequest(_message.Message):
     __slots__ = ("id",)
@@ -111,5 +115,19 @@ class ReportPresenceRequest(_message.Message):
     def __init__(self, node_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ReportPresenceResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ReportPathRequest(_message.Message):
+    __slots__ = ("node_id", "peer_id", "path")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    PEER_ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    peer_id: str
+    path: str
+    def __init__(self, node_id: _Optional[str] = ..., peer_id: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
+
+class ReportPathResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -54,6 +54,11 @@ class MembershipStub:
                 request_serializer=webmesh_dot_api_dot_v1_dot_membership__pb2.ReportPresenceRequest.SerializeToString,
                 response_deserializer=webmesh_dot_api_dot_v1_dot_membership__pb2.ReportPresenceResponse.FromString,
                 _registered_method=True)
+        self.ReportPath = channel.unary_unary(
+                '/webmesh.v1.Membership/ReportPath',
+                request_serializer=webmesh_dot_api_dot_v1_dot_membership__pb2.ReportPathRequest.SerializeToString,
+                response_deserializer=webmesh_dot_api_dot_v1_dot_membership__pb2.ReportPathResponse.FromString,
+                _registered_method=True)
 
 
 class MembershipServicer:
@@ -89,6 +94,16 @@ class MembershipServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportPath(self, request, context):
+        """What came of a hole punch between the calling node and another node without an endpoint
+        (both seen from outside): "direct" (a handshake completed: both move the other's prefixes
+        onto that path), "relayed" (it did not, or a direct path stopped working), "" (forget it:
+        punch again). Free for the node itself (node_id), put nodes/<id> for anyone else.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MembershipServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -111,6 +126,11 @@ def add_MembershipServicer_to_server(servicer, server):
                     servicer.ReportPresence,
                     request_deserializer=webmesh_dot_api_dot_v1_dot_membership__pb2.ReportPresenceRequest.FromString,
                     response_serializer=webmesh_dot_api_dot_v1_dot_membership__pb2.ReportPresenceResponse.SerializeToString,
+            ),
+            'ReportPath': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportPath,
+                    request_deserializer=webmesh_dot_api_dot_v1_dot_membership__pb2.ReportPathRequest.FromString,
+                    response_serializer=webmesh_dot_api_dot_v1_dot_membership__pb2.ReportPathResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -221,6 +241,33 @@ class Membership:
             '/webmesh.v1.Membership/ReportPresence',
             webmesh_dot_api_dot_v1_dot_membership__pb2.ReportPresenceRequest.SerializeToString,
             webmesh_dot_api_dot_v1_dot_membership__pb2.ReportPresenceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportPath(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/webmesh.v1.Membership/ReportPath',
+            webmesh_dot_api_dot_v1_dot_membership__pb2.ReportPathRequest.SerializeToString,
+            webmesh_dot_api_dot_v1_dot_membership__pb2.ReportPathResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -28,14 +28,18 @@ class GetMeshGraphRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class MeshEdge(_message.Message):
-    __slots__ = ("source", "target", "relayed_by")
+    __slots__ = ("source", "target", "relayed_by", "path", "why")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     TARGET_FIELD_NUMBER: _ClassVar[int]
     RELAYED_BY_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    WHY_FIELD_NUMBER: _ClassVar[int]
     source: str
     target: str
     relayed_by: str
-    def __init__(self, source: _Optional[str] = ..., target: _Optional[str] = ..., relayed_by: _Optional[str] = ...) -> None: ...
+    path: str
+    why: str
+    def __init__(self, source: _Optional[str] = ..., target: _Optional[str] = ..., relayed_by: _Optional[str] = ..., path: _Optional[str] = ..., why: _Optional[str] = ...) -> None: ...
 
 class MeshGraph(_message.Message):
     __slots__ = ("nodes", "edges", "dot")

@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1awebmesh/api/v1/types.proto\x12\nwebmesh.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xab\x03\n\x08MeshNode\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\t\x12\x14\n\x0cprivate_ipv4\x18\x03 \x01(\t\x12\x14\n\x0cprivate_ipv6\x18\x04 \x01(\t\x12\x1b\n\x13wireguard_endpoints\x18\x05 \x03(\t\x12\x18\n\x10primary_endpoint\x18\x06 \x01(\t\x12\"\n\x04role\x18\x07 \x01(\x0e\x32\x14.webmesh.v1.NodeRole\x12\x13\n\x0b\x61pi_address\x18\x08 \x01(\t\x12\x14\n\x0craft_address\x18\t \x01(\t\x12\x0e\n\x06routes\x18\n \x03(\t\x12-\n\tjoined_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tis_leader\x18\x0c \x01(\x08\x12\x10\n\x08raft_key\x18\r \x01(\t\x12\x0e\n\x06online\x18\x0e \x01(\x08\x12-\n\tlast_seen\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tephemeral\x18\x10 \x01(\x08\x12\x17\n\x0fmeshdns_address\x18\x11 \x01(\t\"\xa6\x01\n\rWireGuardPeer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x03 \x01(\t\x12\x13\n\x0b\x61llowed_ips\x18\x04 \x03(\t\x12\x14\n\x0cprivate_ipv4\x18\x05 \x01(\t\x12\x14\n\x0cprivate_ipv6\x18\x06 \x01(\t\x12\r\n\x05relay\x18\x07 \x01(\x08\x12\x13\n\x0b\x65xit_routes\x18\x08 \x03(\t*h\n\x08NodeRole\x12\x19\n\x15NODE_ROLE_UNSPECIFIED\x10\x00\x12\x13\n\x0fNODE_ROLE_VOTER\x10\x01\x12\x16\n\x12NODE_ROLE_OBSERVER\x10\x02\x12\x14\n\x10NODE_ROLE_CLIENT\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1awebmesh/api/v1/types.proto\x12\nwebmesh.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc6\x03\n\x08MeshNode\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\t\x12\x14\n\x0cprivate_ipv4\x18\x03 \x01(\t\x12\x14\n\x0cprivate_ipv6\x18\x04 \x01(\t\x12\x1b\n\x13wireguard_endpoints\x18\x05 \x03(\t\x12\x18\n\x10primary_endpoint\x18\x06 \x01(\t\x12\"\n\x04role\x18\x07 \x01(\x0e\x32\x14.webmesh.v1.NodeRole\x12\x13\n\x0b\x61pi_address\x18\x08 \x01(\t\x12\x14\n\x0craft_address\x18\t \x01(\t\x12\x0e\n\x06routes\x18\n \x03(\t\x12-\n\tjoined_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tis_leader\x18\x0c \x01(\x08\x12\x10\n\x08raft_key\x18\r \x01(\t\x12\x0e\n\x06online\x18\x0e \x01(\x08\x12-\n\tlast_seen\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tephemeral\x18\x10 \x01(\x08\x12\x17\n\x0fmeshdns_address\x18\x11 \x01(\t\x12\x19\n\x11observed_endpoint\x18\x12 \x01(\t\"\xb4\x01\n\rWireGuardPeer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x03 \x01(\t\x12\x13\n\x0b\x61llowed_ips\x18\x04 \x03(\t\x12\x14\n\x0cprivate_ipv4\x18\x05 \x01(\t\x12\x14\n\x0cprivate_ipv6\x18\x06 \x01(\t\x12\r\n\x05relay\x18\x07 \x01(\x08\x12\x13\n\x0b\x65xit_routes\x18\x08 \x03(\t\x12\x0c\n\x04path\x18\t \x01(\t*h\n\x08NodeRole\x12\x19\n\x15NODE_ROLE_UNSPECIFIED\x10\x00\x12\x13\n\x0fNODE_ROLE_VOTER\x10\x01\x12\x16\n\x12NODE_ROLE_OBSERVER\x10\x02\x12\x14\n\x10NODE_ROLE_CLIENT\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'webmesh.api.v1.types_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NODEROLE']._serialized_start=674
-  _globals['_NODEROLE']._serialized_end=778
+  _globals['_NODEROLE']._serialized_start=715
+  _globals['_NODEROLE']._serialized_end=819
   _globals['_MESHNODE']._serialized_start=76
-  _globals['_MESHNODE']._serialized_end=503
-  _globals['_WIREGUARDPEER']._serialized_start=506
-  _globals['_WIREGUARDPEER']._serialized_end=672
+  _globals['_MESHNODE']._serialized_end=530
+  _globals['_WIREGUARDPEER']._serialized_start=533
+  _globals['_WIREGUARDPEER']._serialized_end=713
 # @@protoc_insertion_point(module_scope)

@@ -22,7 +22,7 @@ NODE_ROLE_OBSERVER: NodeRole
 NODE_ROLE_CLIENT: NodeRole
 
 class MeshNode(_message.Message):
-    __slots__ = ("id", "public_key", "private_ipv4", "private_ipv6", "wireguard_endpoints", "primary_endpoint", "role", "api_address", "raft_address", "routes", "joined_at", "is_leader", "raft_key", "online", "last_seen", "ephemeral", "meshdns_address")
+    __slots__ = ("id", "public_key", "private_ipv4", "private_ipv6", "wireguard_endpoints", "primary_endpoint", "role", "api_address", "raft_address", "routes", "joined_at", "is_leader", "raft_key", "online", "last_seen", "ephemeral", "meshdns_address", "observed_endpoint")
     ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     PRIVATE_IPV4_FIELD_NUMBER: _ClassVar[int]
@@ -40,6 +40,7 @@ class MeshNode(_message.Message):
     LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
     EPHEMERAL_FIELD_NUMBER: _ClassVar[int]
     MESHDNS_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    OBSERVED_ENDPOINT_FIELD_NUMBER: _ClassVar[int]
     id: str
     public_key: str
     private_ipv4: str
@@ -57,10 +58,11 @@ class MeshNode(_message.Message):
     last_seen: _timestamp_pb2.Timestamp
     ephemeral: bool
     meshdns_address: str
-    def __init__(self, id: _Optional[str] = ..., public_key: _Optional[str] = ..., private_ipv4: _Optional[str] = ..., private_ipv6: _Optional[str] = ..., wireguard_endpoints: _Optional[_Iterable[str]] = ..., primary_endpoint: _Optional[str] = ..., role: _Optional[_Union[NodeRole, str]] = ..., api_address: _Optional[str] = ..., raft_address: _Optional[str] = ..., routes: _Optional[_Iterable[str]] = ..., joined_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., is_leader: _Optional[bool] = ..., raft_key: _Optional[str] = ..., online: _Optional[bool] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ephemeral: _Optional[bool] = ..., meshdns_address: _Optional[str] = ...) -> None: ...
+    observed_endpoint: str
+    def __init__(self, id: _Optional[str] = ..., public_key: _Optional[str] = ..., private_ipv4: _Optional[str] = ..., private_ipv6: _Optional[str] = ..., wireguard_endpoints: _Optional[_Iterable[str]] = ..., primary_endpoint: _Optional[str] = ..., role: _Optional[_Union[NodeRole, str]] = ..., api_address: _Optional[str] = ..., raft_address: _Optional[str] = ..., routes: _Optional[_Iterable[str]] = ..., joined_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., is_leader: _Optional[bool] = ..., raft_key: _Optional[str] = ..., online: _Optional[bool] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ephemeral: _Optional[bool] = ..., meshdns_address: _Optional[str] = ..., observed_endpoint: _Optional[str] = ...) -> None: ...
 
 class WireGuardPeer(_message.Message):
-    __slots__ = ("id", "public_key", "endpoint", "allowed_ips", "private_ipv4", "private_ipv6", "relay", "exit_routes")
+    __slots__ = ("id", "public_key", "endpoint", "allowed_ips", "private_ipv4", "private_ipv6", "relay", "exit_routes", "path")
     ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +71,7 @@ class WireGuardPeer(_message.Message):
     PRIVATE_IPV6_FIELD_NUMBER: _ClassVar[int]
     RELAY_FIELD_NUMBER: _ClassVar[int]
     EXIT_ROUTES_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
     id: str
     public_key: str
     endpoint: str
@@ -77,4 +80,5 @@ class WireGuardPeer(_message.Message):
     private_ipv6: str
     relay: bool
     exit_routes: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., public_key: _Optional[str] = ..., endpoint: _Optional[str] = ..., allowed_ips: _Optional[_Iterable[str]] = ..., private_ipv4: _Optional[str] = ..., private_ipv6: _Optional[str] = ..., relay: _Optional[bool] = ..., exit_routes: _Optional[_Iterable[str]] = ...) -> None: ...
+    path: str
+    def __init__(self, id: _Optional[str] = ..., public_key: _Optional[str] = ..., endpoint: _Optional[str] = ..., allowed_ips: _Optional[_Iterable[str]] = ..., private_ipv4: _Optional[str] = ..., private_ipv6: _Optional[str] = ..., relay: _Optional[bool] = ..., exit_routes: _Optional[_Iterable[str]] = ..., path: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,140 @@
+"""Hole punching, the node's side: notice what came of a punch and tell the leader.
+
+Two nodes without an endpoint that the servers have seen from outside put each other in their
+peers at the observed address with no AllowedIPs (``webmesh.mesh.peers``): WireGuard keeps
+trying handshakes (the keepalive starts them), and each side's attempts open its own NAT for
+the other's. This watches the device:
+
+- a punching peer whose handshake completed: the path works, report it ``direct`` (both nodes
+  then move the other's prefixes onto it when they apply that commit);
+- a punching peer without a handshake after ``PUNCH_TIMEOUT``: report ``relayed`` (a NAT that
+  maps each destination anew, or filters: the relay carries the pair), and after a backoff
+  report ``""`` so that both punch again;
+- a direct peer whose last handshake is older than ``STALE_DIRECT``: the path stopped working
+  (a NAT forgot the mapping, an address changed), report ``relayed``; traffic falls back to the
+  relay as soon as that commits, and the pair punches again after the backoff.
+
+Every report goes through the leader as a replicated ``SetPath``, so both ends (and the graph)
+agree; an unchanged report is not repeated for ``REPORT_AGAIN`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from webmesh import errors
+from webmesh.mesh.peers import DIRECT, PUNCHING, RELAYED, Peer
+from webmesh.mesh.state import pair_key
+from webmesh.wg.config import DeviceState
+
+log = logging.getLogger("webmesh.paths")
+
+CHECK_EVERY = 0.25  # seconds between two looks at the device while a path is being decided
+PUNCH_TIMEOUT = 20.0  # seconds of punching without a handshake: the pair stays relayed
+STALE_DIRECT = 180.0  # seconds since a direct path's last handshake (WireGuard rekeys at 120)
+RETRY_AFTER = (30.0, 60.0, 120.0, 300.0, 900.0)  # relayed this long, then punch again
+REPORT_AGAIN = 5.0
+
+
+class PathProber:
+    """Decides, from the device, what this node reports about its punched paths."""
+
+    def __init__(
+        self,
+        *,
+        node_id: str,
+        peers: Callable[[], Sequence[Peer]],
+        paths: Callable[[], Mapping[str, str]],
+        device: Callable[[], Awaitable[DeviceState | None]],
+        report: Callable[[str, str], Awaitable[None]],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._node_id = node_id
+        self._peers = peers
+        self._paths = paths
+        self._device = device
+        self._report = report
+        self._clock = clock
+        self._punching_since: dict[str, float] = {}
+        self._direct_since: dict[str, float] = {}
+        self._relayed_since: dict[str, float] = {}
+        self._failures: dict[str, int] = {}
+        self._reported: dict[str, tuple[str, float]] = {}
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.pass_once()
+            except (errors.MeshError, OSError) as exc:
+                log.debug("cannot judge or report a path yet error=%s", exc)
+            await asyncio.sleep(CHECK_EVERY)
+
+    async def pass_once(self) -> None:
+        punched = {p.node_id: p for p in self._peers() if p.path in (PUNCHING, DIRECT)}
+        relayed = self._relayed_peers()
+        self._forget_gone(punched, relayed)
+        if punched:
+            device = await self._device()
+            handshakes = {p.public_key: p.last_handshake for p in device.peers} if device else {}
+            for peer in punched.values():
+                await self._judge(peer, handshakes.get(peer.public_key, 0.0))
+        for peer_id in relayed:
+            await self._maybe_retry(peer_id)
+
+    def _relayed_peers(self) -> list[str]:
+        me = self._node_id
+        found = []
+        for key, path in self._paths().items():
+            a, _, b = key.partition(" ")
+            if path == RELAYED and me in (a, b):
+                found.append(b if a == me else a)
+        return found
+
+    def _forget_gone(self, punched: Mapping[str, Peer], relayed: Sequence[str]) -> None:
+        for since, path in ((self._punching_since, PUNCHING), (self._direct_since, DIRECT)):
+            for peer_id in list(since):
+                if punched.get(peer_id) is None or punched[peer_id].path != path:
+                    del since[peer_id]
+        for peer_id in list(self._relayed_since):
+            if peer_id not in relayed:
+                del self._relayed_since[peer_id]
+
+    async def _judge(self, peer: Peer, last_handshake: float) -> None:
+        now = self._clock()
+        if peer.path == PUNCHING:
+            since = self._punching_since.setdefault(peer.node_id, now)
+            if last_handshake and now - last_handshake < STALE_DIRECT:
+                self._failures.pop(peer.node_id, None)
+                await self._send(peer.node_id, DIRECT)
+            elif now - since > PUNCH_TIMEOUT:
+                await self._send(peer.node_id, RELAYED)
+        else:  # direct: stale once no handshake for STALE_DIRECT (counted from when it became
+            # direct if the device shows none: a peer entry made anew has no handshake yet)
+            since = self._direct_since.setdefault(peer.node_id, now)
+            if now - max(last_handshake, since) > STALE_DIRECT:
+                await self._send(peer.node_id, RELAYED)
+
+    async def _maybe_retry(self, peer_id: str) -> None:
+        now = self._clock()
+        since = self._relayed_since.setdefault(peer_id, now)
+        failures = self._failures.get(peer_id, 0)
+        if now - since >= RETRY_AFTER[min(failures, len(RETRY_AFTER) - 1)]:
+            self._failures[peer_id] = failures + 1
+            await self._send(peer_id, "")
+
+    async def _send(self, peer_id: str, path: str) -> None:
+        now = self._clock()
+        last = self._reported.get(peer_id)
+        if last is not None and last[0] == path and now - last[1] < REPORT_AGAIN:
+            return
+        self._reported[peer_id] = (path, now)
+        log.info(
+            "path event=%s peer=%s pair=%r",
+            path or "punch-again",
+            peer_id,
+            pair_key(self._node_id, peer_id),
+        )
+        await self._report(peer_id, path)

@@ -1,0 +1,115 @@
+"""Direct paths through NAT: two nodes behind two home routers, each joined with the quick
+start's flags (no endpoint), reach each other without the relay.
+
+The lab: a server on the "internet" (the lab's LAN); two private LANs, each behind a router
+namespace that masquerades (nftables, Linux's default mapping: source ports kept when they can
+be) and drops what comes in unasked, as home routers do. The servers see each node's traffic
+come from its router's public address (its observed endpoint); the two nodes then punch: each
+sends WireGuard handshakes to the other's observed endpoint, which opens its own router for
+the other's. A direct path shows in the TTL of a ping reply (64: no hop; through the relay 63,
+the relay forwards) and in ``wmctl get graph``. With one router drawing a random port per
+connection (a symmetric NAT), the punch cannot work: the pair stays relayed, and still pings.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+from support.netlab import QUICKSTART_FLAGS, Host, Lab, Nat, Process
+from support.wait import eventually
+
+pytestmark = pytest.mark.netns
+
+JOIN = ("--global.insecure", "--global.no-ipv6", "--mesh.join-address=bootstrap-node:8443")
+WMCTL = ("--insecure", "--server", "127.0.0.1:8443")
+DIRECT_WITHIN = 5.0  # seconds from the second join (the issue's bar)
+
+
+def lab_logs(lab: Lab) -> str:
+    return "\n".join(f"--- {p.host.name} {p.name}\n{p.tail(25)}" for p in lab.processes)
+
+
+def joined(node: Process, lab: Lab) -> float:
+    eventually(
+        lambda: "joined the mesh" in node.log.read_text(errors="replace"),
+        timeout=30,
+        interval=0.02,
+        what=lambda: f"{node.host.name} joining\n{lab_logs(lab)}",
+    )
+    return time.monotonic()
+
+
+def ping_ttl(host: Host, address: str) -> int:
+    """The TTL of the reply to one ping (0: no reply)."""
+    out = host.exec("ping", "-4", "-c", "1", "-W", "1", address, check=False, timeout=5)
+    found = re.search(r"ttl=(\d+)", out.stdout)
+    return int(found.group(1)) if out.returncode == 0 and found else 0
+
+
+def edge(server: Host, a: str, b: str) -> dict[str, str]:
+    out = server.wmctl(*WMCTL, "get", "graph", "--format", "json")
+    for e in json.loads(out.stdout)["edges"]:
+        if {e["source"], e["target"]} == {a, b}:
+            return dict(e)
+    return {}
+
+
+def observed(server: Host, node_id: str) -> str:
+    out = server.wmctl(*WMCTL, "get", "node", node_id, "-o", "json")
+    return str(json.loads(out.stdout).get("observedEndpoint", ""))
+
+
+def two_nodes_behind_nats(lab: Lab, *, symmetric: bool) -> tuple[Host, Host, Host, Nat, Nat]:
+    server = lab.add_host("bootstrap-node")
+    home, office = lab.add_nat("192.168.71"), lab.add_nat("192.168.72", symmetric=symmetric)
+    b = lab.add_host("node-b", behind=home)
+    c = lab.add_host("node-c", behind=office)
+    server.node(*QUICKSTART_FLAGS, "--bootstrap.enabled")
+    server.wait_port(8443)
+    return server, b, c, home, office
+
+
+def test_two_nodes_behind_nats_find_a_direct_path() -> None:
+    with Lab("10.216.0") as lab:
+        server, b, c, home, office = two_nodes_behind_nats(lab, symmetric=False)
+        joined(b.node(*JOIN), lab)
+        # the node learns its public address from the server (it advertised none)
+        assert observed(server, "node-b") == f"{home.wan_ip}:51820"
+        assert f"observed={home.wan_ip}:51820" in b.processes[0].log.read_text()
+
+        second_join = joined(c.node(*JOIN), lab)
+        c_ip, b_ip = c.wait_mesh_ip(), b.wait_mesh_ip()
+        assert observed(server, "node-c") == f"{office.wan_ip}:51820"
+        eventually(
+            lambda: ping_ttl(b, c_ip) == 64 and ping_ttl(c, b_ip) == 64,
+            timeout=30,
+            interval=0.1,
+            what=lambda: (
+                f"a direct path b <-> c\n{edge(server, 'node-b', 'node-c')}\n{lab_logs(lab)}"
+            ),
+        )
+        took = time.monotonic() - second_join
+        print(f"direct ping {took:.2f}s after the second join was acknowledged")
+        found = edge(server, "node-b", "node-c")
+        assert found["path"] == "direct" and not found.get("relayedBy"), found
+        assert "hole punched" in found["why"]
+        assert took < DIRECT_WITHIN, f"direct only {took:.2f}s after the second join"
+
+
+def test_a_symmetric_nat_stays_relayed_and_still_pings() -> None:
+    with Lab("10.217.0") as lab:
+        server, b, c, _, _ = two_nodes_behind_nats(lab, symmetric=True)
+        joined(b.node(*JOIN), lab)
+        joined(c.node(*JOIN), lab)
+        c_ip, b_ip = c.wait_mesh_ip(), b.wait_mesh_ip()
+        eventually(lambda: ping_ttl(b, c_ip) == 63, timeout=20, what=lambda: lab_logs(lab))
+        deadline = time.monotonic() + 2 * DIRECT_WITHIN
+        while time.monotonic() < deadline:  # long past when a punch would have worked
+            assert ping_ttl(b, c_ip) == 63 and ping_ttl(c, b_ip) == 63
+        found = edge(server, "node-b", "node-c")
+        assert found["relayedBy"] == "bootstrap-node" and found["path"] != "direct", found
+        print(f"symmetric NAT: {found}")
