@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 
 import pytest
@@ -113,3 +114,38 @@ def test_a_symmetric_nat_stays_relayed_and_still_pings() -> None:
         found = edge(server, "node-b", "node-c")
         assert found["relayedBy"] == "bootstrap-node" and found["path"] != "direct", found
         print(f"symmetric NAT: {found}")
+
+
+def test_a_node_that_moves_is_observed_anew_and_punches_again() -> None:
+    """node-b's router gets another public address (a laptop carried to another network): the
+    server's WireGuard sees node-b's traffic come from there, the mesh records it, the pair's
+    direct path is voided and punched again at the new address."""
+    with Lab("10.218.0") as lab:
+        server, b, c, home, _ = two_nodes_behind_nats(lab, symmetric=False)
+        joined(b.node(*JOIN), lab)
+        joined(c.node(*JOIN), lab)
+        c_ip, b_ip = c.wait_mesh_ip(), b.wait_mesh_ip()
+        eventually(lambda: ping_ttl(b, c_ip) == 64, timeout=30, what=lambda: lab_logs(lab))
+
+        moved = f"{lab.subnet}.211"
+        wan = f"{lab.tag}w1"
+        # (deleting a primary address deletes its secondaries: the old one goes first)
+        run_in(home, "ip", "addr", "del", f"{home.wan_ip}/24", "dev", wan)
+        run_in(home, "ip", "addr", "add", f"{moved}/24", "dev", wan)
+        moved_at = time.monotonic()
+        eventually(
+            lambda: observed(server, "node-b") == f"{moved}:51820",
+            timeout=30,
+            what=lambda: f"node-b observed at {moved}\n{lab_logs(lab)}",
+        )
+        eventually(
+            lambda: ping_ttl(b, c_ip) == 64 and ping_ttl(c, b_ip) == 64,
+            timeout=30,
+            what=lambda: f"direct again\n{edge(server, 'node-b', 'node-c')}\n{lab_logs(lab)}",
+        )
+        print(f"direct again {time.monotonic() - moved_at:.1f}s after node-b's router moved")
+        assert edge(server, "node-b", "node-c")["path"] == "direct"
+
+
+def run_in(nat: Nat, *cmd: str) -> None:
+    subprocess.run(["ip", "netns", "exec", nat.netns, *cmd], check=True, timeout=10)

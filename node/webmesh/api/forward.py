@@ -7,7 +7,7 @@ bouncing around the mesh.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
@@ -113,10 +113,19 @@ class LeaderForwarder:
         except errors.NotLeader as exc:
             return await self.forward(context, exc, remote)
 
-    async def report_presence(self, leader: str, leader_id: str, node_ids: Sequence[str]) -> None:
-        """Tell the leader which clients this server sees now (``webmesh.service.presence``)."""
+    async def report_presence(
+        self,
+        leader: str,
+        leader_id: str,
+        node_ids: Sequence[str],
+        observed: Mapping[str, str] | None = None,
+    ) -> None:
+        """Tell the leader which clients this server sees now (``webmesh.service.presence``),
+        and where its WireGuard sees nodes whose observed endpoint changed."""
         stub = membership_pb2_grpc.MembershipStub(self._channel(leader, leader_id))
-        request = membership_pb2.ReportPresenceRequest(node_ids=list(node_ids))
+        request = membership_pb2.ReportPresenceRequest(
+            node_ids=list(node_ids), observed_endpoints=dict(observed or {})
+        )
         try:
             await stub.ReportPresence(
                 request, metadata=self._security.metadata(), timeout=PRESENCE_TIMEOUT

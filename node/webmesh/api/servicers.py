@@ -157,6 +157,8 @@ class MembershipServicer(membership_pb2_grpc.MembershipServicer):  # type: ignor
             if self._presence is None:
                 raise errors.Unavailable("this server does not track presence")
             self._presence.report(request.node_ids)
+            if request.observed_endpoints:
+                await self._membership.observe_endpoints(dict(request.observed_endpoints))
             return membership_pb2.ReportPresenceResponse()
 
         return await self._forwarder.on_leader(

@@ -51,7 +51,7 @@ from webmesh.reconcile.loop import PassResult, Reconciler
 from webmesh.service.admin import AdminService
 from webmesh.service.leader import NodesByRaftAddress
 from webmesh.service.membership import DEFAULT_RAFT_PORT, MembershipService, same_record
-from webmesh.service.paths import PathProber
+from webmesh.service.paths import PathProber, observed_changes
 from webmesh.service.presence import PresenceService, PresenceSettings, Streams
 from webmesh.service.status import InterfaceInfo, NodeStatus
 from webmesh.service.watch import StateWatch
@@ -893,6 +893,22 @@ class NodeDaemon:
         )
         await self.forwarder.report_path(leader.api_address, leader.id, request)
 
+    async def _report_observed(self, device: DeviceState) -> None:
+        """Tell the leader where this node's WireGuard sees nodes behind NAT, when that differs
+        from their observed endpoints (``webmesh.service.paths.observed_changes``)."""
+        state = self.machine.state
+        seen = observed_changes(state, device, time.time(), self.peer_names())
+        if not seen:
+            return
+        membership = self._membership()
+        if self.store is not None and self.store.is_leader():
+            await membership.observe_endpoints(seen)
+            return
+        leader = membership.leader_node()
+        if leader is None or not leader.api_address:
+            raise errors.Unavailable("no leader known")
+        await self.forwarder.report_presence(leader.api_address, leader.id, (), seen)
+
     async def _report_presence(self, node_ids: tuple[str, ...]) -> None:
         leader = self._membership().leader_node()
         if leader is None or not leader.api_address:
@@ -967,6 +983,9 @@ class NodeDaemon:
             self._device_stale.clear()
             with contextlib.suppress(Exception):
                 self.device = await self.driver.show(self.settings.wireguard.interface_name)
+            if self._advertised and self.device is not None:  # nodes behind NAT dial this one
+                with contextlib.suppress(errors.MeshError):
+                    await self._report_observed(self.device)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._device_stale.wait(), DEVICE_REFRESH)
 

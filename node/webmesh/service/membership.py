@@ -137,6 +137,26 @@ class MembershipService(ReplicatedService):
         await self.propose(commands.PutNode(wanted, replaces_key=replaces_key))
         return False
 
+    async def observe_endpoints(self, seen: Mapping[str, str]) -> bool:
+        """Record where a server's WireGuard sees nodes now (leader only): the ones that differ
+        from their observed endpoint, in one command; True when something changed."""
+        self.require_leader()
+        state = self.state
+        changed = {
+            node_id: endpoint
+            for node_id, endpoint in seen.items()
+            if (node := state.nodes.get(node_id)) is not None
+            and node.observed_endpoint
+            and node.observed_endpoint != endpoint
+        }
+        for endpoint in changed.values():
+            validate_endpoint(endpoint)
+        if not changed:
+            return False
+        await self.propose(commands.ObserveEndpoints(changed))
+        log.info("observed endpoints changed %s", " ".join(f"{k}={v}" for k, v in changed.items()))
+        return True
+
     async def report_path(self, node_id: str, peer_id: str, path: str) -> bool:
         """Record what came of ``node_id``'s hole punch with ``peer_id`` (leader only); True
         when it changed the state."""

@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from webmesh import errors
 from webmesh.mesh.peers import DIRECT, PUNCHING, RELAYED, Peer
-from webmesh.mesh.state import pair_key
+from webmesh.mesh.state import MeshState, pair_key
 from webmesh.wg.config import DeviceState
 
 log = logging.getLogger("webmesh.paths")
@@ -37,6 +37,23 @@ PUNCH_TIMEOUT = 20.0  # seconds of punching without a handshake: the pair stays 
 STALE_DIRECT = 180.0  # seconds since a direct path's last handshake (WireGuard rekeys at 120)
 RETRY_AFTER = (30.0, 60.0, 120.0, 300.0, 900.0)  # relayed this long, then punch again
 REPORT_AGAIN = 5.0
+
+
+def observed_changes(
+    state: MeshState, device: DeviceState, now: float, keys: Mapping[str, str]
+) -> dict[str, str]:
+    """Where this server's WireGuard sees nodes now, for those whose observed endpoint differs:
+    nodes without an endpoint of their own (they dial us, from behind their NAT) that were
+    observed once (they did not opt out), with a handshake recent enough to be current.
+    ``keys``: public key -> node id."""
+    found = {}
+    for peer in device.peers:
+        node = state.nodes.get(keys.get(peer.public_key, ""))
+        if node is None or node.endpoints or not node.observed_endpoint or not peer.endpoint:
+            continue
+        if now - peer.last_handshake < STALE_DIRECT and peer.endpoint != node.observed_endpoint:
+            found[node.id] = peer.endpoint
+    return found
 
 
 class PathProber:

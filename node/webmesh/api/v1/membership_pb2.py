@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from webmesh.api.v1 import types_pb2 as webmesh_dot_api_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fwebmesh/api/v1/membership.proto\x12\nwebmesh.v1\x1a\x1awebmesh/api/v1/types.proto\"\xef\x02\n\x0bJoinRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\t\x12\x1b\n\x13wireguard_endpoints\x18\x03 \x03(\t\x12\x10\n\x08\x61s_voter\x18\x04 \x01(\x08\x12\x13\n\x0b\x61s_observer\x18\x05 \x01(\x08\x12\x11\n\traft_port\x18\x06 \x01(\r\x12\x10\n\x08\x61pi_port\x18\x07 \x01(\r\x12\x11\n\twant_ipv6\x18\x08 \x01(\x08\x12\x0e\n\x06routes\x18\t \x03(\t\x12\x14\n\x0craft_address\x18\n \x01(\t\x12\x13\n\x0b\x61pi_address\x18\x0b \x01(\t\x12\x10\n\x08raft_key\x18\x0c \x01(\t\x12\x19\n\x11raft_key_previous\x18\r \x01(\t\x12\x11\n\tephemeral\x18\x0e \x01(\x08\x12\x1b\n\x13previous_public_key\x18\x0f \x01(\t\x12\x14\n\x0cmeshdns_port\x18\x10 \x01(\r\x12\x16\n\x0ewireguard_port\x18\x11 \x01(\r\"\xc8\x03\n\x0cJoinResponse\x12\x13\n\x0bmesh_domain\x18\x01 \x01(\t\x12\x14\n\x0cnetwork_ipv4\x18\x02 \x01(\t\x12\x14\n\x0cnetwork_ipv6\x18\x03 \x01(\t\x12\x14\n\x0c\x61\x64\x64ress_ipv4\x18\x04 \x01(\t\x12\x14\n\x0c\x61\x64\x64ress_ipv6\x18\x05 \x01(\t\x12(\n\x05peers\x18\x06 \x03(\x0b\x32\x19.webmesh.v1.WireGuardPeer\x12\x13\n\x0braft_voters\x18\x07 \x03(\t\x12\x11\n\tleader_id\x18\t \x01(\t\x12\"\n\x04role\x18\n \x01(\x0e\x32\x14.webmesh.v1.NodeRole\x12\"\n\x04node\x18\x0b \x01(\x0b\x32\x14.webmesh.v1.MeshNode\x12\x39\n\traft_keys\x18\x0c \x03(\x0b\x32&.webmesh.v1.JoinResponse.RaftKeysEntry\x12\x17\n\x0fmeshdns_servers\x18\r \x03(\t\x12\x19\n\x11observed_endpoint\x18\x0e \x01(\t\x1a/\n\rRaftKeysEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01J\x04\x08\x08\x10\tR\x0braft_secret\"\x1a\n\x0cLeaveRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x0f\n\rLeaveResponse\"#\n\x15SubscribePeersRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\\\n\x08PeerList\x12(\n\x05peers\x18\x01 \x03(\x0b\x32\x19.webmesh.v1.WireGuardPeer\x12\r\n\x05index\x18\x02 \x01(\x04\x12\x17\n\x0fmeshdns_servers\x18\x03 \x03(\t\")\n\x15ReportPresenceRequest\x12\x10\n\x08node_ids\x18\x01 \x03(\t\"\x18\n\x16ReportPresenceResponse\"C\n\x11ReportPathRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07peer_id\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\"\x14\n\x12ReportPathResponse2\xf8\x02\n\nMembership\x12\x39\n\x04Join\x12\x17.webmesh.v1.JoinRequest\x1a\x18.webmesh.v1.JoinResponse\x12<\n\x05Leave\x12\x18.webmesh.v1.LeaveRequest\x1a\x19.webmesh.v1.LeaveResponse\x12K\n\x0eSubscribePeers\x12!.webmesh.v1.SubscribePeersRequest\x1a\x14.webmesh.v1.PeerList0\x01\x12W\n\x0eReportPresence\x12!.webmesh.v1.ReportPresenceRequest\x1a\".webmesh.v1.ReportPresenceResponse\x12K\n\nReportPath\x12\x1d.webmesh.v1.ReportPathRequest\x1a\x1e.webmesh.v1.ReportPathResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fwebmesh/api/v1/membership.proto\x12\nwebmesh.v1\x1a\x1awebmesh/api/v1/types.proto\"\xef\x02\n\x0bJoinRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\t\x12\x1b\n\x13wireguard_endpoints\x18\x03 \x03(\t\x12\x10\n\x08\x61s_voter\x18\x04 \x01(\x08\x12\x13\n\x0b\x61s_observer\x18\x05 \x01(\x08\x12\x11\n\traft_port\x18\x06 \x01(\r\x12\x10\n\x08\x61pi_port\x18\x07 \x01(\r\x12\x11\n\twant_ipv6\x18\x08 \x01(\x08\x12\x0e\n\x06routes\x18\t \x03(\t\x12\x14\n\x0craft_address\x18\n \x01(\t\x12\x13\n\x0b\x61pi_address\x18\x0b \x01(\t\x12\x10\n\x08raft_key\x18\x0c \x01(\t\x12\x19\n\x11raft_key_previous\x18\r \x01(\t\x12\x11\n\tephemeral\x18\x0e \x01(\x08\x12\x1b\n\x13previous_public_key\x18\x0f \x01(\t\x12\x14\n\x0cmeshdns_port\x18\x10 \x01(\r\x12\x16\n\x0ewireguard_port\x18\x11 \x01(\r\"\xc8\x03\n\x0cJoinResponse\x12\x13\n\x0bmesh_domain\x18\x01 \x01(\t\x12\x14\n\x0cnetwork_ipv4\x18\x02 \x01(\t\x12\x14\n\x0cnetwork_ipv6\x18\x03 \x01(\t\x12\x14\n\x0c\x61\x64\x64ress_ipv4\x18\x04 \x01(\t\x12\x14\n\x0c\x61\x64\x64ress_ipv6\x18\x05 \x01(\t\x12(\n\x05peers\x18\x06 \x03(\x0b\x32\x19.webmesh.v1.WireGuardPeer\x12\x13\n\x0braft_voters\x18\x07 \x03(\t\x12\x11\n\tleader_id\x18\t \x01(\t\x12\"\n\x04role\x18\n \x01(\x0e\x32\x14.webmesh.v1.NodeRole\x12\"\n\x04node\x18\x0b \x01(\x0b\x32\x14.webmesh.v1.MeshNode\x12\x39\n\traft_keys\x18\x0c \x03(\x0b\x32&.webmesh.v1.JoinResponse.RaftKeysEntry\x12\x17\n\x0fmeshdns_servers\x18\r \x03(\t\x12\x19\n\x11observed_endpoint\x18\x0e \x01(\t\x1a/\n\rRaftKeysEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01J\x04\x08\x08\x10\tR\x0braft_secret\"\x1a\n\x0cLeaveRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x0f\n\rLeaveResponse\"#\n\x15SubscribePeersRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\\\n\x08PeerList\x12(\n\x05peers\x18\x01 \x03(\x0b\x32\x19.webmesh.v1.WireGuardPeer\x12\r\n\x05index\x18\x02 \x01(\x04\x12\x17\n\x0fmeshdns_servers\x18\x03 \x03(\t\"\xb9\x01\n\x15ReportPresenceRequest\x12\x10\n\x08node_ids\x18\x01 \x03(\t\x12T\n\x12observed_endpoints\x18\x02 \x03(\x0b\x32\x38.webmesh.v1.ReportPresenceRequest.ObservedEndpointsEntry\x1a\x38\n\x16ObservedEndpointsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x18\n\x16ReportPresenceResponse\"C\n\x11ReportPathRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07peer_id\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\"\x14\n\x12ReportPathResponse2\xf8\x02\n\nMembership\x12\x39\n\x04Join\x12\x17.webmesh.v1.JoinRequest\x1a\x18.webmesh.v1.JoinResponse\x12<\n\x05Leave\x12\x18.webmesh.v1.LeaveRequest\x1a\x19.webmesh.v1.LeaveResponse\x12K\n\x0eSubscribePeers\x12!.webmesh.v1.SubscribePeersRequest\x1a\x14.webmesh.v1.PeerList0\x01\x12W\n\x0eReportPresence\x12!.webmesh.v1.ReportPresenceRequest\x1a\".webmesh.v1.ReportPresenceResponse\x12K\n\nReportPath\x12\x1d.webmesh.v1.ReportPathRequest\x1a\x1e.webmesh.v1.ReportPathResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,6 +34,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_JOINRESPONSE_RAFTKEYSENTRY']._loaded_options = None
   _globals['_JOINRESPONSE_RAFTKEYSENTRY']._serialized_options = b'8\001'
+  _globals['_REPORTPRESENCEREQUEST_OBSERVEDENDPOINTSENTRY']._loaded_options = None
+  _globals['_REPORTPRESENCEREQUEST_OBSERVEDENDPOINTSENTRY']._serialized_options = b'8\001'
   _globals['_JOINREQUEST']._serialized_start=76
   _globals['_JOINREQUEST']._serialized_end=443
   _globals['_JOINRESPONSE']._serialized_start=446
@@ -48,14 +50,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUBSCRIBEPEERSREQUEST']._serialized_end=984
   _globals['_PEERLIST']._serialized_start=986
   _globals['_PEERLIST']._serialized_end=1078
-  _globals['_REPORTPRESENCEREQUEST']._serialized_start=1080
-  _globals['_REPORTPRESENCEREQUEST']._serialized_end=1121
-  _globals['_REPORTPRESENCERESPONSE']._serialized_start=1123
-  _globals['_REPORTPRESENCERESPONSE']._serialized_end=1147
-  _globals['_REPORTPATHREQUEST']._serialized_start=1149
-  _globals['_REPORTPATHREQUEST']._serialized_end=1216
-  _globals['_REPORTPATHRESPONSE']._serialized_start=1218
-  _globals['_REPORTPATHRESPONSE']._serialized_end=1238
-  _globals['_MEMBERSHIP']._serialized_start=1241
-  _globals['_MEMBERSHIP']._serialized_end=1617
+  _globals['_REPORTPRESENCEREQUEST']._serialized_start=1081
+  _globals['_REPORTPRESENCEREQUEST']._serialized_end=1266
+  _globals['_REPORTPRESENCEREQUEST_OBSERVEDENDPOINTSENTRY']._serialized_start=1210
+  _globals['_REPORTPRESENCEREQUEST_OBSERVEDENDPOINTSENTRY']._serialized_end=1266
+  _globals['_REPORTPRESENCERESPONSE']._serialized_start=1268
+  _globals['_REPORTPRESENCERESPONSE']._serialized_end=1292
+  _globals['_REPORTPATHREQUEST']._serialized_start=1294
+  _globals['_REPORTPATHREQUEST']._serialized_end=1361
+  _globals['_REPORTPATHRESPONSE']._serialized_start=1363
+  _globals['_REPORTPATHRESPONSE']._serialized_end=1383
+  _globals['_MEMBERSHIP']._serialized_start=1386
+  _globals['_MEMBERSHIP']._serialized_end=1762
 # @@protoc_insertion_point(module_scope)

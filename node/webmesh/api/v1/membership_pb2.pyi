@@ -109,10 +109,19 @@ class PeerList(_message.Message):
     def __init__(self, peers: _Optional[_Iterable[_Union[_types_pb2.WireGuardPeer, _Mapping]]] = ..., index: _Optional[int] = ..., meshdns_servers: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ReportPresenceRequest(_message.Message):
-    __slots__ = ("node_ids",)
+    __slots__ = ("node_ids", "observed_endpoints")
+    class ObservedEndpointsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    OBSERVED_ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
     node_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, node_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    observed_endpoints: _containers.ScalarMap[str, str]
+    def __init__(self, node_ids: _Optional[_Iterable[str]] = ..., observed_endpoints: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ReportPresenceResponse(_message.Message):
     __slots__ = ()
