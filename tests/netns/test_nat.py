@@ -149,3 +149,36 @@ def test_a_node_that_moves_is_observed_anew_and_punches_again() -> None:
 
 def run_in(nat: Nat, *cmd: str) -> None:
     subprocess.run(["ip", "netns", "exec", nat.netns, *cmd], check=True, timeout=10)
+
+
+def test_a_direct_path_that_stops_working_falls_back_to_the_relay() -> None:
+    """The office router starts dropping what node-b's router sends (a NAT that forgot the
+    mapping): node-c hears nothing on the direct path, the pair goes back to the relay by
+    itself (within a minute: two keepalives missed), and pings again."""
+    with Lab("10.219.0") as lab:
+        server, b, c, home, office = two_nodes_behind_nats(lab, symmetric=False)
+        joined(b.node(*JOIN), lab)
+        joined(c.node(*JOIN), lab)
+        c_ip, b_ip = c.wait_mesh_ip(), b.wait_mesh_ip()
+        eventually(lambda: ping_ttl(b, c_ip) == 64, timeout=30, what=lambda: lab_logs(lab))
+
+        rule = f"ip saddr {home.wan_ip} udp dport 51820 drop"
+        run_in(
+            office,
+            "nft",
+            "insert",
+            "rule",
+            "inet",
+            "webmesh_lab_firewall",
+            "forward",
+            *rule.split(),
+        )
+        cut = time.monotonic()
+        eventually(
+            lambda: ping_ttl(c, b_ip) == 63 and ping_ttl(b, c_ip) == 63,
+            timeout=120,
+            interval=1.0,
+            what=lambda: f"relayed again\n{edge(server, 'node-b', 'node-c')}\n{lab_logs(lab)}",
+        )
+        print(f"relayed again {time.monotonic() - cut:.0f}s after the direct path broke")
+        assert edge(server, "node-b", "node-c")["relayedBy"] == "bootstrap-node"

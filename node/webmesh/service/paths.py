@@ -10,9 +10,11 @@ the other's. This watches the device:
 - a punching peer without a handshake after ``PUNCH_TIMEOUT``: report ``relayed`` (a NAT that
   maps each destination anew, or filters: the relay carries the pair), and after a backoff
   report ``""`` so that both punch again;
-- a direct peer whose last handshake is older than ``STALE_DIRECT``: the path stopped working
-  (a NAT forgot the mapping, an address changed), report ``relayed``; traffic falls back to the
-  relay as soon as that commits, and the pair punches again after the backoff.
+- a direct peer that has sent nothing for ``DIRECT_SILENT`` (both ends keep the path alive with a
+  keepalive every 25 s, so silence means the path stopped working: a NAT forgot the mapping, an
+  address changed), or whose last handshake is older than ``STALE_DIRECT``: report ``relayed``;
+  traffic falls back to the relay as soon as that commits, and the pair punches again after the
+  backoff.
 
 Every report goes through the leader as a replicated ``SetPath``, so both ends (and the graph)
 agree; an unchanged report is not repeated for ``REPORT_AGAIN`` seconds.
@@ -35,6 +37,7 @@ log = logging.getLogger("webmesh.paths")
 CHECK_EVERY = 0.25  # seconds between two looks at the device while a path is being decided
 PUNCH_TIMEOUT = 20.0  # seconds of punching without a handshake: the pair stays relayed
 STALE_DIRECT = 180.0  # seconds since a direct path's last handshake (WireGuard rekeys at 120)
+DIRECT_SILENT = 60.0  # seconds without a byte from a direct peer: two keepalives missed
 RETRY_AFTER = (30.0, 60.0, 120.0, 300.0, 900.0)  # relayed this long, then punch again
 REPORT_AGAIN = 5.0
 
@@ -77,6 +80,7 @@ class PathProber:
         self._clock = clock
         self._punching_since: dict[str, float] = {}
         self._direct_since: dict[str, float] = {}
+        self._received: dict[str, tuple[int, float]] = {}  # peer -> (rx bytes, when they grew)
         self._relayed_since: dict[str, float] = {}
         self._failures: dict[str, int] = {}
         self._reported: dict[str, tuple[str, float]] = {}
@@ -95,9 +99,13 @@ class PathProber:
         self._forget_gone(punched, relayed)
         if punched:
             device = await self._device()
-            handshakes = {p.public_key: p.last_handshake for p in device.peers} if device else {}
+            seen = {p.public_key: p for p in device.peers} if device else {}
             for peer in punched.values():
-                await self._judge(peer, handshakes.get(peer.public_key, 0.0))
+                state = seen.get(peer.public_key)
+                if state is None:
+                    await self._judge(peer, 0.0, 0)
+                else:
+                    await self._judge(peer, state.last_handshake, state.rx_bytes)
         for peer_id in relayed:
             await self._maybe_retry(peer_id)
 
@@ -115,11 +123,12 @@ class PathProber:
             for peer_id in list(since):
                 if punched.get(peer_id) is None or punched[peer_id].path != path:
                     del since[peer_id]
+                    self._received.pop(peer_id, None)
         for peer_id in list(self._relayed_since):
             if peer_id not in relayed:
                 del self._relayed_since[peer_id]
 
-    async def _judge(self, peer: Peer, last_handshake: float) -> None:
+    async def _judge(self, peer: Peer, last_handshake: float, rx_bytes: int) -> None:
         now = self._clock()
         if peer.path == PUNCHING:
             since = self._punching_since.setdefault(peer.node_id, now)
@@ -128,11 +137,20 @@ class PathProber:
                 await self._send(peer.node_id, DIRECT)
             elif now - since > PUNCH_TIMEOUT:
                 await self._send(peer.node_id, RELAYED)
-        else:  # direct: stale once no handshake for STALE_DIRECT (counted from when it became
-            # direct if the device shows none: a peer entry made anew has no handshake yet)
+        else:  # direct: counted from when it became direct at the earliest (a peer entry made
+            # anew has no handshake and no bytes yet)
             since = self._direct_since.setdefault(peer.node_id, now)
-            if now - max(last_handshake, since) > STALE_DIRECT:
+            if now - max(last_handshake, since) > STALE_DIRECT or self._silent(peer, rx_bytes):
                 await self._send(peer.node_id, RELAYED)
+
+    def _silent(self, peer: Peer, rx_bytes: int) -> bool:
+        """Whether the direct peer has sent nothing for ``DIRECT_SILENT``."""
+        now = self._clock()
+        count, grew = self._received.get(peer.node_id, (-1, now))
+        if rx_bytes != count:
+            self._received[peer.node_id] = (rx_bytes, now)
+            return False
+        return now - max(grew, self._direct_since.get(peer.node_id, now)) > DIRECT_SILENT
 
     async def _maybe_retry(self, peer_id: str) -> None:
         now = self._clock()

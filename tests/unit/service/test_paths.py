@@ -57,6 +57,7 @@ class Harness:
         self.state = mesh()
         self.now = 1000.0
         self.handshakes: dict[str, float] = {}
+        self.received: dict[str, int] = {}
         self.reports: list[tuple[str, str]] = []
         self.prober = PathProber(
             node_id="a",
@@ -69,7 +70,10 @@ class Harness:
 
     async def device(self) -> DeviceState:
         return DeviceState(
-            peers=tuple(PeerState(k, last_handshake=t) for k, t in self.handshakes.items())
+            peers=tuple(
+                PeerState(k, last_handshake=t, rx_bytes=self.received.get(k, 0))
+                for k, t in self.handshakes.items()
+            )
         )
 
     async def report(self, peer_id: str, path: str) -> None:
@@ -112,10 +116,25 @@ async def test_a_direct_path_without_handshakes_falls_back_to_the_relay() -> Non
     h.handshakes[key(2)] = h.now
     await h.after(0.5)
     assert h.state.paths == {"a b": "direct"}
-    assert await h.after(paths.STALE_DIRECT - 10) == []
+    for _ in range(int(paths.STALE_DIRECT // 20) - 1):  # keepalives keep arriving
+        h.received[key(2)] = h.received.get(key(2), 0) + 32
+        assert await h.after(20) == []
     h.handshakes[key(2)] = h.now  # WireGuard rekeyed: still alive
-    assert await h.after(paths.STALE_DIRECT - 10) == []
-    assert await h.after(20) == [("b", "relayed")]
+    for _ in range(int(paths.STALE_DIRECT // 20)):
+        h.received[key(2)] += 32
+        assert await h.after(20) == []
+    h.received[key(2)] += 32
+    assert await h.after(20) == [("b", "relayed")]  # no handshake for over STALE_DIRECT
+
+
+async def test_a_direct_path_gone_silent_falls_back_within_a_minute() -> None:
+    h = Harness()
+    h.handshakes[key(2)] = h.now
+    await h.after(0.5)
+    h.received[key(2)] = 96
+    assert await h.after(1) == []
+    assert await h.after(paths.DIRECT_SILENT - 5) == []  # keepalives are 25 s apart
+    assert await h.after(10) == [("b", "relayed")]
 
 
 def test_a_server_reports_where_its_wireguard_sees_nodes_behind_nat() -> None:
