@@ -96,7 +96,7 @@ def test_only_the_opted_in_node_goes_out_through_the_exit_node_and_everything_is
             eventually(
                 lambda: caller_seen_by_internet(user) == UPLINK[0],
                 timeout=30,
-                what=lambda: f"user -> internet via gateway, SNAT\n{lab_logs(lab)}",
+                what=lambda: f"user -> internet via gateway, SNAT\n{lab.logs()}",
             )
             rules = user.exec("ip", "-4", "rule").stdout
             assert "suppress_prefixlength 0" in rules and "lookup 30573" in rules
@@ -113,14 +113,10 @@ def test_only_the_opted_in_node_goes_out_through_the_exit_node_and_everything_is
             eventually(
                 lambda: routing(user) == user_before,
                 timeout=30,
-                what=lambda: f"user's routes back\n{routing(user)}\n{lab_logs(lab)}",
+                what=lambda: f"user's routes back\n{routing(user)}\n{lab.logs()}",
             )
             assert caller_seen_by_internet(user) == ""
             assert "masquerade" not in gateway.exec("nft", "list", "ruleset").stdout
             assert routing(other) == other_before
             member.stop()
             assert routing(user) == user_before
-
-
-def lab_logs(lab: Lab) -> str:
-    return "\n".join(host.logs() for host in lab.hosts)

@@ -32,10 +32,6 @@ def leader_of(hosts: list[Host]) -> Host | None:
     return None
 
 
-def logs(lab: Lab) -> str:
-    return "\n".join(h.logs() for h in lab.hosts)
-
-
 def test_losing_the_leader_loses_nothing() -> None:
     with Lab() as lab:
         voters = [lab.add_host(f"voter-{i}") for i in range(3)]
@@ -51,7 +47,7 @@ def test_losing_the_leader_loses_nothing() -> None:
             eventually(
                 lambda h=host: node_ids(h) == everyone,
                 timeout=30,
-                what=lambda h=host: f"{h.name} sees {everyone}\n{logs(lab)}",
+                what=lambda h=host: f"{h.name} sees {everyone}\n{lab.logs()}",
             )
         eventually(
             lambda: len(status(voters[1]).get("raft", {}).get("voters", [])) == 3,
@@ -66,7 +62,7 @@ def test_losing_the_leader_loses_nothing() -> None:
         new_leader = eventually(
             lambda: leader_of(survivors),
             timeout=30,
-            what=lambda: f"a new leader among survivors\n{logs(lab)}",
+            what=lambda: f"a new leader among survivors\n{lab.logs()}",
         )
         assert new_leader is not leader
 
@@ -79,7 +75,7 @@ def test_losing_the_leader_loses_nothing() -> None:
             eventually(
                 lambda h=host: node_ids(h) == everyone,
                 timeout=30,
-                what=lambda h=host: f"{h.name} sees {everyone}\n{logs(lab)}",
+                what=lambda h=host: f"{h.name} sees {everyone}\n{lab.logs()}",
             )
         late_ip = late.wait_mesh_ip()
         eventually(lambda: observer.ping(late_ip), timeout=20, what="observer -> late")
@@ -95,7 +91,7 @@ def test_losing_the_leader_loses_nothing() -> None:
         eventually(
             lambda: node_ids(leader) == everyone,
             timeout=40,
-            what=lambda: f"{leader.name} catches up\n{logs(lab)}",
+            what=lambda: f"{leader.name} catches up\n{lab.logs()}",
         )
         assert leader.wait_mesh_ip() == leader_ip  # same identity, same address
         eventually(lambda: leader.ping(late_ip), timeout=20, what=f"{leader.name} -> late")

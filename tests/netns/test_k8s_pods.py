@@ -276,10 +276,6 @@ class Admin:
         return list((self.json(host, "status") or {}).get("raft", {}).get("voters", []))
 
 
-def logs(lab: Lab) -> str:
-    return "\n".join(h.logs() for h in lab.hosts)
-
-
 def start_ready(host: Host, pod: PodSpec, headless: Headless) -> Process:
     process = start_pod(host, pod)
     host.wait_port(8443, timeout=60)  # the readiness probe: tcpSocket grpc
@@ -292,7 +288,7 @@ def pings(source: Host, target: Host, lab: Lab) -> None:
     eventually(
         lambda: source.ping(address),
         timeout=30,
-        what=lambda: f"{source.name} -> {target.name} ({address})\n{logs(lab)}",
+        what=lambda: f"{source.name} -> {target.name} ({address})\n{lab.logs()}",
     )
 
 
@@ -341,7 +337,7 @@ def test_rendered_pods_bootstrap_join_ping_and_resume(tmp_path: Path, mode: str)
         eventually(
             lambda: len(admin.voters(hosts[1])) == 2,
             timeout=30,
-            what=lambda: f"demo-1 a voter\n{logs(lab)}",
+            what=lambda: f"demo-1 a voter\n{lab.logs()}",
         )
         advertised = primary_endpoints(admin, hosts[1])
         assert advertised["demo-0"] == endpoint, advertised
@@ -353,7 +349,7 @@ def test_rendered_pods_bootstrap_join_ping_and_resume(tmp_path: Path, mode: str)
         eventually(
             lambda: admin.node_ids(hosts[0]) == EVERYONE,
             timeout=20,
-            what=lambda: f"every node listed\n{logs(lab)}",
+            what=lambda: f"every node listed\n{lab.logs()}",
         )
 
         if mode == "mtls":  # the API refuses a client without a certificate from the mesh CA
@@ -382,5 +378,5 @@ def restart_keeps_the_mesh(
     eventually(
         lambda: admin.node_ids(server) == EVERYONE,
         timeout=30,
-        what=lambda: f"the restarted pod 0 sees the whole mesh\n{logs(lab)}",
+        what=lambda: f"the restarted pod 0 sees the whole mesh\n{lab.logs()}",
     )

@@ -50,7 +50,7 @@ def test_a_key_rotation_under_continuous_pings_loses_at_most_one_packet() -> Non
         peer_ip = peer.wait_mesh_ip()
         behind.wait_mesh_ip()
         for src, dst in ((peer, target), (behind, target), (rotating, peer_ip)):
-            eventually(lambda s=src, d=dst: s.ping(d), timeout=30, what=lab_logs(lab))
+            eventually(lambda s=src, d=dst: s.ping(d), timeout=30, what=lab.logs())
         pings = [
             start_ping(peer, target),
             start_ping(behind, target),
@@ -63,16 +63,12 @@ def test_a_key_rotation_under_continuous_pings_loses_at_most_one_packet() -> Non
             eventually(
                 lambda h=host, b=before: public_key(peer, h.name) not in ("", b),
                 timeout=10,
-                what=lambda: f"the new key in the mesh\n{lab_logs(lab)}",
+                what=lambda: f"the new key in the mesh\n{lab.logs()}",
             )
             eventually(lambda h=host: h.wg("public-key") == public_key(peer, h.name), timeout=5,
-                       what=lambda h=host: f"{h.name}'s device\n{lab_logs(lab)}")  # fmt: skip
+                       what=lambda h=host: f"{h.name}'s device\n{lab.logs()}")  # fmt: skip
             time.sleep(2)
         results = [lost(p) for p in pings]
         for count, tail in results:
-            assert count <= 1, f"{count} pings lost across the rotations\n{tail}\n{lab_logs(lab)}"
+            assert count <= 1, f"{count} pings lost across the rotations\n{tail}\n{lab.logs()}"
         assert "wireguard key rotated" in rotating.logs() and "wireguard key rotated" in peer.logs()
-
-
-def lab_logs(lab: Lab) -> str:
-    return "\n".join(host.logs() for host in lab.hosts)

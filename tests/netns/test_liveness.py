@@ -19,10 +19,6 @@ ENDPOINTS = ("--global.detect-endpoints", "--global.detect-private-endpoints")
 FAILOVER_LIMIT = 10.0  # seconds, from the relay's SIGKILL to every pair pinging again
 
 
-def logs(lab: Lab) -> str:
-    return "\n".join(host.logs() for host in lab.hosts)
-
-
 def nodes(host: Host) -> dict[str, dict[str, object]]:
     out = host.wmctl("--insecure", "get", "nodes", "-o", "json", check=False)
     return {n["id"]: n for n in json.loads(out.stdout)} if out.returncode == 0 else {}
@@ -51,7 +47,7 @@ def test_killing_the_relay_moves_it_and_every_pair_pings_again_within_10s() -> N
         behind = hosts[3:]
         for src, dst in itertools.permutations(hosts, 2):
             eventually(lambda s=src, d=dst: s.ping(ips[d.name]), timeout=30,
-                       what=lambda s=src, d=dst: f"{s.name} -> {d.name}\n{logs(lab)}")  # fmt: skip
+                       what=lambda s=src, d=dst: f"{s.name} -> {d.name}\n{lab.logs()}")  # fmt: skip
         assert relay_of(hosts[1], "node-3") == "node-0"
 
         hosts[0].processes[0].kill()  # SIGKILL: no goodbye
@@ -63,7 +59,7 @@ def test_killing_the_relay_moves_it_and_every_pair_pings_again_within_10s() -> N
             left = FAILOVER_LIMIT - (time.monotonic() - killed)
             eventually(lambda s=src, d=dst: s.ping(ips[d.name]), timeout=max(left, 0.1),
                        what=lambda s=src, d=dst: f"{s.name} -> {d.name} after the relay died "
-                       f"({time.monotonic() - killed:.1f} s)\n{logs(lab)}")  # fmt: skip
+                       f"({time.monotonic() - killed:.1f} s)\n{lab.logs()}")  # fmt: skip
         took = time.monotonic() - killed
         print(f"relay failover: every endpoint-less node pings every live node {took:.1f} s "
               "after the SIGKILL")  # fmt: skip
@@ -107,7 +103,7 @@ def test_with_rejoin_after_removal_a_removed_node_joins_again_by_itself() -> Non
         assert process.alive()
         ip = member.wait_mesh_ip()
         eventually(
-            lambda: server.ping(ip), timeout=20, what=lambda: f"server -> member\n{logs(lab)}"
+            lambda: server.ping(ip), timeout=20, what=lambda: f"server -> member\n{lab.logs()}"
         )
 
 

@@ -17,10 +17,6 @@ INSECURE = ("--global.insecure",)
 ENDPOINTS = ("--global.detect-endpoints", "--global.detect-private-endpoints")
 
 
-def logs(lab: Lab) -> str:
-    return "\n".join(host.logs() for host in lab.hosts)
-
-
 def start_mesh(lab: Lab, count: int, *, ipv6: bool, with_endpoints: int) -> list[Host]:
     """A bootstrap node and ``count - 1`` joiners; the first ``with_endpoints`` have endpoints."""
     family = () if ipv6 else ("--global.no-ipv6",)
@@ -40,7 +36,7 @@ def assert_all_pairs_ping(lab: Lab, hosts: list[Host], version: int) -> None:
         eventually(
             lambda s=src, t=target: s.ping(t),
             timeout=20,
-            what=lambda s=src, d=dst, t=target: f"{s.name} -> {d.name} ({t})\n{logs(lab)}",
+            what=lambda s=src, d=dst, t=target: f"{s.name} -> {d.name} ({t})\n{lab.logs()}",
         )
 
 
@@ -97,7 +93,7 @@ def test_the_data_plane_outlives_every_server() -> None:
         a, b = hosts[1], hosts[2]
         b_ip = b.mesh_ip()
         for _ in range(3):
-            assert a.ping(b_ip), f"tunnel a -> b broke without the server\n{logs(lab)}"
+            assert a.ping(b_ip), f"tunnel a -> b broke without the server\n{lab.logs()}"
         hosts[0].node(*INSECURE, "--global.no-ipv6", *ENDPOINTS, "--bootstrap.enabled")
         hosts[0].wait_port(8443)
         newcomer = lab.add_host("node-new")
@@ -106,7 +102,7 @@ def test_the_data_plane_outlives_every_server() -> None:
             eventually(
                 lambda h=host: "node-new" in node_ids(h),
                 timeout=20,
-                what=lambda h=host: f"node-new in {h.name}'s replica\n{logs(lab)}",
+                what=lambda h=host: f"node-new in {h.name}'s replica\n{lab.logs()}",
             )
         new_ip = newcomer.wait_mesh_ip()
-        eventually(lambda: a.ping(new_ip), timeout=15, what=lambda: f"a -> node-new\n{logs(lab)}")
+        eventually(lambda: a.ping(new_ip), timeout=15, what=lambda: f"a -> node-new\n{lab.logs()}")

@@ -62,21 +62,6 @@ def resolve(host: Host, name: str) -> str:
     return found.stdout.split()[0] if found.returncode == 0 and found.stdout else ""
 
 
-def lab_logs(lab: Lab) -> str:
-    return "\n".join(f"--- {p.host.name} {p.name}\n{p.tail(25)}" for p in lab.processes)
-
-
-def wait_joined(node: Process, lab: Lab) -> float:
-    """Wait for the node's "joined the mesh" line; the moment it was seen."""
-    eventually(
-        lambda: "joined the mesh" in node.log.read_text(errors="replace"),
-        timeout=30,
-        interval=0.02,
-        what=lambda: f"{node.host.name} joining\n{lab_logs(lab)}",
-    )
-    return time.monotonic()
-
-
 def test_meshdns_names_every_node_and_leaves_the_host_resolver_as_it_was() -> None:
     with Lab(SUBNET, nameserver=UPSTREAM_IP) as lab:
         upstream = lab.add_host("upstream")
@@ -88,19 +73,19 @@ def test_meshdns_names_every_node_and_leaves_the_host_resolver_as_it_was() -> No
         assert b.resolv_file is not None
         b.resolv_file.write_bytes(ORIGINAL)
         eventually(lambda: resolve(b, UPSTREAM_NAME) == UPSTREAM_ANSWER, timeout=10,
-                   what=lambda: f"dnsmasq answering\n{lab_logs(lab)}")  # fmt: skip
+                   what=lambda: f"dnsmasq answering\n{lab.logs()}")  # fmt: skip
 
         boot.node(*BOOTSTRAP)
         boot.wait_port(8443)
         boot_ip = boot.wait_mesh_ip()
         node_b = b.node(*JOIN, "--mesh.use-meshdns")
-        wait_joined(node_b, lab)
+        node_b.wait_line("joined the mesh")
         b_ip = b.wait_mesh_ip()
 
         eventually(
             lambda: f"nameserver {boot_ip}" in b.resolv_file.read_text(errors="replace"),
             timeout=15,
-            what=lambda: f"node-b's resolv.conf naming MeshDNS\n{lab_logs(lab)}",
+            what=lambda: f"node-b's resolv.conf naming MeshDNS\n{lab.logs()}",
         )
         managed = b.resolv_file.read_text()
         print(f"node-b's resolv.conf while in the mesh:\n{managed}")
@@ -108,7 +93,7 @@ def test_meshdns_names_every_node_and_leaves_the_host_resolver_as_it_was() -> No
         eventually(
             lambda: resolve(b, f"bootstrap-node.{DOMAIN}") == boot_ip,
             timeout=15,
-            what=lambda: f"bootstrap-node.{DOMAIN} from node-b\n{lab_logs(lab)}",
+            what=lambda: f"bootstrap-node.{DOMAIN} from node-b\n{lab.logs()}",
         )
         assert resolve(b, f"node-b.{DOMAIN}") == b_ip
         assert resolve(b, f"Bootstrap-Node.{DOMAIN.upper()}") == boot_ip  # DNS ignores case
@@ -116,7 +101,7 @@ def test_meshdns_names_every_node_and_leaves_the_host_resolver_as_it_was() -> No
 
         # a new node resolves within a second of its join
         node_c = c.node(*JOIN)
-        joined_at = wait_joined(node_c, lab)
+        joined_at = node_c.wait_line("joined the mesh")
         c_ip = eventually(lambda: resolve(b, f"node-c.{DOMAIN}"), timeout=10, interval=0.02)
         took = time.monotonic() - joined_at
         print(f"node-c resolved from node-b {took * 1000:.0f} ms after its join was acknowledged")
@@ -139,12 +124,12 @@ def test_meshdns_names_every_node_and_leaves_the_host_resolver_as_it_was() -> No
         # SIGKILL leaves it managed; the next start (even without the flag) puts it back
         node_b = b.node(*JOIN, "--mesh.use-meshdns")
         eventually(lambda: f"nameserver {boot_ip}" in b.resolv_file.read_text(errors="replace"),
-                   timeout=20, what=lambda: f"node-b resumed\n{lab_logs(lab)}")  # fmt: skip
+                   timeout=20, what=lambda: f"node-b resumed\n{lab.logs()}")  # fmt: skip
         node_b.kill()
         assert b.resolv_file.read_bytes() != ORIGINAL
         node_b = b.node(*JOIN)
         eventually(lambda: b.resolv_file.read_bytes() == ORIGINAL, timeout=20,
-                   what=lambda: f"the restart restoring resolv.conf\n{lab_logs(lab)}")  # fmt: skip
+                   what=lambda: f"the restart restoring resolv.conf\n{lab.logs()}")  # fmt: skip
         assert node_b.stop() == 0
         assert b.resolv_file.read_bytes() == ORIGINAL
 
@@ -164,7 +149,7 @@ def test_wmctl_connect_use_meshdns_resolves_mesh_names_and_restores_on_exit() ->
         connect = laptop.spawn("wmctl", *CONNECT, "--join-server=bootstrap-node:8443",
                                name="connect")  # fmt: skip
         eventually(lambda: resolve(laptop, f"bootstrap-node.{DOMAIN}") == boot_ip, timeout=20,
-                   what=lambda: f"the laptop resolving the mesh\n{lab_logs(lab)}")  # fmt: skip
+                   what=lambda: f"the laptop resolving the mesh\n{lab.logs()}")  # fmt: skip
         assert resolve(laptop, f"laptop.{DOMAIN}") == laptop.wait_mesh_ip()
         assert resolve(laptop, UPSTREAM_NAME) == UPSTREAM_ANSWER
         assert "meshdns: servers=" in connect.tail()

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from support.netlab import QUICKSTART_FLAGS, Host, Lab, Nat, Process
+from support.netlab import QUICKSTART_FLAGS, Host, Lab, Nat
 from support.wait import eventually
 
 pytestmark = pytest.mark.netns
@@ -28,20 +28,6 @@ pytestmark = pytest.mark.netns
 JOIN = ("--global.insecure", "--global.no-ipv6", "--mesh.join-address=bootstrap-node:8443")
 WMCTL = ("--insecure", "--server", "127.0.0.1:8443")
 DIRECT_WITHIN = 5.0  # seconds from the second join (the issue's bar)
-
-
-def lab_logs(lab: Lab) -> str:
-    return "\n".join(f"--- {p.host.name} {p.name}\n{p.tail(25)}" for p in lab.processes)
-
-
-def joined(node: Process, lab: Lab) -> float:
-    eventually(
-        lambda: "joined the mesh" in node.log.read_text(errors="replace"),
-        timeout=30,
-        interval=0.02,
-        what=lambda: f"{node.host.name} joining\n{lab_logs(lab)}",
-    )
-    return time.monotonic()
 
 
 def ping_ttl(host: Host, address: str) -> int:
@@ -77,21 +63,19 @@ def two_nodes_behind_nats(lab: Lab, *, symmetric: bool) -> tuple[Host, Host, Hos
 def test_two_nodes_behind_nats_find_a_direct_path() -> None:
     with Lab("10.216.0") as lab:
         server, b, c, home, office = two_nodes_behind_nats(lab, symmetric=False)
-        joined(b.node(*JOIN), lab)
+        b.node(*JOIN).wait_line("joined the mesh")
         # the node learns its public address from the server (it advertised none)
         assert observed(server, "node-b") == f"{home.wan_ip}:51820"
         assert f"observed={home.wan_ip}:51820" in b.processes[0].log.read_text()
 
-        second_join = joined(c.node(*JOIN), lab)
+        second_join = c.node(*JOIN).wait_line("joined the mesh")
         c_ip, b_ip = c.wait_mesh_ip(), b.wait_mesh_ip()
         assert observed(server, "node-c") == f"{office.wan_ip}:51820"
         eventually(
             lambda: ping_ttl(b, c_ip) == 64 and ping_ttl(c, b_ip) == 64,
             timeout=30,
             interval=0.1,
-            what=lambda: (
-                f"a direct path b <-> c\n{edge(server, 'node-b', 'node-c')}\n{lab_logs(lab)}"
-            ),
+            what=lambda: f"a direct path b <-> c\n{edge(server, 'node-b', 'node-c')}\n{lab.logs()}",
         )
         took = time.monotonic() - second_join
         print(f"direct ping {took:.2f}s after the second join was acknowledged")
@@ -104,10 +88,10 @@ def test_two_nodes_behind_nats_find_a_direct_path() -> None:
 def test_a_symmetric_nat_stays_relayed_and_still_pings() -> None:
     with Lab("10.217.0") as lab:
         server, b, c, _, _ = two_nodes_behind_nats(lab, symmetric=True)
-        joined(b.node(*JOIN), lab)
-        joined(c.node(*JOIN), lab)
+        b.node(*JOIN).wait_line("joined the mesh")
+        c.node(*JOIN).wait_line("joined the mesh")
         c_ip, b_ip = c.wait_mesh_ip(), b.wait_mesh_ip()
-        eventually(lambda: ping_ttl(b, c_ip) == 63, timeout=20, what=lambda: lab_logs(lab))
+        eventually(lambda: ping_ttl(b, c_ip) == 63, timeout=20, what=lab.logs)
         deadline = time.monotonic() + 2 * DIRECT_WITHIN
         while time.monotonic() < deadline:  # long past when a punch would have worked
             assert ping_ttl(b, c_ip) == 63 and ping_ttl(c, b_ip) == 63
@@ -122,10 +106,10 @@ def test_a_node_that_moves_is_observed_anew_and_punches_again() -> None:
     direct path is voided and punched again at the new address."""
     with Lab("10.218.0") as lab:
         server, b, c, home, _ = two_nodes_behind_nats(lab, symmetric=False)
-        joined(b.node(*JOIN), lab)
-        joined(c.node(*JOIN), lab)
+        b.node(*JOIN).wait_line("joined the mesh")
+        c.node(*JOIN).wait_line("joined the mesh")
         c_ip, b_ip = c.wait_mesh_ip(), b.wait_mesh_ip()
-        eventually(lambda: ping_ttl(b, c_ip) == 64, timeout=30, what=lambda: lab_logs(lab))
+        eventually(lambda: ping_ttl(b, c_ip) == 64, timeout=30, what=lab.logs)
 
         moved = f"{lab.subnet}.211"
         wan = f"{lab.tag}w1"
@@ -136,12 +120,12 @@ def test_a_node_that_moves_is_observed_anew_and_punches_again() -> None:
         eventually(
             lambda: observed(server, "node-b") == f"{moved}:51820",
             timeout=30,
-            what=lambda: f"node-b observed at {moved}\n{lab_logs(lab)}",
+            what=lambda: f"node-b observed at {moved}\n{lab.logs()}",
         )
         eventually(
             lambda: ping_ttl(b, c_ip) == 64 and ping_ttl(c, b_ip) == 64,
             timeout=30,
-            what=lambda: f"direct again\n{edge(server, 'node-b', 'node-c')}\n{lab_logs(lab)}",
+            what=lambda: f"direct again\n{edge(server, 'node-b', 'node-c')}\n{lab.logs()}",
         )
         print(f"direct again {time.monotonic() - moved_at:.1f}s after node-b's router moved")
         assert edge(server, "node-b", "node-c")["path"] == "direct"
@@ -157,10 +141,10 @@ def test_a_direct_path_that_stops_working_falls_back_to_the_relay() -> None:
     itself (within a minute: two keepalives missed), and pings again."""
     with Lab("10.219.0") as lab:
         server, b, c, home, office = two_nodes_behind_nats(lab, symmetric=False)
-        joined(b.node(*JOIN), lab)
-        joined(c.node(*JOIN), lab)
+        b.node(*JOIN).wait_line("joined the mesh")
+        c.node(*JOIN).wait_line("joined the mesh")
         c_ip, b_ip = c.wait_mesh_ip(), b.wait_mesh_ip()
-        eventually(lambda: ping_ttl(b, c_ip) == 64, timeout=30, what=lambda: lab_logs(lab))
+        eventually(lambda: ping_ttl(b, c_ip) == 64, timeout=30, what=lab.logs)
 
         rule = f"ip saddr {home.wan_ip} udp dport 51820 drop"
         run_in(
@@ -178,7 +162,7 @@ def test_a_direct_path_that_stops_working_falls_back_to_the_relay() -> None:
             lambda: ping_ttl(c, b_ip) == 63 and ping_ttl(b, c_ip) == 63,
             timeout=120,
             interval=1.0,
-            what=lambda: f"relayed again\n{edge(server, 'node-b', 'node-c')}\n{lab_logs(lab)}",
+            what=lambda: f"relayed again\n{edge(server, 'node-b', 'node-c')}\n{lab.logs()}",
         )
         print(f"relayed again {time.monotonic() - cut:.0f}s after the direct path broke")
         assert edge(server, "node-b", "node-c")["relayedBy"] == "bootstrap-node"

@@ -60,17 +60,17 @@ def test_quick_start_by_name_where_dns_never_answers() -> None:
             lambda: "joined the mesh" in node.log.read_text(errors="replace"),
             timeout=30,
             interval=0.02,
-            what=lambda: f"node-b joining\n{lab_logs(lab)}",
+            what=lambda: f"node-b joining\n{lab.logs()}",
         )
         joined_after = time.monotonic() - started
         print(f"node-b joined {joined_after:.2f}s after it was started")
-        assert joined_after < FAST, f"joining took {joined_after:.2f}s\n{lab_logs(lab)}"
+        assert joined_after < FAST, f"joining took {joined_after:.2f}s\n{lab.logs()}"
 
         boot_ip, joiner_ip = boot.wait_mesh_ip(), joiner.wait_mesh_ip()
         eventually(
             lambda: joiner.ping(boot_ip),
             timeout=20,
-            what=lambda: f"node-b -> {boot_ip}\n{lab_logs(lab)}",
+            what=lambda: f"node-b -> {boot_ip}\n{lab.logs()}",
         )
         eventually(lambda: boot.ping(joiner_ip), timeout=10, what=f"bootstrap -> {joiner_ip}")
 
@@ -122,7 +122,3 @@ def assert_one_line_about_resolving(returncode: int, stderr: str) -> None:
     assert "nosuch-host" in lines[0]
     assert "resolve" in lines[0]
     assert "system resolver" in lines[0]
-
-
-def lab_logs(lab: Lab) -> str:
-    return "\n".join(host.logs() for host in lab.hosts)

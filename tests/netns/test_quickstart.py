@@ -35,7 +35,7 @@ def test_quick_start_bootstrap_join_ping() -> None:
         eventually(
             lambda: joiner.ping(boot_ip),
             timeout=20,
-            what=lambda: f"joiner -> {boot_ip}\n{lab_logs(lab)}",
+            what=lambda: f"joiner -> {boot_ip}\n{lab.logs()}",
         )
         eventually(lambda: boot.ping(joiner_ip), timeout=10, what=f"bootstrap -> {joiner_ip}")
 
@@ -75,10 +75,6 @@ FETCH_METRICS = (
 )
 
 
-def lab_logs(lab: Lab) -> str:
-    return "\n".join(host.logs() for host in lab.hosts)
-
-
 def test_a_killed_node_restarts_on_its_data_and_adopts_its_interface() -> None:
     """SIGKILL only the node process: wireguard-go survives; the restarted node adopts it and
     comes back with the same id, key and address."""
@@ -101,6 +97,6 @@ def test_a_killed_node_restarts_on_its_data_and_adopts_its_interface() -> None:
         eventually(
             lambda: boot.ping(joiner_ip),
             timeout=20,
-            what=lambda: f"bootstrap -> {joiner_ip}\n{lab_logs(lab)}",
+            what=lambda: f"bootstrap -> {joiner_ip}\n{lab.logs()}",
         )
         assert "adopting the wireguard-go" in joiner.logs()

@@ -88,6 +88,16 @@ class Process:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(5)
 
+    def wait_line(self, text: str, timeout: float = 30.0) -> float:
+        """Wait until the log has a line with ``text``; when it was seen (time.monotonic)."""
+        eventually(
+            lambda: text in self.log.read_text(errors="replace"),
+            timeout=timeout,
+            interval=0.02,
+            what=lambda: f"{text!r} from {self.name} on {self.host.name}\n{self.host.lab.logs()}",
+        )
+        return time.monotonic()
+
     def tail(self, lines: int = 30) -> str:
         with contextlib.suppress(OSError):
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -437,6 +447,10 @@ class Lab:
         with self.hosts_file.open("a") as out:
             out.write(f"{lan_ip} {name}\n")
         return host
+
+    def logs(self) -> str:
+        """The tail of every process's log, host by host: what a failed wait shows."""
+        return "\n".join(host.logs() for host in self.hosts)
 
     def etc_binds(self, host: Host) -> list[str]:
         """Shell lines that bind the lab's /etc/hosts and the host's own resolv.conf (when the
