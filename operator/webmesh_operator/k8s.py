@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
+import ipaddress
 import json
 import logging
 from collections.abc import Mapping
@@ -24,6 +25,7 @@ Manifest = dict[str, Any]
 
 FIELD_MANAGER = "webmesh-operator"
 FIRST_NODE_PORT = 30000  # the API server's default service-node-port-range starts here
+SERVICE_NETWORK = ipaddress.IPv4Network("10.96.0.0/16")  # MemoryCluster's: kubeadm's default
 REQUEST_TIMEOUT = 30.0
 
 logger = logging.getLogger(__name__)
@@ -258,8 +260,8 @@ class MemoryCluster:
     """An in-memory :class:`Cluster` for tests and dry runs: a dict of objects, a call log.
 
     Apply replaces the applied fields (no field ownership), keeps ``status`` and the server's
-    metadata, and allocates Services' node ports; create/replace check existence and
-    ``resourceVersion`` like the API server.
+    metadata, and allocates Services' cluster IPs and node ports; create/replace check existence
+    and ``resourceVersion`` like the API server.
     ``failures[(verb, kind)]`` makes the next such calls raise the given :class:`ApiError`.
     """
 
@@ -269,6 +271,7 @@ class MemoryCluster:
         self.failures: dict[tuple[str, str], ApiError] = {}
         self._version = 0
         self._node_port = FIRST_NODE_PORT - 1
+        self._cluster_ips = 0
 
     def put(self, manifest: Manifest) -> Manifest:
         """Store an object as if another client had created it."""
@@ -314,6 +317,7 @@ class MemoryCluster:
         else:
             merged["metadata"]["uid"] = f"uid-{manifest['kind']}-{meta['name']}"
         if merged["kind"] == "Service":
+            self._allocate_cluster_ip(merged, current)
             self._allocate_node_ports(merged, current)
         return self._store(merged)
 
@@ -354,6 +358,17 @@ class MemoryCluster:
                 merged[key] = copy.deepcopy(value)
         current["status"] = merged
         return self._store(current)
+
+    def _allocate_cluster_ip(self, service: Manifest, current: Manifest | None) -> None:
+        """As the API server does: a Service that is not headless gets a cluster IP, kept."""
+        spec = service.setdefault("spec", {})
+        if spec.get("clusterIP"):
+            return
+        kept = ((current or {}).get("spec") or {}).get("clusterIP")
+        if not kept:
+            self._cluster_ips += 1
+            kept = str(SERVICE_NETWORK[self._cluster_ips])
+        spec["clusterIP"] = kept
 
     def _allocate_node_ports(self, service: Manifest, current: Manifest | None) -> None:
         """As the API server does: NodePort and LoadBalancer Services get a node port per port,

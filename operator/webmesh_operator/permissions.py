@@ -58,7 +58,8 @@ RULES: tuple[Rule, ...] = (
         "",
         ("services",),
         _READ_WRITE_VERBS,
-        "the headless and external Services; read back for a load balancer's address",
+        "the headless, external and MeshDNS Services; read back for a load balancer's address "
+        "and MeshDNS's cluster IP",
     ),
     Rule(
         "",

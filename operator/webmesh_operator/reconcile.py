@@ -205,6 +205,7 @@ async def _publish_mesh_status(
         api=observation,
         api_error=api_error,
         join_address=await external_join_address(ctx.cluster, mesh),
+        meshdns_address=await meshdns_address(ctx.cluster, mesh),
         previous=mesh.get("status") or {},
         now=ctx.now(),
     )
@@ -480,6 +481,16 @@ async def external_join_address(cluster: k8s.Cluster, mesh: Resource) -> str:
     if mesh["spec"]["externalAccess"]["type"] in endpoints.SERVICE_TYPES:
         service = await cluster.get("Service", namespace, names.external_service_name(name))
     return endpoints.join_address(mesh, service)
+
+
+async def meshdns_address(cluster: k8s.Cluster, mesh: Resource) -> str:
+    """``<clusterIP>:53`` of the ``<mesh>-meshdns`` Service ("" when MeshDNS is off or the
+    Service is not there yet): what cluster DNS forwards the mesh domain to."""
+    if not mesh["spec"]["meshDNS"]["enabled"]:
+        return ""
+    namespace, name = mesh["metadata"]["namespace"], mesh["metadata"]["name"]
+    service = await cluster.get("Service", namespace, names.meshdns_service_name(name))
+    return endpoints.cluster_ip_address(service, names.MESHDNS_PORT)
 
 
 async def publish_status(

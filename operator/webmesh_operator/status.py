@@ -116,8 +116,13 @@ def mesh_status(
     join_address: str,
     previous: Mapping[str, Any] | None,
     now: str,
+    meshdns_address: str = "",
 ) -> dict[str, Any]:
-    """The status of a Mesh (defaults applied) from its StatefulSet and the mesh API."""
+    """The status of a Mesh (defaults applied) from its StatefulSet and the mesh API.
+
+    ``meshdns_address`` is the ``<mesh>-meshdns`` Service's ``<clusterIP>:53`` ("" without one):
+    ``meshDNSAddress`` is None then, which removes the field from the stored status.
+    """
     name, spec = mesh["metadata"]["name"], mesh["spec"]
     servers = int(spec["servers"])
     server_ids = [f"{name}-{ordinal}" for ordinal in range(servers)]
@@ -149,6 +154,7 @@ def mesh_status(
     status["onlineNodes"] = online
     status["members"] = _members(api.members) if api else list(old.get("members") or [])
     status["joinAddress"] = join_address
+    status["meshDNSAddress"] = meshdns_address or None
     if spec["security"]["mode"] == "mtls":
         status["caSecretName"] = f"{name}{CA_SUFFIX}"
     status["adminConfigSecretName"] = f"{name}{ADMIN_SUFFIX}"

@@ -16,6 +16,10 @@ Rules and why:
   which the operator cannot know (a node's InternalIP is usually not it). The other types do not:
   servers detect their endpoints (with ``HostNetwork`` the host's addresses), and a load
   balancer's address comes from its Service.
+- ``spec.meshDNS`` cannot be on with ``HostNetwork``: the servers would listen on port 53 of every
+  address of their hosts (the ``<mesh>-meshdns`` Service sends to pod IPs, which are then the
+  hosts' own), a resolver open to whatever reaches the host, and in conflict with a host's own
+  DNS server on port 53.
 - ``spec.storage.size`` must be more than zero (a zero PVC cannot hold the Raft log).
 - Names: pods are named ``<statefulset>-<ordinal>`` and are the nodes' mesh ids and host names, so
   they must be DNS labels (lowercase letters, digits, '-', at most 63). A StatefulSet name longer
@@ -57,6 +61,7 @@ def mesh_problems(mesh: Mapping[str, Any]) -> list[str]:
     problems += _network_problems(str(spec["ipv4Network"]))
     problems += _external_access_problems(spec.get("externalAccess") or {}, spec["servers"])
     problems += _storage_problems(str(spec["storage"]["size"]))
+    problems += _meshdns_problems(spec)
     return problems
 
 
@@ -161,6 +166,18 @@ def _endpoint_problems(endpoint: str) -> list[str]:
         _, _, port = concrete.rpartition(":") if ":" in concrete else ("", "", "")
     if port and not (port.isdigit() and 1 <= int(port) <= 65535):
         return [f"{field} {endpoint} has port {port}; use a port from 1 to 65535"]
+    return []
+
+
+def _meshdns_problems(spec: Mapping[str, Any]) -> list[str]:
+    meshdns = spec.get("meshDNS") or {}
+    access_type = (spec.get("externalAccess") or {}).get("type", "None")
+    if meshdns.get("enabled") and access_type == "HostNetwork":
+        return [
+            "spec.meshDNS.enabled cannot be used with spec.externalAccess.type HostNetwork: the "
+            "servers would answer DNS on port 53 of every address of their hosts; use "
+            "LoadBalancer or NodePort access, or leave MeshDNS off"
+        ]
     return []
 
 

@@ -3,8 +3,10 @@
 The first test installs the operator from the static manifest (`kubectl apply -f
 dist/webmesh.yaml`), then: `examples/mesh.yaml` (three mTLS servers, the operator's CA) becomes
 Ready and its pods reach each other over WireGuard; `examples/node-group-with-app.yaml` joins and
-its application container reaches another pod's mesh address; the Mesh gets NodePort access and a
-workstation outside the cluster joins with `wmctl connect`, reaches the pods and appears in the
+its application container reaches another pod's mesh address; MeshDNS is turned on and a pod
+resolves `<node-id>.webmesh.internal` (UDP and TCP) through the `<mesh>-meshdns` Service, other
+names forwarded to the cluster DNS; the Mesh gets NodePort access and a workstation outside the
+cluster joins with `wmctl connect`, reaches the pods and MeshDNS over the mesh and appears in the
 Mesh status; the leader's pod is deleted and comes back with its identity, nobody lost; a second
 build of the node image rolls through every pod with no member lost; deleting the resources
 removes what they owned; deleting the manifest uninstalls the operator, leaving nothing behind.
@@ -117,6 +119,7 @@ def test_static_manifest_operator_mesh_workstation_rollout_and_uninstall(
         operator_from_static_manifest(run_)
         mesh_becomes_ready(run_)
         node_group_app_reaches_another_pod(run_)
+        meshdns_answers_through_its_service(run_)
         workstation_joins_through_node_ports(run_)
         leader_pod_comes_back(run_)
         new_image_rolls_through_every_pod(run_)
@@ -191,8 +194,73 @@ def node_group_app_reaches_another_pod(run_: Run) -> None:
     )
 
 
+# Asks a DNS server directly (dnspython is in the node image: the node's MeshDNS uses it): one
+# line per transport, "<rcode> <addresses>", so the step can say what came back.
+DNS_QUERY = """
+import sys
+import dns.resolver
+server, name = sys.argv[1], sys.argv[2]
+resolver = dns.resolver.Resolver(configure=False)
+resolver.nameservers, resolver.lifetime = [server], 5.0
+for tcp in (False, True):
+    try:
+        answer = resolver.resolve(name, "A", tcp=tcp)
+        print("NOERROR", " ".join(sorted(r.address for r in answer)))
+    except dns.resolver.NXDOMAIN:
+        print("NXDOMAIN")
+"""
+
+
+def meshdns_answers_through_its_service(run_: Run) -> None:
+    step("4. MeshDNS on: a pod asks the <mesh>-meshdns Service for <node-id>.webmesh.internal")
+    generation = run_.apps.read_namespaced_stateful_set(MESH, NS).metadata.generation
+    started = time.monotonic()
+    patch = {"spec": {"meshDNS": {"enabled": True}}}
+    custom(run_.api).patch_namespaced_custom_object(GROUP, VERSION, NS, "meshes", MESH, patch)
+
+    def servers_rolled_with_meshdns() -> str | None:
+        sts = run_.apps.read_namespaced_stateful_set(MESH, NS)
+        obj = run_.mesh()
+        address = obj.get("status", {}).get("meshDNSAddress")
+        done = sts.metadata.generation > generation and rolled_out(sts) and condition(obj, "Ready")
+        return address if done and obj["status"].get("nodes") == 5 else None
+
+    address = eventually(
+        servers_rolled_with_meshdns,
+        timeout=300,
+        interval=1,
+        what=run_.why("step 4: servers rolled out with MeshDNS, Mesh Ready, meshDNSAddress"),
+    )
+    record("MeshDNS turned on to Mesh Ready again (3 servers rolled)", time.monotonic() - started)
+    service = run_.core.read_namespaced_service(f"{MESH}-meshdns", NS)
+    assert address == f"{service.spec.cluster_ip}:53", (address, service.spec.cluster_ip)
+    cluster_ip = service.spec.cluster_ip
+
+    # From a Node group pod, which serves no DNS itself: kube-proxy sends it to a server pod.
+    def ask(name: str) -> list[str]:
+        code, out = run_.exec(APPS[0], "webmesh-node", "python3", "-c", DNS_QUERY, cluster_ip, name)
+        assert code == 0, f"step 4: asking {cluster_ip} for {name}: {out}"
+        return out.split("\n")[:2]
+
+    for pod in (SERVERS[1], APPS[1]):
+        name = f"{pod}.webmesh.internal"
+        wanted = [f"NOERROR {run_.addresses[pod]}"] * 2  # over UDP, then TCP
+        answers = eventually(
+            lambda name=name, wanted=wanted: (got := ask(name)) == wanted and got,
+            timeout=30,
+            interval=1,
+            what=run_.why(f"step 4: {name} via {cluster_ip} (UDP and TCP) is {wanted[0]}"),
+        )
+        print(f"e2e: {name} @ {cluster_ip}: {answers}", flush=True)
+    assert ask("nobody.webmesh.internal") == ["NXDOMAIN"] * 2
+    # Other names go to the servers' own resolver, the cluster DNS (spec.meshDNS.forward).
+    api_ip = run_.core.read_namespaced_service("kubernetes", "default").spec.cluster_ip
+    forwarded = ask("kubernetes.default.svc.cluster.local")
+    assert forwarded == [f"NOERROR {api_ip}"] * 2, forwarded
+
+
 def workstation_joins_through_node_ports(run_: Run) -> None:
-    step("4. NodePort access; a workstation outside the cluster joins with wmctl connect")
+    step("5. NodePort access; a workstation outside the cluster joins with wmctl connect")
     generation = run_.apps.read_namespaced_stateful_set(MESH, NS).metadata.generation
     started = time.monotonic()
     access = {"type": "NodePort", "advertiseEndpoint": NODE_IP}
@@ -214,7 +282,7 @@ def workstation_joins_through_node_ports(run_: Run) -> None:
         servers_rolled_with_endpoints,
         timeout=300,
         interval=1,
-        what=run_.why("step 4: servers rolled out with NodePort endpoints, Mesh Ready"),
+        what=run_.why("step 5: servers rolled out with NodePort endpoints, Mesh Ready"),
     )
     record(
         "NodePort access applied to Mesh Ready again (3 servers rolled)", time.monotonic() - started
@@ -249,27 +317,33 @@ def workstation_joins_through_node_ports(run_: Run) -> None:
             lambda pod=pod: laptop.ping(run_.addresses[pod], wait=2),
             timeout=90,
             interval=1,
-            what=run_.why(f"step 4: {WORKSTATION} pings {pod} ({run_.addresses[pod]})"),
+            what=run_.why(f"step 5: {WORKSTATION} pings {pod} ({run_.addresses[pod]})"),
         )
     record("wmctl connect from outside (NodePort) to a pod pinged", time.monotonic() - started)
     url = f"http://{run_.addresses[APPS[1]]}:{APP_PORT}/"
     fetch = f"import urllib.request; urllib.request.urlopen('{url}', timeout=5)"
     got = laptop.exec("python3", "-c", fetch, check=False)
-    assert got.returncode == 0, f"step 4: {WORKSTATION} -> {url}: {got.stderr}"
+    assert got.returncode == 0, f"step 5: {WORKSTATION} -> {url}: {got.stderr}"
+    # MeshDNS over the mesh, where `wmctl connect --use-meshdns` points a workstation's resolver:
+    # a server's mesh address, port 53 (the servers listen on every address of their pods).
+    name, server = f"{APPS[1]}.webmesh.internal", run_.addresses[SERVERS[0]]
+    asked = laptop.exec(str(netlab.BIN / "python"), "-c", DNS_QUERY, server, name, check=False)
+    wanted = [f"NOERROR {run_.addresses[APPS[1]]}"] * 2
+    assert asked.stdout.split("\n")[:2] == wanted, f"step 5: {name} via {server}: {asked}"
 
     def listed() -> dict[str, Any] | None:
         members = {m["nodeId"]: m for m in run_.mesh()["status"].get("members") or []}
         return members.get(WORKSTATION)
 
     member = eventually(
-        listed, timeout=60, interval=1, what=run_.why(f"step 4: {WORKSTATION} in Mesh status")
+        listed, timeout=60, interval=1, what=run_.why(f"step 5: {WORKSTATION} in Mesh status")
     )
     assert member["voter"] is False
     assert f"{laptop.mesh_ip()}/32" in member["addresses"], member
 
 
 def leader_pod_comes_back(run_: Run) -> None:
-    step("5. the leader's pod is deleted and comes back with its identity; no member is lost")
+    step("6. the leader's pod is deleted and comes back with its identity; no member is lost")
     leader = run_.mesh()["status"]["leader"]
     uid = run_.core.read_namespaced_pod(leader, NS).metadata.uid
     started = time.monotonic()
@@ -288,7 +362,7 @@ def leader_pod_comes_back(run_: Run) -> None:
         back_with_everyone,
         timeout=240,
         interval=1,
-        what=run_.why(f"step 5: {leader} back, Mesh Ready with {MEMBERS} nodes"),
+        what=run_.why(f"step 6: {leader} back, Mesh Ready with {MEMBERS} nodes"),
     )
     record("leader pod deleted to Mesh Ready again (6 members)", time.monotonic() - started)
     assert run_.mesh()["status"]["leader"] in SERVERS
@@ -300,7 +374,7 @@ def leader_pod_comes_back(run_: Run) -> None:
         lambda: run_.pings(other, leader),
         timeout=30,
         interval=1,
-        what=run_.why(f"step 5: {other} pings {leader} again"),
+        what=run_.why(f"step 6: {other} pings {leader} again"),
     )
     assert run_.laptop is not None
     laptop = run_.laptop
@@ -308,12 +382,12 @@ def leader_pod_comes_back(run_: Run) -> None:
         lambda: laptop.ping(run_.addresses[leader], wait=2),
         timeout=60,
         interval=1,
-        what=run_.why(f"step 5: {WORKSTATION} pings {leader} again"),
+        what=run_.why(f"step 6: {WORKSTATION} pings {leader} again"),
     )
 
 
 def new_image_rolls_through_every_pod(run_: Run) -> None:
-    step(f"6. a second build of the node image ({ROLLOUT_TAG}) rolls through every pod")
+    step(f"7. a second build of the node image ({ROLLOUT_TAG}) rolls through every pod")
     build_images(ROLLOUT_TAG, "node")
     import_image("webmesh-node", ROLLOUT_TAG)
     image = f"webmesh-node:{ROLLOUT_TAG}"
@@ -349,7 +423,7 @@ def new_image_rolls_through_every_pod(run_: Run) -> None:
         everyone_on_the_new_image,
         timeout=480,
         interval=1,
-        what=run_.why(f"step 6: every pod on {image}, Mesh Ready with {MEMBERS} nodes"),
+        what=run_.why(f"step 7: every pod on {image}, Mesh Ready with {MEMBERS} nodes"),
     )
     record(
         f"image changed to every pod on it, Mesh Ready ({MEMBERS} members)",
@@ -366,12 +440,12 @@ def new_image_rolls_through_every_pod(run_: Run) -> None:
         lambda: laptop.ping(run_.addresses[SERVERS[0]], wait=2),
         timeout=60,
         interval=1,
-        what=run_.why(f"step 6: {WORKSTATION} pings {SERVERS[0]} after the rollout"),
+        what=run_.why(f"step 7: {WORKSTATION} pings {SERVERS[0]} after the rollout"),
     )
 
 
 def deleting_resources_removes_children(run_: Run) -> None:
-    step("7. deleting the resources removes everything they owned (garbage collection is real)")
+    step("8. deleting the resources removes everything they owned (garbage collection is real)")
     if run_.lab is not None:
         run_.lab.close()
         run_.lab = run_.laptop = None
@@ -397,12 +471,12 @@ def deleting_resources_removes_children(run_: Run) -> None:
         owned_gone,
         timeout=180,
         interval=1,
-        what=run_.why("step 7: children of the deleted Mesh and Node group"),
+        what=run_.why("step 8: children of the deleted Mesh and Node group"),
     )
 
 
 def uninstalling_the_manifest_leaves_nothing(run_: Run) -> None:
-    step("8. deleting dist/webmesh.yaml uninstalls the operator; nothing is left behind")
+    step("9. deleting dist/webmesh.yaml uninstalls the operator; nothing is left behind")
     run_.core.delete_namespace(NS)
     objects = manifest_objects(STATIC_MANIFEST)
     started = time.monotonic()
@@ -417,7 +491,7 @@ def uninstalling_the_manifest_leaves_nothing(run_: Run) -> None:
         lambda: not leftovers(),
         timeout=180,
         interval=1,
-        what=lambda: f"step 8: still there: {leftovers()}",
+        what=lambda: f"step 9: still there: {leftovers()}",
     )
     record(
         "operator uninstalled (static manifest deleted) to nothing left", time.monotonic() - started

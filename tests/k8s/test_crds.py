@@ -91,6 +91,7 @@ MALFORMED = [
     ("Mesh", {"imagePullPolicy": "Sometimes"}, "spec.imagePullPolicy"),
     ("Mesh", {"storage": {"size": "lots"}}, "spec.storage.size"),
     ("Mesh", {"image": ""}, "spec.image"),
+    ("Mesh", {"meshDNS": {"enabled": "yes"}}, "spec.meshDNS.enabled"),
     ("Mesh", None, "spec"),
     ("Node", {}, "spec.meshRef"),
     ("Node", {"meshRef": {"name": "Demo!"}}, "spec.meshRef.name"),
@@ -132,6 +133,8 @@ def test_printer_columns_come_through_the_table_api(api: Rest) -> None:
         "leader": "shown-0",
         "nodes": 4,
         "onlineNodes": 3,
+        "joinAddress": "shown-headless.crd-tests.svc:8443",
+        "meshDNSAddress": "10.96.0.53:53",
         "conditions": [{"type": "Ready", "status": "True", "reason": "Serving"}],
     }
     api.merge_patch(path("Mesh", "shown", "status"), {"status": status})
@@ -146,10 +149,12 @@ def test_printer_columns_come_through_the_table_api(api: Rest) -> None:
         "Nodes",
         "Online",
         "Join",
+        "MeshDNS",
         "Age",
     ]
     (row,) = [r for r in table["rows"] if r["cells"][0] == "shown"]
     assert row["cells"][1:7] == [1, "Ready", "True", "shown-0", 4, 3]
+    assert row["cells"][7:9] == ["shown-headless.crd-tests.svc:8443", "10.96.0.53:53"]
 
     create(api, resource("Node", "group", {"meshRef": {"name": "shown"}, "replicas": 2}))
     nodes = api.get(path("Node"), accept=TABLE)
@@ -184,6 +189,7 @@ def test_member_presence_is_stored_not_pruned(api: Rest) -> None:
         api=seen,
         api_error=None,
         join_address="kept-headless.crd-tests.svc:8443",
+        meshdns_address="10.96.0.53:53",
         previous=None,
         now="2026-01-01T00:05:00Z",
     )
@@ -192,6 +198,7 @@ def test_member_presence_is_stored_not_pruned(api: Rest) -> None:
     assert stored["members"] == written["members"]
     assert (stored["nodes"], stored["onlineNodes"]) == (2, 1)
     assert stored["members"][1]["lastSeen"] == "2026-01-01T00:03:07Z"
+    assert stored["meshDNSAddress"] == "10.96.0.53:53"
 
 
 def test_status_and_spec_are_written_separately(api: Rest) -> None:

@@ -2,12 +2,12 @@
 
 Three namespaces, one operator process each (``--namespace``): ``op-demo`` (an mTLS Mesh whose
 API is unreachable: children, Node groups, config roll-outs, server-side apply, invalid specs,
-deletion), ``op-solo`` (an insecure one-server Mesh whose server ``solo-0`` is a REAL webmesh node
-on loopback, with the fake WireGuard driver: status becomes Ready and lists every member with its
-presence, a client-role process outside the "cluster" included) and ``op-election`` (two
-operators with leader election). There are no controllers: the tests patch StatefulSets' status.
-Every operator runs as one ServiceAccount bound to the chart's RBAC; test_rbac.py (next, on the
-same process) reads what they did from the API server's audit log.
+MeshDNS's Service, deletion), ``op-solo`` (an insecure one-server Mesh whose server ``solo-0`` is
+a REAL webmesh node on loopback, with the fake WireGuard driver: status becomes Ready and lists
+every member with its presence, a client-role process outside the "cluster" included) and
+``op-election`` (two operators with leader election). There are no controllers: the tests patch
+StatefulSets' status. Every operator runs as one ServiceAccount bound to the chart's RBAC;
+test_rbac.py (next, on the same process) reads what they did from the API server's audit log.
 
 The tests of this module build on each other (one Mesh goes through its life); they run in order.
 """
@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives import serialization
 
 from support.kubeapi import KubeAPI, KubeError, Process, Rest, free_port, resource_path
 from support.wait import eventually
+from webmesh.daemon import settings
 
 pytestmark = pytest.mark.k8s
 
@@ -541,6 +542,86 @@ def test_load_balancer_addresses_reach_the_servers(api: Rest, demo_operator: Pro
         wait_for(
             lambda: get_or_none(api, mesh_path(DEMO, "lb")) is None,
             "Mesh lb deleted",
+            demo_operator,
+        )
+
+
+def test_meshdns_gets_a_cluster_service_and_its_address_in_the_status(
+    tmp_path: Path, api: Rest, demo_operator: Process
+) -> None:
+    """spec.meshDNS: the servers' config carries services.meshdns.* (loaded by the node's own
+    settings loader), the StatefulSet names the DNS ports, the ClusterIP Service <mesh>-meshdns
+    sends 53/UDP and 53/TCP to them, and status.meshDNSAddress is its cluster IP: what cluster
+    DNS forwards the mesh domain to. Turning it off removes the Service and the address."""
+    body = {
+        "apiVersion": API,
+        "kind": "Mesh",
+        "metadata": {"name": "dns"},
+        "spec": {"servers": 1, "meshDomain": "dns.webmesh.internal", "meshDNS": {"enabled": True}},
+    }
+    mesh = api.create(mesh_path(DEMO), body)
+    try:
+        service = wait_for(
+            lambda: get_or_none(api, core(DEMO, "services", "dns-meshdns")),
+            "Service dns-meshdns",
+            demo_operator,
+        )
+        assert_owned_by(service, mesh)
+        spec = service["spec"]
+        assert spec["type"] == "ClusterIP"
+        assert spec["clusterIP"] not in ("", "None")
+        assert not spec.get("publishNotReadyAddresses"), "ready servers only"
+        ports = [(p["name"], p["port"], p["protocol"], p["targetPort"]) for p in spec["ports"]]
+        assert ports == [("dns-udp", 53, "UDP", "dns-udp"), ("dns-tcp", 53, "TCP", "dns-tcp")]
+
+        statefulset = wait_for(
+            lambda: get_or_none(api, apps(DEMO, "dns")), "StatefulSet dns", demo_operator
+        )
+        assert spec["selector"] == statefulset["spec"]["selector"]["matchLabels"]
+        (container,) = statefulset["spec"]["template"]["spec"]["containers"]
+        named = {p["name"]: (p["containerPort"], p["protocol"]) for p in container["ports"]}
+        assert (named["dns-udp"], named["dns-tcp"]) == ((53, "UDP"), (53, "TCP"))
+        assert "NET_BIND_SERVICE" in container["securityContext"]["capabilities"]["add"]
+
+        text = api.get(core(DEMO, "configmaps", "dns-config"))["data"]["webmesh.yaml"]
+        config_file = tmp_path / "webmesh.yaml"
+        config_file.write_text(text)
+        loaded = settings.load_settings(["--config", str(config_file)], {}, hostname="dns-0")
+        meshdns = loaded.services.meshdns
+        assert (meshdns.enabled, meshdns.listen_port) == (True, 53)
+        assert meshdns.listen_addresses == ("0.0.0.0", "::")
+        assert not meshdns.no_forward
+        assert loaded.bootstrap.mesh_domain == "dns.webmesh.internal"
+
+        address = f"{spec['clusterIP']}:53"
+
+        def published() -> str:
+            return str((api.get(mesh_path(DEMO, "dns")).get("status") or {}).get("meshDNSAddress"))
+
+        wait_for(
+            lambda: published() == address,
+            lambda: f"Mesh dns's meshDNSAddress {address}, now {published()}",
+            demo_operator,
+        )
+
+        api.merge_patch(mesh_path(DEMO, "dns"), {"spec": {"meshDNS": {"enabled": False}}})
+        wait_for(
+            lambda: get_or_none(api, core(DEMO, "services", "dns-meshdns")) is None,
+            "Service dns-meshdns pruned",
+            demo_operator,
+        )
+        wait_for(
+            lambda: published() == "None",
+            lambda: f"Mesh dns's meshDNSAddress removed, now {published()}",
+            demo_operator,
+        )
+        config = api.get(core(DEMO, "configmaps", "dns-config"))["data"]["webmesh.yaml"]
+        assert "meshdns" not in config
+    finally:
+        api.delete(mesh_path(DEMO, "dns"))
+        wait_for(
+            lambda: get_or_none(api, mesh_path(DEMO, "dns")) is None,
+            "Mesh dns deleted",
             demo_operator,
         )
 

@@ -63,6 +63,30 @@ def server_config(mesh: Mapping[str, Any]) -> dict[str, Any]:
         "voters": [f"{name}-{ordinal}" for ordinal in range(spec["servers"])],
     }
     config["mesh"] = {"join-as-voter": True}
+    meshdns = meshdns_config(spec)
+    if meshdns:
+        config["services"]["meshdns"] = meshdns
+    return config
+
+
+def meshdns_config(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """``services.meshdns.*`` of the servers (empty when ``spec.meshDNS`` is off).
+
+    The node listens on its mesh addresses by default; here on every address of the pod
+    (``0.0.0.0``, and ``::`` with IPv6), because the ``<mesh>-meshdns`` Service sends to pod IPs.
+    Names outside the mesh domain go to the pod's own resolvers (the cluster DNS) unless
+    ``forward`` is off. Cluster DNS forwards only the mesh domain here, so there is no loop.
+    """
+    meshdns = spec["meshDNS"]
+    if not meshdns["enabled"]:
+        return {}
+    config: dict[str, Any] = {
+        "enabled": True,
+        "listen-port": names.MESHDNS_PORT,
+        "listen-addresses": ["0.0.0.0", "::"] if spec["ipv6"] else ["0.0.0.0"],
+    }
+    if not meshdns["forward"]:
+        config["no-forward"] = True
     return config
 
 

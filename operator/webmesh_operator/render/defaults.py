@@ -24,6 +24,7 @@ MESH_SPEC_DEFAULTS: Mapping[str, Any] = {
     "storage": {"size": "1Gi"},
     "scheduling": {},
     "externalAccess": {"type": "None"},
+    "meshDNS": {"enabled": False, "forward": True},
 }
 
 NODE_SPEC_DEFAULTS: Mapping[str, Any] = {

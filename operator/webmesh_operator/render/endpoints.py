@@ -113,6 +113,15 @@ def service_node_port(service: Mapping[str, Any] | None, port_name: str) -> int 
     return None
 
 
+def cluster_ip_address(service: Mapping[str, Any] | None, port: int) -> str:
+    """``<clusterIP>:port`` of a Service ("" before the API server allocated its address, and
+    for a headless one); an IPv6 address in brackets."""
+    cluster_ip = str(((service or {}).get("spec") or {}).get("clusterIP") or "")
+    if not cluster_ip or cluster_ip == "None":
+        return ""
+    return join_host_port(cluster_ip, port)
+
+
 def join_address(mesh: Mapping[str, Any], shared_service: Mapping[str, Any] | None) -> str:
     """Where outside machines join (gRPC): the shared ``<mesh>-external`` Service's load balancer
     address, or the advertised host with its node port; with other access types the advertised

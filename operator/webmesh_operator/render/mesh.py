@@ -82,6 +82,36 @@ def headless_service(mesh: Mapping[str, Any]) -> Manifest:
     }
 
 
+def meshdns_service(mesh: Mapping[str, Any]) -> Manifest | None:
+    """MeshDNS of the servers (``spec.meshDNS.enabled``), for the cluster: a ClusterIP Service on
+    53/UDP and 53/TCP that cluster DNS forwards the mesh domain to (CoreDNS's ``forward`` takes
+    an address, so the operator publishes ``<clusterIP>:53`` as ``status.meshDNSAddress``).
+    Ready servers only: a server is Ready once its Raft replica caught up, so it answers from a
+    current copy of the mesh."""
+    if not mesh["spec"]["meshDNS"]["enabled"]:
+        return None
+    name, namespace, object_labels = _ids(mesh)
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": names.metadata(names.meshdns_service_name(name), namespace, object_labels),
+        "spec": {
+            "type": "ClusterIP",
+            "publishNotReadyAddresses": False,
+            "selector": names.selector(name, COMPONENT),
+            "ports": [
+                {
+                    "name": port_name,
+                    "port": names.MESHDNS_PORT,
+                    "targetPort": port_name,
+                    "protocol": protocol,
+                }
+                for protocol, port_name in pod.MESHDNS_PORT_NAMES.items()
+            ],
+        },
+    }
+
+
 def _external_metadata(mesh: Mapping[str, Any], service_name: str) -> dict[str, Any]:
     _, namespace, object_labels = _ids(mesh)
     meta = names.metadata(service_name, namespace, object_labels)
@@ -222,6 +252,9 @@ def render_mesh(
     configmap = config_map(mesh)
     endpoints_map = endpoints_config_map(mesh, endpoints or {})
     manifests = [configmap, endpoints_map, headless_service(mesh)]
+    meshdns = meshdns_service(mesh)
+    if meshdns is not None:
+        manifests.append(meshdns)
     external = external_service(mesh)
     if external is not None:
         manifests += [external, *server_services(mesh)]

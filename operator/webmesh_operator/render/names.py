@@ -16,6 +16,7 @@ POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 API_PORT = 8443
 WIREGUARD_PORT = 51820
 METRICS_PORT = 8080
+MESHDNS_PORT = 53  # MeshDNS (spec.meshDNS), UDP and TCP: port 53, so resolv.conf can name it
 
 CONFIG_DIR = "/etc/webmesh"
 CONFIG_FILE = "webmesh.yaml"
@@ -65,6 +66,12 @@ def server_service_name(mesh: str, ordinal: int) -> str:
     """The WireGuard Service of one server (LoadBalancer/NodePort): each has its own key, so its
     own external address."""
     return f"{mesh}-external-{ordinal}"
+
+
+def meshdns_service_name(mesh: str) -> str:
+    """The ClusterIP Service of the servers' MeshDNS (spec.meshDNS): where cluster DNS forwards
+    the mesh domain."""
+    return f"{mesh}-meshdns"
 
 
 def server_pod_name(mesh: str, ordinal: int) -> str:

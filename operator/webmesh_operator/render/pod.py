@@ -73,14 +73,31 @@ def env(mesh: Mapping[str, Any], *, mtls: bool) -> list[dict[str, Any]]:
     return items
 
 
-def ports(*, host_network: bool = False) -> list[dict[str, Any]]:
+MESHDNS_PORT_NAMES = {"UDP": "dns-udp", "TCP": "dns-tcp"}
+
+
+def ports(*, host_network: bool = False, meshdns: bool = False) -> list[dict[str, Any]]:
     api = {"name": "grpc", "containerPort": names.API_PORT, "protocol": "TCP"}
     wireguard = {"name": "wireguard", "containerPort": names.WIREGUARD_PORT, "protocol": "UDP"}
     metrics = {"name": "metrics", "containerPort": names.METRICS_PORT, "protocol": "TCP"}
     if host_network:
         api["hostPort"] = names.API_PORT
         wireguard["hostPort"] = names.WIREGUARD_PORT
-    return [api, wireguard, metrics]
+    items = [api, wireguard, metrics]
+    if meshdns:
+        items += [
+            {"name": name, "containerPort": names.MESHDNS_PORT, "protocol": protocol}
+            for protocol, name in MESHDNS_PORT_NAMES.items()
+        ]
+    return items
+
+
+def capabilities(*, meshdns: bool = False) -> list[str]:
+    """``NET_ADMIN`` (the WireGuard interface, its addresses and routes); with MeshDNS also
+    ``NET_BIND_SERVICE`` (port 53). The node runs as root, and container runtimes grant root
+    ``NET_BIND_SERVICE`` by default; it is listed anyway, so the pod says what it needs and still
+    works where a policy drops the defaults."""
+    return ["NET_ADMIN", "NET_BIND_SERVICE"] if meshdns else ["NET_ADMIN"]
 
 
 def node_container(
@@ -92,8 +109,9 @@ def node_container(
     server: bool = False,
 ) -> dict[str, Any]:
     """The webmesh-node container: NET_ADMIN, /dev/net/tun, its config, data and TLS; servers
-    also their external endpoints."""
+    also their external endpoints, and the MeshDNS ports when ``spec.meshDNS`` is on."""
     spec = mesh["spec"]
+    meshdns = server and bool(spec["meshDNS"]["enabled"])
     mtls = spec["security"]["mode"] == "mtls"
     mounts = [
         {"name": "config", "mountPath": names.CONFIG_DIR, "readOnly": True},
@@ -111,14 +129,14 @@ def node_container(
         "imagePullPolicy": spec["imagePullPolicy"],
         "command": command,
         "env": env(mesh, mtls=mtls),
-        "ports": ports(host_network=host_network),
+        "ports": ports(host_network=host_network, meshdns=meshdns),
         "readinessProbe": {
             "tcpSocket": {"port": "grpc"},
             "periodSeconds": 5,
             "failureThreshold": 3,
         },
         "securityContext": {
-            "capabilities": {"add": ["NET_ADMIN"]},
+            "capabilities": {"add": capabilities(meshdns=meshdns)},
             "allowPrivilegeEscalation": False,
         },
         "volumeMounts": mounts,

@@ -106,6 +106,7 @@ def test_status_examples_validate() -> None:
             }
         ],
         "joinAddress": "203.0.113.7:8443",
+        "meshDNSAddress": "10.96.0.53:53",
         "caSecretName": "demo-ca",
         "adminConfigSecretName": "demo-admin",
     }
@@ -149,7 +150,13 @@ def test_the_schemas_declare_every_field_status_writes() -> None:
         {"metadata": {"name": "web"}, "spec": {"meshRef": {"name": "demo"}, "replicas": 1}}
     )
     written = {
-        "Mesh": status.mesh_status(mesh, join_address="j:1", now="2026-01-01T00:00:00Z", **common),
+        "Mesh": status.mesh_status(
+            mesh,
+            join_address="j:1",
+            meshdns_address="10.96.0.53:53",
+            now="2026-01-01T00:00:00Z",
+            **common,
+        ),
         "Node": status.node_group_status(node, now="2026-01-01T00:00:00Z", **common),
     }
     for kind, value in written.items():
@@ -175,6 +182,9 @@ BAD_MESH_SPECS = [
     ({"scheduling": {"nodeSelector": {"zone": 1}}}, "spec.scheduling.nodeSelector.zone"),
     ({"image": ""}, "spec.image"),
     ({"replicas": 3}, "spec.replicas"),
+    ({"meshDNS": {"enabled": "yes"}}, "spec.meshDNS.enabled"),
+    ({"meshDNS": {"forward": 1}}, "spec.meshDNS.forward"),
+    ({"meshDNS": True}, "spec.meshDNS"),
 ]
 
 BAD_NODE_SPECS = [

@@ -95,6 +95,7 @@ async def test_mesh_reconcile_applies_every_child_owned_by_the_mesh(
     expected = {
         "ConfigMap/prod-config",
         "Service/prod-headless",
+        "Service/prod-meshdns",
         "ConfigMap/prod-endpoints",
         "Service/prod-external",
         *(f"Service/prod-external-{ordinal}" for ordinal in range(5)),
@@ -153,6 +154,50 @@ async def test_scaling_down_to_one_server_prunes_the_pdb_and_the_external_servic
     assert set(secrets_before) <= set(cluster.names("Secret")), "Secrets are never pruned"
     statefulset = cluster.find("StatefulSet", NAMESPACE, "prod")
     assert statefulset is not None and statefulset["spec"]["replicas"] == 1
+
+
+async def test_meshdns_service_address_is_published_and_goes_with_meshdns(
+    cluster: k8s.MemoryCluster,
+) -> None:
+    """On: the Service, and its cluster IP in the status (what cluster DNS forwards to), kept
+    across reconciles; off: the Service is pruned and the status field removed."""
+    resource = example("mesh.yaml")
+    resource["spec"] = {"meshDNS": {"enabled": True}}
+    mesh = cluster.put(resource)
+    ctx = context(cluster)
+    await reconcile.reconcile_mesh(ctx, mesh)
+    service = cluster.find("Service", NAMESPACE, "demo-meshdns")
+    assert service is not None
+    address = f"{service['spec']['clusterIP']}:53"
+    assert stored(cluster, mesh)["status"]["meshDNSAddress"] == address
+    await reconcile.refresh_mesh_status(ctx, stored(cluster, mesh))
+    await reconcile.reconcile_mesh(ctx, stored(cluster, mesh))
+    assert stored(cluster, mesh)["status"]["meshDNSAddress"] == address, "the address is kept"
+
+    changed = stored(cluster, mesh)
+    changed["spec"]["meshDNS"] = {"enabled": False}
+    await reconcile.reconcile_mesh(ctx, changed)
+    assert cluster.find("Service", NAMESPACE, "demo-meshdns") is None
+    assert "meshDNSAddress" not in stored(cluster, mesh)["status"]
+
+
+async def test_meshdns_address_waits_for_the_service(cluster: k8s.MemoryCluster) -> None:
+    resource = example("mesh.yaml")
+    resource["spec"] = {"meshDNS": {"enabled": True}}
+    mesh = reconcile.defaults.mesh_with_defaults(resource)
+    assert await reconcile.meshdns_address(cluster, mesh) == ""
+    cluster.put(
+        {
+            "kind": "Service",
+            "metadata": {"name": "demo-meshdns", "namespace": NAMESPACE},
+            "spec": {"clusterIP": "fd00:96::35"},
+        }
+    )
+    assert await reconcile.meshdns_address(cluster, mesh) == "[fd00:96::35]:53"
+    mesh["spec"]["meshDNS"]["enabled"] = False
+    calls = len(cluster.calls)
+    assert await reconcile.meshdns_address(cluster, mesh) == ""
+    assert cluster.calls[calls:] == [], "nothing is read while MeshDNS is off"
 
 
 async def test_prune_spares_objects_of_other_owners(cluster: k8s.MemoryCluster) -> None:

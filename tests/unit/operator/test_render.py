@@ -112,6 +112,7 @@ def _load(tmp_path: Path, text: str, *extra: str) -> settings.Settings:
 def test_server_config_loads(tmp_path: Path) -> None:
     configmap = server_config_map(render_mesh(example("mesh-ha.yaml")))
     loaded = _load(tmp_path, config_text(configmap))
+    assert loaded.services.meshdns.enabled, "mesh-ha.yaml turns MeshDNS on"
     assert loaded.global_.mtls
     assert not loaded.global_.insecure
     assert loaded.global_.tls_ca_file == f"{names.TLS_DIR}/ca.crt"
@@ -156,6 +157,45 @@ def test_node_group_config_loads(tmp_path: Path) -> None:
     assert loaded.mesh.join_address == f"demo-headless.{NAMESPACE}.svc:8443"
     assert loaded.mesh.join_as_voter
     assert not loaded.bootstrap.enabled
+
+
+@pytest.mark.parametrize(
+    ("meshdns", "ipv6", "listen", "no_forward"),
+    [
+        ({"enabled": True}, True, ("0.0.0.0", "::"), False),
+        ({"enabled": True, "forward": False}, False, ("0.0.0.0",), True),
+    ],
+)
+def test_meshdns_config_loads(
+    tmp_path: Path,
+    meshdns: dict[str, Any],
+    ipv6: bool,
+    listen: tuple[str, ...],
+    no_forward: bool,
+) -> None:
+    """Every pod address answers (the Service sends to pod IPs, not to mesh addresses), on the
+    port the container and the Service name; the forwarders stay the pod's own resolvers."""
+    mesh = example("mesh.yaml")
+    mesh["spec"] = {"ipv6": ipv6, "meshDNS": meshdns}
+    loaded = _load(tmp_path, config_text(server_config_map(render_mesh(mesh))))
+    dns = loaded.services.meshdns
+    assert dns.enabled
+    assert dns.listen_port == names.MESHDNS_PORT == 53
+    assert dns.listen_addresses == listen
+    assert dns.forwarders == (), "the pod's resolv.conf: the cluster DNS"
+    assert dns.no_forward is no_forward
+    assert not loaded.mesh.use_meshdns, "the pod's own resolver is left alone"
+
+
+def test_meshdns_is_off_by_default(tmp_path: Path) -> None:
+    manifests = render_mesh(example("mesh.yaml"))
+    text = config_text(server_config_map(manifests))
+    assert "meshdns" not in text
+    assert not _load(tmp_path, text).services.meshdns.enabled
+    assert "demo-meshdns" not in {m["metadata"]["name"] for m in by_kind(manifests, "Service")}
+    (container,) = only(manifests, "StatefulSet")["spec"]["template"]["spec"]["containers"]
+    assert [p["name"] for p in container["ports"]] == ["grpc", "wireguard", "metrics"]
+    assert container["securityContext"]["capabilities"]["add"] == ["NET_ADMIN"]
 
 
 def test_environment_names_are_settings() -> None:
@@ -338,6 +378,68 @@ def test_endpoints_config_map_holds_the_given_endpoints() -> None:
     assert by_kind(render_mesh(example("mesh.yaml")), "ConfigMap")[1]["data"] == {}
 
 
+def meshdns_mesh(**spec: Any) -> dict[str, Any]:
+    mesh = example("mesh.yaml")
+    mesh["spec"] = {"meshDNS": {"enabled": True}, **spec}
+    return mesh
+
+
+def test_meshdns_service_reaches_the_servers_dns_ports() -> None:
+    """<mesh>-meshdns: ClusterIP, 53/UDP and 53/TCP to the server containers' named DNS ports,
+    selecting exactly the StatefulSet's pods, ready ones only."""
+    manifests = render_mesh(meshdns_mesh())
+    services = {m["metadata"]["name"]: m for m in by_kind(manifests, "Service")}
+    spec = services["demo-meshdns"]["spec"]
+    statefulset = only(manifests, "StatefulSet")
+    assert spec["type"] == "ClusterIP"
+    assert spec["publishNotReadyAddresses"] is False
+    assert spec["selector"] == statefulset["spec"]["selector"]["matchLabels"]
+    assert spec["selector"].items() <= statefulset["spec"]["template"]["metadata"]["labels"].items()
+    assert [(p["name"], p["port"], p["protocol"], p["targetPort"]) for p in spec["ports"]] == [
+        ("dns-udp", 53, "UDP", "dns-udp"),
+        ("dns-tcp", 53, "TCP", "dns-tcp"),
+    ]
+    (container,) = statefulset["spec"]["template"]["spec"]["containers"]
+    container_ports = {p["name"]: (p["containerPort"], p["protocol"]) for p in container["ports"]}
+    assert container_ports["dns-udp"] == (53, "UDP")
+    assert container_ports["dns-tcp"] == (53, "TCP")
+    assert "hostPort" not in str(container["ports"])
+    labels = services["demo-meshdns"]["metadata"]["labels"]
+    assert labels == services["demo-headless"]["metadata"]["labels"], "pruned with the mesh"
+
+
+def test_meshdns_servers_may_bind_port_53() -> None:
+    """The node runs as root; NET_BIND_SERVICE is stated anyway (a runtime or policy may drop
+    the default capabilities), and nothing else is added."""
+    statefulset = only(render_mesh(meshdns_mesh()), "StatefulSet")
+    (container,) = statefulset["spec"]["template"]["spec"]["containers"]
+    security = container["securityContext"]
+    assert security["capabilities"] == {"add": ["NET_ADMIN", "NET_BIND_SERVICE"]}
+    assert security["allowPrivilegeEscalation"] is False
+    assert "runAsUser" not in security and "runAsNonRoot" not in security
+
+
+def test_meshdns_is_the_servers_alone() -> None:
+    """Node groups join and do not serve DNS: no ports, no capability, no setting."""
+    group = render_node_group(example("node-group-with-app.yaml"), meshdns_mesh())
+    configmap, statefulset = group
+    assert "meshdns" not in config_text(configmap)
+    sidecar = statefulset["spec"]["template"]["spec"]["initContainers"][1]
+    assert {p["name"] for p in sidecar["ports"]} == {"grpc", "wireguard", "metrics"}
+    assert sidecar["securityContext"]["capabilities"]["add"] == ["NET_ADMIN"]
+
+
+def test_turning_meshdns_on_rolls_the_servers() -> None:
+    def checksum(mesh: dict[str, Any]) -> str:
+        template = only(render_mesh(mesh), "StatefulSet")["spec"]["template"]
+        return str(template["metadata"]["annotations"][names.CONFIG_CHECKSUM_ANNOTATION])
+
+    off = checksum(example("mesh.yaml"))
+    on = checksum(meshdns_mesh())
+    assert on != off
+    assert checksum(meshdns_mesh(meshDNS={"enabled": True, "forward": False})) not in (on, off)
+
+
 def test_single_server_has_no_pdb() -> None:
     mesh = example("mesh.yaml")
     mesh["spec"] = {"servers": 1}
@@ -352,7 +454,8 @@ def test_server_pods_get_what_the_node_needs() -> None:
     assert spec["selector"]["matchLabels"].items() <= spec["template"]["metadata"]["labels"].items()
     pod_spec = spec["template"]["spec"]
     (container,) = pod_spec["containers"]
-    assert container["securityContext"]["capabilities"]["add"] == ["NET_ADMIN"]
+    # NET_BIND_SERVICE: mesh-ha.yaml serves MeshDNS on port 53
+    assert container["securityContext"]["capabilities"]["add"] == ["NET_ADMIN", "NET_BIND_SERVICE"]
     volumes = {volume["name"]: volume for volume in pod_spec["volumes"]}
     assert volumes["dev-net-tun"]["hostPath"] == {"path": "/dev/net/tun", "type": "CharDevice"}
     assert volumes["run-wireguard"] == {"name": "run-wireguard", "emptyDir": {}}

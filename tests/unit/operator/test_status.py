@@ -243,6 +243,14 @@ def test_transition_time_kept_while_status_holds() -> None:
     assert times == {"Ready": T1, "Progressing": T1, "Degraded": T0}
 
 
+def test_meshdns_address_is_published_while_there_is_one() -> None:
+    """``None`` removes the field from the stored status (a merge patch), e.g. after MeshDNS
+    was turned off."""
+    assert status_of(meshdns_address="10.96.0.53:53")["meshDNSAddress"] == "10.96.0.53:53"
+    assert status_of()["meshDNSAddress"] is None
+    assert status_of(meshdns_address="")["meshDNSAddress"] is None
+
+
 def test_invalid_spec_keeps_observed_fields() -> None:
     ready = status_of()
     status = invalid_spec_status(mesh(), ["a is bad", "b is bad"], previous=ready, now=T1)

@@ -94,6 +94,25 @@ def test_host_network_without_endpoint_is_allowed() -> None:
     assert validate.mesh_problems(mesh(externalAccess={"type": "LoadBalancer"})) == []
 
 
+@pytest.mark.parametrize(
+    ("access_type", "ok"),
+    [("None", True), ("LoadBalancer", True), ("NodePort", True), ("HostNetwork", False)],
+)
+def test_meshdns_needs_the_servers_own_pod_network(access_type: str, ok: bool) -> None:
+    """With host networking, port 53 of every host address would answer (and collide with a
+    host's own resolver)."""
+    access = {"type": access_type, "advertiseEndpoint": "wg-{ordinal}.example.com"}
+    problems = validate.mesh_problems(mesh(externalAccess=access, meshDNS={"enabled": True}))
+    if ok:
+        assert problems == []
+    else:
+        (problem,) = problems
+        assert problem.startswith("spec.meshDNS.enabled cannot be used with")
+        assert "HostNetwork" in problem
+    off = mesh(externalAccess=access, meshDNS={"enabled": False})
+    assert validate.mesh_problems(off) == []
+
+
 @pytest.mark.parametrize("size", ["0", "0Gi", "0.0Mi"])
 def test_storage_must_not_be_empty(size: str) -> None:
     problems = validate.mesh_problems(mesh(storage={"size": size}))
