@@ -6,9 +6,10 @@ LANs behind router namespaces (nftables masquerade, Linux's default port-keeping
 firewall that drops what comes in unasked), one node in each, joined with the quick start's
 flags. Measured from the moment the second node's log says its Join was acknowledged to the
 first ping reply from the other node that came over a direct path (TTL 64; over the relay it is
-63), pinging every 20 ms. Then iperf3 TCP through the tunnel, node-b to node-c: over the direct
-path, and in a second lab whose office router draws a port per connection (a symmetric NAT:
-the punch cannot work, the pair stays relayed), paired round by round.
+63), pinging every 20 ms, each ping waiting 0.2 s at most. Then iperf3 TCP through the tunnel,
+node-b to node-c: over the direct path, and in a second lab whose office router draws a port per
+connection (a symmetric NAT: the punch cannot work, the pair stays relayed), paired round by
+round.
 """
 
 from __future__ import annotations
@@ -83,7 +84,9 @@ def _time_to_direct(lab: Lab) -> float:
 
 
 def _ttl(host: Host, address: str) -> int:
-    out = host.exec("ping", "-4", "-c", "1", "-W", "1", address, check=False, timeout=5)
+    """The TTL of one ping's reply, waiting at most 0.2 s (a ping lost while the path changes
+    would otherwise add a whole second)."""
+    out = host.exec("ping", "-4", "-c", "1", "-W", "0.2", address, check=False, timeout=5)
     found = re.search(r"ttl=(\d+)", out.stdout)
     return int(found.group(1)) if out.returncode == 0 and found else 0
 
