@@ -100,6 +100,7 @@ class NodeDaemon:
         self.server: aio.Server | None = None
         self.metrics_server: MetricsServer | None = None
         self.meshdns: MeshDns | None = None
+        self.paths: PathProber | None = None
         self.device: DeviceState | None = None
         self._device_stale = asyncio.Event()
         self._remembered: tuple[tuple[str, ...], str, tuple[tuple[str, str], ...]] = ((), "", ())
@@ -404,6 +405,8 @@ class NodeDaemon:
         self._follow_raft_key_epoch(latest)
         if self.meshdns is not None:
             self.meshdns.state_changed()
+        if self.paths is not None:
+            self.paths.wake()
 
     # ---- Raft key rotation (webmesh.daemon.raft_keys) ----------------------------------------
 
@@ -572,7 +575,8 @@ class NodeDaemon:
             )
         await self._start_services()
         await self._start_meshdns()
-        self._tasks.append(asyncio.create_task(self._path_prober().run(), name="paths"))
+        self.paths = self._path_prober()
+        self._tasks.append(asyncio.create_task(self.paths.run(), name="paths"))
         self._advertised = advertised
         registration = self._keep_registered(advertised)
         if self.identity.raft_key_previous:  # a rotation was under way when the node stopped

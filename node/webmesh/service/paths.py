@@ -23,6 +23,7 @@ agree; an unchanged report is not repeated for ``REPORT_AGAIN`` seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -35,6 +36,7 @@ from webmesh.wg.config import DeviceState
 log = logging.getLogger("webmesh.paths")
 
 CHECK_EVERY = 0.25  # seconds between two looks at the device while a path is being decided
+WATCH_EVERY = 5.0  # seconds between two looks while every punched path is decided
 PUNCH_TIMEOUT = 20.0  # seconds of punching without a handshake: the pair stays relayed
 STALE_DIRECT = 180.0  # seconds since a direct path's last handshake (WireGuard rekeys at 120)
 DIRECT_SILENT = 60.0  # seconds without a byte from a direct peer: two keepalives missed
@@ -84,16 +86,30 @@ class PathProber:
         self._relayed_since: dict[str, float] = {}
         self._failures: dict[str, int] = {}
         self._reported: dict[str, tuple[str, float]] = {}
+        self._wake = asyncio.Event()
 
     async def run(self) -> None:
+        """Look every ``CHECK_EVERY`` while a path is undecided, else every ``WATCH_EVERY`` or
+        soon after a state change (which may start a punch), never more often."""
         while True:
+            self._wake.clear()
+            deciding = True
             try:
-                await self.pass_once()
+                deciding = await self.pass_once()
             except (errors.MeshError, OSError) as exc:
                 log.debug("cannot judge or report a path yet error=%s", exc)
             await asyncio.sleep(CHECK_EVERY)
+            if not deciding:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), WATCH_EVERY - CHECK_EVERY)
 
-    async def pass_once(self) -> None:
+    def wake(self) -> None:
+        """Look again soon: the state changed (a pair may have started punching)."""
+        self._wake.set()
+
+    async def pass_once(self) -> bool:
+        """Judge every punched path once; True while one is still being decided (punching),
+        when the next look should come soon."""
         punched = {p.node_id: p for p in self._peers() if p.path in (PUNCHING, DIRECT)}
         relayed = self._relayed_peers()
         self._forget_gone(punched, relayed)
@@ -108,6 +124,7 @@ class PathProber:
                     await self._judge(peer, state.last_handshake, state.rx_bytes)
         for peer_id in relayed:
             await self._maybe_retry(peer_id)
+        return any(p.path == PUNCHING for p in punched.values())
 
     def _relayed_peers(self) -> list[str]:
         me = self._node_id

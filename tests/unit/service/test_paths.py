@@ -150,3 +150,13 @@ def test_a_server_reports_where_its_wireguard_sees_nodes_behind_nat() -> None:
     assert observed_changes(state, device, 1000.0, names) == {"b": "198.51.100.9:40000"}
     stale = 1000.0 + paths.STALE_DIRECT
     assert observed_changes(state, device, stale, names) == {}  # an old handshake says nothing
+
+
+async def test_a_pass_says_whether_a_path_is_still_being_decided() -> None:
+    """While a pair punches the prober looks four times a second; once decided, rarely."""
+    h = Harness()
+    assert await h.prober.pass_once() is True  # punching
+    h.handshakes[key(2)] = h.now
+    assert await h.prober.pass_once() is True  # reported direct during this pass
+    assert h.state.paths == {"a b": "direct"}
+    assert await h.prober.pass_once() is False  # decided: watch only
