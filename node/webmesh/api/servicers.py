@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeAlias
 
@@ -21,7 +22,7 @@ from webmesh.api.v1 import (
     types_pb2,
 )
 from webmesh.authz.methods import is_self
-from webmesh.mesh import names, peers
+from webmesh.mesh import names, peers, snapshotfile
 from webmesh.mesh.changelog import ChangeLog
 from webmesh.mesh.feed import ReplicaFeed
 from webmesh.service.membership import MembershipService
@@ -33,6 +34,7 @@ Context: TypeAlias = aio.ServicerContext[Any, Any]
 
 # How often a peer stream re-checks the state even without a wake-up (belt and braces).
 RESYNC_INTERVAL = 30.0
+SNAPSHOT_CHUNK = 1024 * 1024  # bytes per SaveSnapshot message
 
 
 class MembershipServicer(membership_pb2_grpc.MembershipServicer):  # type: ignore[misc]
@@ -207,6 +209,15 @@ class MeshServicer(mesh_pb2_grpc.MeshServicer):  # type: ignore[misc]
     ) -> mesh_pb2.MeshGraph:
         state = self._membership.state
         return convert.graph_to_proto(sorted(state.nodes), peers.mesh_graph(state))
+
+    async def SaveSnapshot(
+        self, request: mesh_pb2.SaveSnapshotRequest, context: Context
+    ) -> AsyncIterator[mesh_pb2.SnapshotChunk]:
+        """One state (states are immutable: the one read now is consistent), in chunks small
+        enough for any gRPC message limit, however large the mesh."""
+        data = snapshotfile.encode(self._membership.state, created_at=time.time())
+        for start in range(0, len(data), SNAPSHOT_CHUNK):
+            yield mesh_pb2.SnapshotChunk(data=data[start : start + SNAPSHOT_CHUNK])
 
 
 class NodeServicer(node_pb2_grpc.NodeServicer):  # type: ignore[misc]

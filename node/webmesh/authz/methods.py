@@ -174,6 +174,7 @@ METHOD_PERMISSIONS: Mapping[str, MethodPermission] = MappingProxyType(
         "/webmesh.v1.Mesh/GetNode": ANY_AUTHENTICATED,
         "/webmesh.v1.Mesh/ListNodes": ANY_AUTHENTICATED,
         "/webmesh.v1.Mesh/GetMeshGraph": ANY_AUTHENTICATED,
+        "/webmesh.v1.Mesh/SaveSnapshot": Requires((Action(Verb.GET, Resource.SNAPSHOTS),)),
         **_admin_entries(),
         "/webmesh.v1.Admin/RotateRaftKeys": Requires((Action(Verb.PUT, Resource.RAFTKEYS),)),
         "/webmesh.v1.Admin/RotateWireGuardKey": SelfOr(Verb.PUT, Resource.NODES, "node_id"),

@@ -43,6 +43,7 @@ class Resource(enum.StrEnum):
     # so its Raft key is admitted by the other replicas
     REPLICAS = "replicas"
     RAFTKEYS = "raftkeys"  # "put raftkeys": make every replica replace its Raft key
+    SNAPSHOTS = "snapshots"  # "get snapshots": read the whole state at once (wmctl snapshot)
     ROLES = "roles"
     ROLEBINDINGS = "rolebindings"
     GROUPS = "groups"

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from webmesh import __version__, errors, logs
-from webmesh.cli import admin, completion, config_cmd, connect, output, tools
+from webmesh.cli import admin, completion, config_cmd, connect, output, snapshot_cmd, tools
 from webmesh.cli import pki_cmd as pki_cli
 from webmesh.client import config
 from webmesh.client import mesh_client as client
@@ -270,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rotate_key.add_argument("node", nargs="?", default="", help="the node id")
     connect.add_parser(sub, common)
+    snapshot_cmd.add_parser(sub, common)
     config_cmd.add_parser(sub, [_file_options()])
     tools.add_parsers(sub, common)
     shells = sub.add_parser(
@@ -429,6 +430,7 @@ COMMANDS: dict[str, Callable[[MeshClient, argparse.Namespace], Awaitable[str]]] 
     "leave": _leave,
     "rotate-raft-keys": _rotate_raft_keys,
     "rotate-key": _rotate_key,
+    "snapshot": snapshot_cmd.run,
     "put": admin.put_command,
     "delete": admin.delete_command,
 }

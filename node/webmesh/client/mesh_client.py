@@ -35,6 +35,8 @@ from webmesh.syntax import is_address
 T = TypeVar("T")
 M = TypeVar("M", bound=Message)
 DEFAULT_TIMEOUT = 10.0
+SNAPSHOT_TIMEOUT = 120.0  # seconds for a whole snapshot, however short --timeout is
+SNAPSHOT_LIMIT = 1 << 30  # bytes: a 10,000-node mesh is ~5 MB
 
 
 # Metadata of an Admin Put: accept node ids the mesh does not know (yet).
@@ -294,6 +296,27 @@ class MeshClient:
         finally:
             call.cancel()
         raise errors.Unavailable(f"{self.server} ended the peer stream of {node_id} without peers")
+
+    async def snapshot(self, *, limit: int = SNAPSHOT_LIMIT) -> bytes:
+        """The server's snapshot file (``Mesh.SaveSnapshot``), whole; at most ``limit`` bytes."""
+        parts: list[bytes] = []
+        size = 0
+        call = self.mesh.SaveSnapshot(
+            mesh_pb2.SaveSnapshotRequest(), timeout=max(self._options.timeout, SNAPSHOT_TIMEOUT)
+        )
+        try:
+            async for chunk in call:
+                size += len(chunk.data)
+                if size > limit:
+                    raise errors.Exhausted(
+                        f"the snapshot from {self.server} is larger than {limit} bytes"
+                    )
+                parts.append(chunk.data)
+        except aio.AioRpcError as exc:
+            raise error_for_rpc(self.server, exc, self._options.security) from exc
+        finally:
+            call.cancel()
+        return b"".join(parts)
 
     async def status(self, node_id: str = "") -> node_pb2.Status:
         request = node_pb2.GetStatusRequest(id=node_id)

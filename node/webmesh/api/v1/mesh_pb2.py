@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from webmesh.api.v1 import types_pb2 as webmesh_dot_api_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19webmesh/api/v1/mesh.proto\x12\nwebmesh.v1\x1a\x1awebmesh/api/v1/types.proto\"\x1c\n\x0eGetNodeRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x12\n\x10ListNodesRequest\"/\n\x08NodeList\x12#\n\x05nodes\x18\x01 \x03(\x0b\x32\x14.webmesh.v1.MeshNode\"\x15\n\x13GetMeshGraphRequest\"Y\n\x08MeshEdge\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\x12\x12\n\nrelayed_by\x18\x03 \x01(\t\x12\x0c\n\x04path\x18\x04 \x01(\t\x12\x0b\n\x03why\x18\x05 \x01(\t\"L\n\tMeshGraph\x12\r\n\x05nodes\x18\x01 \x03(\t\x12#\n\x05\x65\x64ges\x18\x02 \x03(\x0b\x32\x14.webmesh.v1.MeshEdge\x12\x0b\n\x03\x64ot\x18\x03 \x01(\t2\xcc\x01\n\x04Mesh\x12;\n\x07GetNode\x12\x1a.webmesh.v1.GetNodeRequest\x1a\x14.webmesh.v1.MeshNode\x12?\n\tListNodes\x12\x1c.webmesh.v1.ListNodesRequest\x1a\x14.webmesh.v1.NodeList\x12\x46\n\x0cGetMeshGraph\x12\x1f.webmesh.v1.GetMeshGraphRequest\x1a\x15.webmesh.v1.MeshGraphb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19webmesh/api/v1/mesh.proto\x12\nwebmesh.v1\x1a\x1awebmesh/api/v1/types.proto\"\x1c\n\x0eGetNodeRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x12\n\x10ListNodesRequest\"/\n\x08NodeList\x12#\n\x05nodes\x18\x01 \x03(\x0b\x32\x14.webmesh.v1.MeshNode\"\x15\n\x13GetMeshGraphRequest\"Y\n\x08MeshEdge\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\x12\x12\n\nrelayed_by\x18\x03 \x01(\t\x12\x0c\n\x04path\x18\x04 \x01(\t\x12\x0b\n\x03why\x18\x05 \x01(\t\"L\n\tMeshGraph\x12\r\n\x05nodes\x18\x01 \x03(\t\x12#\n\x05\x65\x64ges\x18\x02 \x03(\x0b\x32\x14.webmesh.v1.MeshEdge\x12\x0b\n\x03\x64ot\x18\x03 \x01(\t\"\x15\n\x13SaveSnapshotRequest\"\x1d\n\rSnapshotChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x32\x9a\x02\n\x04Mesh\x12;\n\x07GetNode\x12\x1a.webmesh.v1.GetNodeRequest\x1a\x14.webmesh.v1.MeshNode\x12?\n\tListNodes\x12\x1c.webmesh.v1.ListNodesRequest\x1a\x14.webmesh.v1.NodeList\x12\x46\n\x0cGetMeshGraph\x12\x1f.webmesh.v1.GetMeshGraphRequest\x1a\x15.webmesh.v1.MeshGraph\x12L\n\x0cSaveSnapshot\x12\x1f.webmesh.v1.SaveSnapshotRequest\x1a\x19.webmesh.v1.SnapshotChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,6 +44,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MESHEDGE']._serialized_end=280
   _globals['_MESHGRAPH']._serialized_start=282
   _globals['_MESHGRAPH']._serialized_end=358
-  _globals['_MESH']._serialized_start=361
-  _globals['_MESH']._serialized_end=565
+  _globals['_SAVESNAPSHOTREQUEST']._serialized_start=360
+  _globals['_SAVESNAPSHOTREQUEST']._serialized_end=381
+  _globals['_SNAPSHOTCHUNK']._serialized_start=383
+  _globals['_SNAPSHOTCHUNK']._serialized_end=412
+  _globals['_MESH']._serialized_start=415
+  _globals['_MESH']._serialized_end=697
 # @@protoc_insertion_point(module_scope)

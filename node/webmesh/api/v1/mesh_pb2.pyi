@@ -50,3 +50,13 @@ class MeshGraph(_message.Message):
     edges: _containers.RepeatedCompositeFieldContainer[MeshEdge]
     dot: str
     def __init__(self, nodes: _Optional[_Iterable[str]] = ..., edges: _Optional[_Iterable[_Union[MeshEdge, _Mapping]]] = ..., dot: _Optional[str] = ...) -> None: ...
+
+class SaveSnapshotRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SnapshotChunk(_message.Message):
+    __slots__ = ("data",)
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    def __init__(self, data: _Optional[bytes] = ...) -> None: ...

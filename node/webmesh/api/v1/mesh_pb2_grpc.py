@@ -50,6 +50,11 @@ class MeshStub:
                 request_serializer=webmesh_dot_api_dot_v1_dot_mesh__pb2.GetMeshGraphRequest.SerializeToString,
                 response_deserializer=webmesh_dot_api_dot_v1_dot_mesh__pb2.MeshGraph.FromString,
                 _registered_method=True)
+        self.SaveSnapshot = channel.unary_stream(
+                '/webmesh.v1.Mesh/SaveSnapshot',
+                request_serializer=webmesh_dot_api_dot_v1_dot_mesh__pb2.SaveSnapshotRequest.SerializeToString,
+                response_deserializer=webmesh_dot_api_dot_v1_dot_mesh__pb2.SnapshotChunk.FromString,
+                _registered_method=True)
 
 
 class MeshServicer:
@@ -73,6 +78,15 @@ class MeshServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SaveSnapshot(self, request, context):
+        """The whole mesh state as this server's replica holds it (one consistent state), in the
+        snapshot file's format (webmesh.mesh.snapshotfile), streamed in chunks. Needs
+        "get snapshots".
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MeshServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -90,6 +104,11 @@ def add_MeshServicer_to_server(servicer, server):
                     servicer.GetMeshGraph,
                     request_deserializer=webmesh_dot_api_dot_v1_dot_mesh__pb2.GetMeshGraphRequest.FromString,
                     response_serializer=webmesh_dot_api_dot_v1_dot_mesh__pb2.MeshGraph.SerializeToString,
+            ),
+            'SaveSnapshot': grpc.unary_stream_rpc_method_handler(
+                    servicer.SaveSnapshot,
+                    request_deserializer=webmesh_dot_api_dot_v1_dot_mesh__pb2.SaveSnapshotRequest.FromString,
+                    response_serializer=webmesh_dot_api_dot_v1_dot_mesh__pb2.SnapshotChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -173,6 +192,33 @@ class Mesh:
             '/webmesh.v1.Mesh/GetMeshGraph',
             webmesh_dot_api_dot_v1_dot_mesh__pb2.GetMeshGraphRequest.SerializeToString,
             webmesh_dot_api_dot_v1_dot_mesh__pb2.MeshGraph.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SaveSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/webmesh.v1.Mesh/SaveSnapshot',
+            webmesh_dot_api_dot_v1_dot_mesh__pb2.SaveSnapshotRequest.SerializeToString,
+            webmesh_dot_api_dot_v1_dot_mesh__pb2.SnapshotChunk.FromString,
             options,
             channel_credentials,
             insecure,
