@@ -24,6 +24,7 @@ from webmesh.raft.store import RaftRole, RaftStatus
 from webmesh.wg.config import DeviceState
 
 if TYPE_CHECKING:
+    from webmesh.backup.status import BackupStatus
     from webmesh.dns.server import MeshDnsServer
 
 GRPC_REQUESTS = Counter(
@@ -51,7 +52,9 @@ class NodeCollector(Collector):
         device: Callable[[], DeviceState | None],
         peer_names: Callable[[], dict[str, str]],
         meshdns: Callable[[], MeshDnsServer | None] = lambda: None,
+        backup: Callable[[], BackupStatus | None] = lambda: None,
     ) -> None:
+        self._backup = backup
         self._meshdns = meshdns
         self._raft = raft
         self._state = state
@@ -67,6 +70,27 @@ class NodeCollector(Collector):
         yield from _presence_metrics(state)
         yield from self._wireguard_metrics()
         yield from self._meshdns_metrics()
+        yield from self._backup_metrics()
+
+    def _backup_metrics(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        status = self._backup()
+        if status is None:
+            return
+        for name, doc, value in (
+            ("webmesh_backup_last_success_timestamp_seconds",
+             "When the last backup was written (unix seconds; 0: none yet)", status.last_success),
+            ("webmesh_backup_last_size_bytes", "Size of the last backup", status.last_bytes),
+        ):  # fmt: skip
+            gauge = GaugeMetricFamily(name, doc)
+            gauge.add_metric([], float(value))
+            yield gauge
+        for name, doc, count in (
+            ("webmesh_backup_failures", "Backups that failed", status.failures),
+            ("webmesh_backup_written", "Backups written by this node", status.written),
+        ):
+            counter = CounterMetricFamily(name, doc)
+            counter.add_metric([], float(count))
+            yield counter
 
     def _meshdns_metrics(self) -> Iterator[CounterMetricFamily]:
         server = self._meshdns()

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from webmesh import errors
+from webmesh.backup import seal
 from webmesh.client.mesh_client import MeshClient
 from webmesh.mesh import snapshotfile
 
@@ -53,15 +54,23 @@ def add_parser(sub: Any, common: list[argparse.ArgumentParser]) -> None:
         parents=common,
         help="say what FILE holds, or why it is refused (no server needed)",
         epilog="examples:\n  wmctl snapshot inspect mesh.snapshot\n"
-        "  wmctl snapshot inspect mesh.snapshot -o json\n",
+        "  wmctl snapshot inspect mesh.snapshot -o json\n"
+        "  wmctl snapshot inspect /backups/webmesh-20261207T101500Z-000000000042.backup "
+        "--key-file backup.key\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     inspect.add_argument("file", metavar="FILE")
+    inspect.add_argument(
+        "--key-file",
+        default="",
+        metavar="PATH",
+        help="the backup key, to read a backup the nodes wrote (--backup.key-file)",
+    )
 
 
 async def run(mesh: MeshClient, args: argparse.Namespace) -> str:
     if args.action == "inspect":
-        return inspect(Path(args.file), args.output)
+        return inspect(Path(args.file), args.output, key_file=args.key_file)
     return await save(mesh, Path(args.file))
 
 
@@ -77,11 +86,15 @@ async def save(mesh: MeshClient, path: Path) -> str:
     )
 
 
-def inspect(path: Path, fmt: str) -> str:
+def inspect(path: Path, fmt: str, *, key_file: str = "") -> str:
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise errors.InvalidArgument(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if data.startswith(seal.MAGIC):  # a backup: encrypted and authenticated
+        if not key_file:
+            raise errors.InvalidArgument(f"{path} is an encrypted backup: give --key-file")
+        data = seal.open_sealed(seal.read_key(Path(key_file)), data, source=str(path))
     header, state = snapshotfile.decode(data, source=str(path))
     summary = snapshotfile.summary(header, state)
     if fmt == "json":

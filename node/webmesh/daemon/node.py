@@ -62,6 +62,7 @@ from webmesh.wg.netlink import Links
 
 if TYPE_CHECKING:
     from webmesh.daemon.meshdns import MeshDns
+    from webmesh.service.backup import BackupScheduler
 
 log = logging.getLogger("webmesh.node")
 
@@ -101,6 +102,7 @@ class NodeDaemon:
         self.metrics_server: MetricsServer | None = None
         self.meshdns: MeshDns | None = None
         self.paths: PathProber | None = None
+        self.backups: BackupScheduler | None = None
         self.device: DeviceState | None = None
         self._device_stale = asyncio.Event()
         self._remembered: tuple[tuple[str, ...], str, tuple[tuple[str, str], ...]] = ((), "", ())
@@ -558,6 +560,7 @@ class NodeDaemon:
 
     async def start(self) -> None:
         security.check(self.settings)
+        backup_key = self._backup_key()  # a bad backup setting fails now, not after joining
         plan = await self._plan()
         self._identity = plan.identity
         identity_store.save(self.data_dir, plan.identity)
@@ -577,6 +580,8 @@ class NodeDaemon:
         await self._start_meshdns()
         self.paths = self._path_prober()
         self._tasks.append(asyncio.create_task(self.paths.run(), name="paths"))
+        if backup_key is not None:
+            self._start_backups(backup_key)
         self._advertised = advertised
         registration = self._keep_registered(advertised)
         if self.identity.raft_key_previous:  # a rotation was under way when the node stopped
@@ -866,6 +871,36 @@ class NodeDaemon:
             ),
         )
 
+    def _backup_key(self) -> bytes | None:
+        """The backup key when backups are on (``--backup.url``), else None."""
+        b = self.settings.backup
+        if not b.url:
+            return None
+        if not b.key_file:
+            raise errors.InvalidArgument(
+                "--backup.url needs --backup.key-file: every backup is encrypted (make a key "
+                "with: head -c 32 /dev/urandom | base64 > backup.key)"
+            )
+        from webmesh.backup import seal  # noqa: PLC0415 (AES-GCM only where backups are on)
+
+        return seal.read_key(Path(b.key_file))
+
+    def _start_backups(self, key: bytes) -> None:
+        from webmesh.backup.store import DirectoryStore  # noqa: PLC0415
+        from webmesh.service.backup import BackupScheduler  # noqa: PLC0415
+
+        b = self.settings.backup
+        self.backups = BackupScheduler(
+            target=DirectoryStore(Path(b.url)),
+            key=key,
+            interval=float(b.interval),
+            retain=b.retain,
+            state=lambda: self.machine.state,
+            is_leader=lambda: self.store is not None and self.store.is_leader(),
+        )
+        self._tasks.append(asyncio.create_task(self.backups.run(), name="backups"))
+        log.info("backups every %ss to %s, keeping %d", b.interval, b.url, b.retain)
+
     def _path_prober(self) -> PathProber:
         me = self.identity.node_id
 
@@ -973,6 +1008,7 @@ class NodeDaemon:
             device=lambda: self.device,
             peer_names=self.peer_names,
             meshdns=lambda: self.meshdns.server if self.meshdns else None,
+            backup=lambda: self.backups.status if self.backups else None,
         )
         with contextlib.suppress(ValueError):  # already registered (several nodes in one process)
             metrics.REGISTRY.register(collector)

@@ -123,6 +123,17 @@ OPTIONS: tuple[Option, ...] = (
            kind="list of IP[:PORT]", metavar="IP[:PORT][,...]", is_list=True),
     bool_option("services.meshdns.no-forward",
                 "Answer only the mesh domain: REFUSED for every other name."),
+    Option("backup.url", values.parse_backup_url, "",
+           "Where the leader writes encrypted backups of the mesh state: a directory (a mounted "
+           "volume), or file:///path; empty: no backups.", kind="path", metavar="URL"),
+    Option("backup.interval", values.parse_duration, "1h",
+           "How often the leader writes a backup.", kind="duration", metavar="DURATION"),
+    Option("backup.retain", values.int_in_range(1), "24",
+           "How many backups to keep (the oldest are deleted).", kind="int >= 1", metavar="N"),
+    Option("backup.key-file", values.parse_optional_text, "",
+           "The backup key: 32 bytes in base64 (head -c 32 /dev/urandom | base64); needed "
+           "with --backup.url (every backup is encrypted and authenticated, AES-256-GCM).",
+           kind="path", metavar="PATH"),
     Option("wireguard.interface-name", values.parse_interface_name, "webmesh0",
            "Name of the WireGuard interface.", kind="interface name", metavar="NAME"),
     Option("wireguard.listen-port", values.int_in_range(1, 65535), "51820",
@@ -248,6 +259,16 @@ class ServicesSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class BackupSettings:
+    """``backup.*``: scheduled, encrypted backups of the mesh state (written by the leader)."""
+
+    url: str  # "" = off
+    interval: int
+    retain: int
+    key_file: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class WireGuardSettings:
     """``wireguard.*``: the data-plane interface."""
 
@@ -270,6 +291,7 @@ class Settings:
     mesh: MeshSettings
     raft: RaftSettings
     services: ServicesSettings
+    backup: BackupSettings
     wireguard: WireGuardSettings
     tls: security_options.TlsSettings
     auth: security_options.AuthSettings
@@ -285,6 +307,7 @@ _SECTION_TYPES: Mapping[str, type[Any]] = {
     "services.api": ListenerSettings,
     "services.metrics": ListenerSettings,
     "services.meshdns": MeshDnsSettings,
+    "backup": BackupSettings,
     "wireguard": WireGuardSettings,
     **security_options.SECTION_TYPES,
 }

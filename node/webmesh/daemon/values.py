@@ -182,6 +182,20 @@ def parse_optional_listen_address(text: str) -> str:
     return parse_listen_address(text) if text else ""
 
 
+def parse_backup_url(text: str) -> str:
+    """A directory for backups: a path, or ``file:///path`` (the path is returned)."""
+    if not text:
+        return ""
+    if text.startswith("file://"):
+        text = text.removeprefix("file://")
+    elif "://" in text:
+        scheme = text.split("://", 1)[0]
+        raise ValueError(f"{scheme}:// is not supported yet: give a directory or file:///path")
+    if not text.startswith("/"):
+        raise ValueError(f"{text!r} is not an absolute path")
+    return text
+
+
 def parse_ip_address(text: str) -> str:
     """An IP address (no port, no name)."""
     try:

@@ -51,6 +51,9 @@ ABSENT = (
     "webmesh.dns.forward",
     "webmesh.dns.server",
     "webmesh.daemon.meshdns",
+    # backups: only on a node with --backup.url
+    "webmesh.backup",
+    "webmesh.service.backup",
 )
 
 NODE = """

@@ -102,6 +102,7 @@ def test_defaults() -> None:
                 no_forward=False,
             ),
         ),
+        backup=s.BackupSettings(url="", interval=3600, retain=24, key_file=""),
         wireguard=s.WireGuardSettings(
             interface_name="webmesh0",
             listen_port=51820,
@@ -220,6 +221,8 @@ def test_the_documented_names_exist() -> None:
         "services.meshdns.enabled", "services.meshdns.listen-port",
         "services.meshdns.listen-addresses", "services.meshdns.forwarders",
         "services.meshdns.no-forward", "mesh.use-meshdns", "global.no-remote-endpoint-detection",
+        # backups (issue 18)
+        "backup.url", "backup.interval", "backup.retain", "backup.key-file",
     }  # fmt: skip
     assert set(s.OPTIONS_BY_NAME) == documented
 
@@ -298,6 +301,10 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "services.meshdns.no-forward": ("true", True),
     "mesh.use-meshdns": ("true", True),
     "global.no-remote-endpoint-detection": ("true", True),
+    "backup.url": ("file:///srv/backups", "/srv/backups"),
+    "backup.interval": ("15m", 900),
+    "backup.retain": ("7", 7),
+    "backup.key-file": ("/etc/webmesh/backup.key", "/etc/webmesh/backup.key"),
 }
 
 
