@@ -7,9 +7,10 @@ age; ``prune`` keeps the newest ``retain``.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
+
+from webmesh import files
 
 PREFIX, SUFFIX = "webmesh-", ".backup"
 
@@ -28,22 +29,7 @@ class DirectoryStore:
 
     def put(self, name: str, data: bytes) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        temporary = self.directory / f".{name}.tmp"
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(descriptor, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            temporary.replace(self.directory / name)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
-        directory = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        files.write_atomically(self.directory / name, data, mode=0o600, sync_directory=True)
 
     def names(self) -> list[str]:
         """The backups here, the oldest first."""

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from webmesh import errors
+from webmesh import errors, files
 from webmesh.backup import seal
 from webmesh.client.mesh_client import MeshClient
 from webmesh.mesh import snapshotfile
@@ -78,7 +77,7 @@ async def save(mesh: MeshClient, path: Path) -> str:
     started = time.monotonic()
     data = await mesh.snapshot()
     header, state = snapshotfile.decode(data, source=f"the snapshot from {mesh.server}")
-    _write_private(path, data)
+    files.write_atomically(path, data, mode=0o600)
     took = time.monotonic() - started
     return (
         f"saved {len(state.nodes)} nodes (raft index {header.index}, mesh {header.domain}) to "
@@ -113,18 +112,3 @@ def inspect(path: Path, fmt: str, *, key_file: str = "") -> str:
         f"Objects:   {objects}\n"
         f"Size:      {header.length} bytes of state, sha256 {header.sha256}\n"
     )
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` whole or not at all, readable by its owner only."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(descriptor, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        temporary.replace(path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise

@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from webmesh import errors
+from webmesh import errors, files
 from webmesh.syntax import IDENTITY_URI_PREFIX
 
 CertKind = typing.Literal["node", "user", "server"]
@@ -283,21 +283,5 @@ def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 def _write(pair: KeyPair, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
     pair.cert.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(pair.key, key_pem(key), mode=0o600)
-    _atomic_write(pair.cert, cert_pem(cert), mode=0o644)
-
-
-def _atomic_write(path: Path, data: bytes, *, mode: int) -> None:
-    """Write through a temp file created with ``mode`` (a key is never readable by others)."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)  # umask may have narrowed (or a stricter one kept) the mode
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    files.write_atomically(pair.key, key_pem(key), mode=0o600)
+    files.write_atomically(pair.cert, cert_pem(cert), mode=0o644)

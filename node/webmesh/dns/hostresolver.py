@@ -28,6 +28,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from webmesh import files
+
 log = logging.getLogger("webmesh.meshdns")
 
 RESOLV_CONF = Path("/etc/resolv.conf")
@@ -102,8 +104,11 @@ class ResolvConfFile:
 
     def point_at(self, servers: Sequence[str], domain: str) -> None:
         del domain  # resolv.conf has no per-domain servers: MeshDNS forwards the rest
-        if not self.backup.exists():
-            _save(self.backup, _read(self.path) or b"")
+        if not self.backup.exists():  # saved durably before the file is first touched
+            self.backup.parent.mkdir(parents=True, exist_ok=True)
+            files.write_atomically(
+                self.backup, _read(self.path) or b"", mode=0o644, sync_directory=True
+            )
         wanted = managed_text(self.original(), servers).encode()
         if wanted != _read(self.path):
             _write_in_place(self.path, wanted)
@@ -179,22 +184,6 @@ def _read(path: Path) -> bytes | None:
         return path.read_bytes()
     except FileNotFoundError:
         return None
-
-
-def _save(path: Path, data: bytes) -> None:
-    """Write a new file durably: a temporary, fsynced, renamed, and the directory fsynced."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    temporary.replace(path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def _write_in_place(path: Path, data: bytes) -> None:
