@@ -637,7 +637,7 @@ class NodeDaemon:
         (outside the tunnel: the leader moves its peer entry to the new key as soon as it
         commits, before its answer leaves), else as any re-registration."""
         join = self.settings.mesh.join_address
-        if join and not (self.store is not None and self.store.is_leader()):
+        if join and not self._leads():
             request = self._join_request(self.identity, self._advertised)
             await joiner.join([join], request, max_retries=0, security=self.security)
             return
@@ -791,13 +791,12 @@ class NodeDaemon:
         current = self.machine.state.nodes.get(wanted.id)
         if current is not None and same_record(current, wanted):
             return True
-        membership = self._membership()
-        if self.store is not None and self.store.is_leader():
-            await membership.put_own_record(wanted, replaces_key=_replaced_key(self.identity))
+        if self._leads():
+            await self._membership().put_own_record(
+                wanted, replaces_key=_replaced_key(self.identity)
+            )
         else:
-            leader = membership.leader_node()
-            if leader is None or not leader.api_address:
-                raise errors.Unavailable("no leader known")
+            leader = self._leader_api()
             options = ClientOptions(security=self.security)
             async with MeshClient(leader.api_address, options, server_name=leader.id) as client:
                 await client.join(self._join_request(self.identity, advertised))
@@ -896,7 +895,7 @@ class NodeDaemon:
             interval=float(b.interval),
             retain=b.retain,
             state=lambda: self.machine.state,
-            is_leader=lambda: self.store is not None and self.store.is_leader(),
+            is_leader=self._leads,
         )
         self._tasks.append(asyncio.create_task(self.backups.run(), name="backups"))
         log.info("backups every %ss to %s, keeping %d", b.interval, b.url, b.retain)
@@ -919,14 +918,21 @@ class NodeDaemon:
             report=self._report_path,
         )
 
-    async def _report_path(self, peer_id: str, path: str) -> None:
-        membership = self._membership()
-        if self.store is not None and self.store.is_leader():
-            await membership.report_path(self.identity.node_id, peer_id, path)
-            return
-        leader = membership.leader_node()
+    def _leads(self) -> bool:
+        return self.store is not None and self.store.is_leader()
+
+    def _leader_api(self) -> Node:
+        """The leader's record, to call its API (this node is not the leader)."""
+        leader = self._membership().leader_node()
         if leader is None or not leader.api_address:
             raise errors.Unavailable("no leader known")
+        return leader
+
+    async def _report_path(self, peer_id: str, path: str) -> None:
+        if self._leads():
+            await self._membership().report_path(self.identity.node_id, peer_id, path)
+            return
+        leader = self._leader_api()
         request = membership_pb2.ReportPathRequest(
             node_id=self.identity.node_id, peer_id=peer_id, path=path
         )
@@ -939,19 +945,14 @@ class NodeDaemon:
         seen = observed_changes(state, device, time.time(), self.peer_names())
         if not seen:
             return
-        membership = self._membership()
-        if self.store is not None and self.store.is_leader():
-            await membership.observe_endpoints(seen)
+        if self._leads():
+            await self._membership().observe_endpoints(seen)
             return
-        leader = membership.leader_node()
-        if leader is None or not leader.api_address:
-            raise errors.Unavailable("no leader known")
+        leader = self._leader_api()
         await self.forwarder.report_presence(leader.api_address, leader.id, (), seen)
 
     async def _report_presence(self, node_ids: tuple[str, ...]) -> None:
-        leader = self._membership().leader_node()
-        if leader is None or not leader.api_address:
-            raise errors.Unavailable("no leader known")
+        leader = self._leader_api()
         await self.forwarder.report_presence(leader.api_address, leader.id, node_ids)
 
     async def _start_services(self) -> None:
