@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import statistics
 import subprocess
 import time
@@ -29,6 +28,7 @@ TCP_ROUNDS = int(os.environ.get("WEBMESH_NAT_TCP_ROUNDS", "6"))
 SECONDS = 2
 JOIN = ("--global.insecure", "--global.no-ipv6", "--mesh.join-address=bootstrap-node:8443")
 GOAL_SECONDS = 5.0
+PING_WAIT = 0.2  # seconds: a ping lost while the path changes must not add a whole second
 
 
 def run() -> BenchResult:
@@ -79,16 +79,8 @@ def _time_to_direct(lab: Lab) -> float:
     b, c = _nodes(lab, symmetric=False)
     joined_at = _joined(c.node(*JOIN))
     c_ip = c.wait_mesh_ip()
-    wait_for(lambda: _ttl(b, c_ip) == 64, 30, "a direct ping", interval=0.02)
+    wait_for(lambda: b.ping_ttl(c_ip, wait=PING_WAIT) == 64, 30, "a direct ping", interval=0.02)
     return time.monotonic() - joined_at
-
-
-def _ttl(host: Host, address: str) -> int:
-    """The TTL of one ping's reply, waiting at most 0.2 s (a ping lost while the path changes
-    would otherwise add a whole second)."""
-    out = host.exec("ping", "-4", "-c", "1", "-W", "0.2", address, check=False, timeout=5)
-    found = re.search(r"ttl=(\d+)", out.stdout)
-    return int(found.group(1)) if out.returncode == 0 and found else 0
 
 
 def _throughput(result: BenchResult) -> None:
@@ -115,7 +107,9 @@ def _iperf_pair(lab: Lab, *, symmetric: bool, ttl: int) -> tuple[Host, str]:
     b, c = _nodes(lab, symmetric=symmetric)
     _joined(c.node(*JOIN))
     c_ip = c.wait_mesh_ip()
-    wait_for(lambda: _ttl(b, c_ip) == ttl, 30, f"a ping with TTL {ttl}", interval=0.05)
+    wait_for(
+        lambda: b.ping_ttl(c_ip, wait=PING_WAIT) == ttl, 30, f"a ping with TTL {ttl}", interval=0.05
+    )
     c.spawn("iperf3", "-s", name="iperf3")
     c.wait_port(5201)
     return b, c_ip

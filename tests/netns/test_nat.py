@@ -14,8 +14,6 @@ connection (a symmetric NAT), the punch cannot work: the pair stays relayed, and
 from __future__ import annotations
 
 import json
-import re
-import subprocess
 import time
 
 import pytest
@@ -28,13 +26,6 @@ pytestmark = pytest.mark.netns
 JOIN = ("--global.insecure", "--global.no-ipv6", "--mesh.join-address=bootstrap-node:8443")
 WMCTL = ("--insecure", "--server", "127.0.0.1:8443")
 DIRECT_WITHIN = 5.0  # seconds from the second join (the issue's bar)
-
-
-def ping_ttl(host: Host, address: str) -> int:
-    """The TTL of the reply to one ping (0: no reply)."""
-    out = host.exec("ping", "-4", "-c", "1", "-W", "1", address, check=False, timeout=5)
-    found = re.search(r"ttl=(\d+)", out.stdout)
-    return int(found.group(1)) if out.returncode == 0 and found else 0
 
 
 def edge(server: Host, a: str, b: str) -> dict[str, str]:
@@ -60,6 +51,14 @@ def two_nodes_behind_nats(lab: Lab, *, symmetric: bool) -> tuple[Host, Host, Hos
     return server, b, c, home, office
 
 
+def both_joined(lab: Lab, *, symmetric: bool) -> tuple[Host, Host, Host, Nat, Nat, str, str]:
+    """``two_nodes_behind_nats`` with both nodes joined: + node-b's and node-c's mesh IPs."""
+    server, b, c, home, office = two_nodes_behind_nats(lab, symmetric=symmetric)
+    b.node(*JOIN).wait_line("joined the mesh")
+    c.node(*JOIN).wait_line("joined the mesh")
+    return server, b, c, home, office, b.wait_mesh_ip(), c.wait_mesh_ip()
+
+
 def test_two_nodes_behind_nats_find_a_direct_path() -> None:
     with Lab("10.216.0") as lab:
         server, b, c, home, office = two_nodes_behind_nats(lab, symmetric=False)
@@ -72,7 +71,7 @@ def test_two_nodes_behind_nats_find_a_direct_path() -> None:
         c_ip, b_ip = c.wait_mesh_ip(), b.wait_mesh_ip()
         assert observed(server, "node-c") == f"{office.wan_ip}:51820"
         eventually(
-            lambda: ping_ttl(b, c_ip) == 64 and ping_ttl(c, b_ip) == 64,
+            lambda: b.ping_ttl(c_ip) == 64 and c.ping_ttl(b_ip) == 64,
             timeout=30,
             interval=0.1,
             what=lambda: f"a direct path b <-> c\n{edge(server, 'node-b', 'node-c')}\n{lab.logs()}",
@@ -87,14 +86,11 @@ def test_two_nodes_behind_nats_find_a_direct_path() -> None:
 
 def test_a_symmetric_nat_stays_relayed_and_still_pings() -> None:
     with Lab("10.217.0") as lab:
-        server, b, c, _, _ = two_nodes_behind_nats(lab, symmetric=True)
-        b.node(*JOIN).wait_line("joined the mesh")
-        c.node(*JOIN).wait_line("joined the mesh")
-        c_ip, b_ip = c.wait_mesh_ip(), b.wait_mesh_ip()
-        eventually(lambda: ping_ttl(b, c_ip) == 63, timeout=20, what=lab.logs)
+        server, b, c, _, _, b_ip, c_ip = both_joined(lab, symmetric=True)
+        eventually(lambda: b.ping_ttl(c_ip) == 63, timeout=20, what=lab.logs)
         deadline = time.monotonic() + 2 * DIRECT_WITHIN
         while time.monotonic() < deadline:  # long past when a punch would have worked
-            assert ping_ttl(b, c_ip) == 63 and ping_ttl(c, b_ip) == 63
+            assert b.ping_ttl(c_ip) == 63 and c.ping_ttl(b_ip) == 63
         found = edge(server, "node-b", "node-c")
         assert found["relayedBy"] == "bootstrap-node" and found["path"] != "direct", found
         print(f"symmetric NAT: {found}")
@@ -105,17 +101,14 @@ def test_a_node_that_moves_is_observed_anew_and_punches_again() -> None:
     server's WireGuard sees node-b's traffic come from there, the mesh records it, the pair's
     direct path is voided and punched again at the new address."""
     with Lab("10.218.0") as lab:
-        server, b, c, home, _ = two_nodes_behind_nats(lab, symmetric=False)
-        b.node(*JOIN).wait_line("joined the mesh")
-        c.node(*JOIN).wait_line("joined the mesh")
-        c_ip, b_ip = c.wait_mesh_ip(), b.wait_mesh_ip()
-        eventually(lambda: ping_ttl(b, c_ip) == 64, timeout=30, what=lab.logs)
+        server, b, c, home, _, b_ip, c_ip = both_joined(lab, symmetric=False)
+        eventually(lambda: b.ping_ttl(c_ip) == 64, timeout=30, what=lab.logs)
 
         moved = f"{lab.subnet}.211"
         wan = f"{lab.tag}w1"
         # (deleting a primary address deletes its secondaries: the old one goes first)
-        run_in(home, "ip", "addr", "del", f"{home.wan_ip}/24", "dev", wan)
-        run_in(home, "ip", "addr", "add", f"{moved}/24", "dev", wan)
+        home.run("ip", "addr", "del", f"{home.wan_ip}/24", "dev", wan)
+        home.run("ip", "addr", "add", f"{moved}/24", "dev", wan)
         moved_at = time.monotonic()
         eventually(
             lambda: observed(server, "node-b") == f"{moved}:51820",
@@ -123,7 +116,7 @@ def test_a_node_that_moves_is_observed_anew_and_punches_again() -> None:
             what=lambda: f"node-b observed at {moved}\n{lab.logs()}",
         )
         eventually(
-            lambda: ping_ttl(b, c_ip) == 64 and ping_ttl(c, b_ip) == 64,
+            lambda: b.ping_ttl(c_ip) == 64 and c.ping_ttl(b_ip) == 64,
             timeout=30,
             what=lambda: f"direct again\n{edge(server, 'node-b', 'node-c')}\n{lab.logs()}",
         )
@@ -131,35 +124,21 @@ def test_a_node_that_moves_is_observed_anew_and_punches_again() -> None:
         assert edge(server, "node-b", "node-c")["path"] == "direct"
 
 
-def run_in(nat: Nat, *cmd: str) -> None:
-    subprocess.run(["ip", "netns", "exec", nat.netns, *cmd], check=True, timeout=10)
-
-
 def test_a_direct_path_that_stops_working_falls_back_to_the_relay() -> None:
     """The office router starts dropping what node-b's router sends (a NAT that forgot the
     mapping): node-c hears nothing on the direct path, the pair goes back to the relay by
     itself (within a minute: two keepalives missed), and pings again."""
     with Lab("10.219.0") as lab:
-        server, b, c, home, office = two_nodes_behind_nats(lab, symmetric=False)
-        b.node(*JOIN).wait_line("joined the mesh")
-        c.node(*JOIN).wait_line("joined the mesh")
-        c_ip, b_ip = c.wait_mesh_ip(), b.wait_mesh_ip()
-        eventually(lambda: ping_ttl(b, c_ip) == 64, timeout=30, what=lab.logs)
+        server, b, c, home, office, b_ip, c_ip = both_joined(lab, symmetric=False)
+        eventually(lambda: b.ping_ttl(c_ip) == 64, timeout=30, what=lab.logs)
 
         rule = f"ip saddr {home.wan_ip} udp dport 51820 drop"
-        run_in(
-            office,
-            "nft",
-            "insert",
-            "rule",
-            "inet",
-            "webmesh_lab_firewall",
-            "forward",
-            *rule.split(),
+        office.run(
+            "nft", "insert", "rule", "inet", "webmesh_lab_firewall", "forward", *rule.split()
         )
         cut = time.monotonic()
         eventually(
-            lambda: ping_ttl(c, b_ip) == 63 and ping_ttl(b, c_ip) == 63,
+            lambda: c.ping_ttl(b_ip) == 63 and b.ping_ttl(c_ip) == 63,
             timeout=120,
             interval=1.0,
             what=lambda: f"relayed again\n{edge(server, 'node-b', 'node-c')}\n{lab.logs()}",

@@ -22,6 +22,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -252,6 +253,14 @@ class Host:
         )
         return result.returncode == 0
 
+    def ping_ttl(self, address: str, wait: float = 1.0) -> int:
+        """The TTL of the reply to one IPv4 ping (0: no reply within ``wait`` seconds): 64
+        from a host one WireGuard hop away, one less for each router (a relay) between."""
+        out = self.exec("ping", "-4", "-c", "1", "-W", f"{wait:g}", address, check=False,
+                        timeout=wait + 5)  # fmt: skip
+        found = re.search(r"ttl=(\d+)", out.stdout)
+        return int(found.group(1)) if out.returncode == 0 and found else 0
+
     def wait_port(self, port: int, timeout: float = 30.0) -> None:
         probe = f"exec 3<>/dev/tcp/127.0.0.1/{port}"
         eventually(
@@ -325,6 +334,10 @@ class Nat:
     @property
     def gateway(self) -> str:
         return f"{self.subnet}.1"
+
+    def run(self, *cmd: str) -> None:
+        """Run a command in the router's namespace (change its addresses or firewall)."""
+        run("ip", "netns", "exec", self.netns, *cmd)
 
     def next_address(self) -> str:
         self.hosts += 1
