@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import ipaddress
-import json
 import os
 import sys
 import time
@@ -35,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "node"))
 
-from child import raise_nofile_limit, reply
+from child import raise_nofile_limit, reply, requests
 from webmesh import logs
 from webmesh.daemon.node import NodeDaemon
 from webmesh.daemon.settings import load_settings
@@ -99,18 +98,11 @@ async def serve(node_id: str, argv: list[str]) -> None:
                 applied.setdefault(effect.node.id, now)
 
     daemon.machine.subscribe(record)
-    loop = asyncio.get_running_loop()
     try:
         await daemon.start()
         reply({"event": "ready"})
-        while True:
-            line = await loop.run_in_executor(None, sys.stdin.readline)
-            if not line:
-                break
-            request = json.loads(line)
+        async for request in requests():
             cmd = request.get("cmd")
-            if cmd == "stop":
-                break
             if cmd == "status":
                 state = daemon.machine.state
                 store = daemon.store

@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import collections
 import contextlib
-import json
 import sys
 import time
 from pathlib import Path
@@ -36,7 +35,7 @@ from grpc import aio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "node"))
 
-from child import raise_nofile_limit, reply
+from child import raise_nofile_limit, reply, requests
 from webmesh.api.v1 import membership_pb2, membership_pb2_grpc
 
 OPTIONS = [("grpc.use_local_subchannel_pool", 1)]
@@ -142,21 +141,14 @@ async def serve(args: argparse.Namespace) -> None:
     started = time.monotonic()
     subscribers = [Subscriber(node_id, args.target, pki, tracker) for node_id in ids]
     tasks = [asyncio.create_task(s.follow()) for s in subscribers]
-    loop = asyncio.get_running_loop()
     try:
         problem = await open_all(subscribers, tracker, args.timeout)
         if problem:
             reply({"event": "failed", "error": problem})
             return
         reply({"event": "ready", "streams": len(ids), "seconds": time.monotonic() - started})
-        while True:
-            line = await loop.run_in_executor(None, sys.stdin.readline)
-            if not line:
-                break
-            request = json.loads(line)
+        async for request in requests():
             cmd = request.get("cmd")
-            if cmd == "stop":
-                break
             if cmd == "seen":
                 node_id = str(request["id"])
                 await tracker.all_saw(node_id, float(request.get("timeout", 60.0)))
