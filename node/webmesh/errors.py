@@ -35,6 +35,13 @@ class Removed(NotFound):
     """This node is no longer in the mesh (removed by an administrator, or purged)."""
 
 
+class Rejoin(MeshError):
+    """This node must join its mesh again: the servers now serve the mesh restored from a
+    backup, and this replica's Raft log belongs to the mesh before."""
+
+    kind = "Rejoin"
+
+
 class AlreadyExists(MeshError):
     kind = "AlreadyExists"
 

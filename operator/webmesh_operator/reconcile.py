@@ -37,6 +37,7 @@ DEFAULT_MESH_API_ADDRESS = "{name}-headless.{namespace}.svc:8443"
 MESH_WAIT_DELAY = 10.0  # a missing Mesh, a CA not generated yet, a mesh API not answering
 SLOW_RETRY_DELAY = 60.0  # a refusal (4xx) that needs a human or another controller
 API_REFUSED = "ApiRefused"  # the Degraded reason when the API server refuses a child
+MESH_INVALID = "MeshInvalid"  # a voter Node group waits for its Mesh's backup settings
 PRUNABLE_KINDS = ("StatefulSet", "PodDisruptionBudget", "Service", "ConfigMap")
 
 logger = logging.getLogger(__name__)
@@ -226,6 +227,9 @@ async def reconcile_node(ctx: Context, body: Resource) -> None:
     await _reject_if_invalid(ctx, "Node", node, validate.node_problems(node))
     try:
         mesh = await _mesh_of(ctx, node)
+        backup_problem = _mesh_backup_problem(node, mesh)
+        if backup_problem:
+            await _wait(ctx, node, MESH_INVALID, backup_problem)
         namespace = node["metadata"]["namespace"]
         secret_names = secrets.node_group_secret_names(node, mesh)
         existing = await read_secrets(ctx.cluster, namespace, secret_names)
@@ -272,10 +276,17 @@ async def refresh_node_status(ctx: Context, body: Resource) -> None:
             new = status.waiting_status(node, reason, message, previous=previous, now=ctx.now())
             await publish_status(ctx, "Node", node, new)
             return
+        mesh = defaults.mesh_with_defaults(mesh)
+        backup_problem = _mesh_backup_problem(node, mesh)
+        if backup_problem:
+            previous = node.get("status") or {}
+            new = status.waiting_status(
+                node, MESH_INVALID, backup_problem, previous=previous, now=ctx.now()
+            )
+            await publish_status(ctx, "Node", node, new)
+            return
         statefulset = await ctx.cluster.get("StatefulSet", namespace, group_name(node))
-        await _publish_node_status(
-            ctx, node, defaults.mesh_with_defaults(mesh), statefulset=statefulset
-        )
+        await _publish_node_status(ctx, node, mesh, statefulset=statefulset)
     except k8s.ApiError as error:
         raise RetryLater(str(error), None if error.retryable else SLOW_RETRY_DELAY) from error
 
@@ -314,6 +325,18 @@ async def _ensure_voters(ctx: Context, node: Manifest, mesh: Manifest) -> None:
         await ctx.mesh_api.ensure_voters(ctx.api_address(mesh_name, namespace), credentials, pods)
     except meshapi.MeshApiError as error:
         await _wait(ctx, node, "MeshApiUnavailable", f"adding voters {', '.join(pods)}: {error}")
+
+
+def _mesh_backup_problem(node: Resource, mesh: Resource) -> str:
+    """Why a voter group cannot be rendered now: it carries its Mesh's backup settings (any
+    voter may lead, and the leader writes the backups), and they are wrong; "" otherwise. The
+    Mesh's own status says the same; fixing it lets the group go on."""
+    if not node["spec"]["voter"]:
+        return ""
+    problems = validate.backup_problems(mesh["spec"])
+    if not problems:
+        return ""
+    return f"the backup settings of Mesh {_mesh_name(node)} are invalid: {'; '.join(problems)}"
 
 
 def _mesh_name(node: Resource) -> str:

@@ -21,6 +21,13 @@ Rules and why:
   hosts' own), a resolver open to whatever reaches the host, and in conflict with a host's own
   DNS server on port 53.
 - ``spec.storage.size`` must be more than zero (a zero PVC cannot hold the Raft log).
+- ``spec.backup`` (see ``backup_problems``): every backup is encrypted, so ``url`` and
+  ``restoreFrom`` need ``keySecret``; a directory ``url`` needs a ``volume`` that outlives the
+  pod (not ``emptyDir``/``ephemeral``: a backup lost with the pod is no backup), mounted at the
+  directory, which therefore must not be ``/`` or overlap the node's own directories; ``volume``
+  and ``s3`` are refused where nothing would use them (a typo should not pass as a setting); a
+  path in ``restoreFrom`` must lie in the backup directory, the only files of the pod that exist
+  before it starts; ``interval`` must be more than zero (the schema's pattern allows ``0s``).
 - Names: pods are named ``<statefulset>-<ordinal>`` and are the nodes' mesh ids and host names, so
   they must be DNS labels (lowercase letters, digits, '-', at most 63). A StatefulSet name longer
   than 52 characters cannot work either: the controller labels pods with
@@ -34,12 +41,14 @@ Rules and why:
 from __future__ import annotations
 
 import ipaddress
+import posixpath
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 API_PORT, WIREGUARD_PORT, METRICS_PORT = 8443, 51820, 8080  # mirrors render.names
 NODE_CONTAINER, FORWARDING_CONTAINER = "webmesh-node", "ip-forwarding"  # mirrors render.pod
+# Volumes app containers may mount: not a voter's backup key or store, which apps have no use for.
 POD_VOLUMES = frozenset({"config", "data", "run-wireguard", "dev-net-tun", "tls"})
 NODE_PORTS = {(API_PORT, "TCP"), (WIREGUARD_PORT, "UDP"), (METRICS_PORT, "TCP")}
 
@@ -50,6 +59,11 @@ _LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1035_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _QUANTITY_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
 MIN_PREFIX = 30
+_DURATION_RE = re.compile(r"^(?:([0-9]+)|(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?)$")
+# Directories of the node container's own mounts (mirrors render.names and render.pod).
+NODE_DIRS = ("/etc/webmesh", "/var/lib/webmesh", "/run/wireguard", "/dev/net/tun")
+EPHEMERAL_VOLUMES = ("emptyDir", "ephemeral")
+S3_SCHEME, FILE_SCHEME = "s3://", "file://"  # mirrors render.backup
 ENDPOINT_FIELD = "spec.externalAccess.advertiseEndpoint"
 PLACEHOLDERS = ("{ordinal}", "{pod}")  # mirrors render.endpoints
 
@@ -62,6 +76,7 @@ def mesh_problems(mesh: Mapping[str, Any]) -> list[str]:
     problems += _external_access_problems(spec.get("externalAccess") or {}, spec["servers"])
     problems += _storage_problems(str(spec["storage"]["size"]))
     problems += _meshdns_problems(spec)
+    problems += backup_problems(spec)
     return problems
 
 
@@ -178,6 +193,146 @@ def _meshdns_problems(spec: Mapping[str, Any]) -> list[str]:
             "servers would answer DNS on port 53 of every address of their hosts; use "
             "LoadBalancer or NodePort access, or leave MeshDNS off"
         ]
+    return []
+
+
+def backup_problems(spec: Mapping[str, Any]) -> list[str]:
+    """Problems of ``spec.backup`` and ``spec.restoreFrom`` (a Mesh's spec, defaults applied).
+
+    Public because a voter Node group carries the same settings: it waits while they are wrong.
+    """
+    backup = spec.get("backup") or {}
+    restore = str(spec.get("restoreFrom") or "")
+    url = str(backup.get("url") or "")
+    problems = _location_problems("spec.backup.url", url)
+    problems += _location_problems("spec.restoreFrom", restore)
+    if problems:
+        return problems
+    problems += _backup_key_problems(backup, url, restore)
+    problems += _backup_volume_problems(backup, url)
+    problems += _backup_s3_problems(backup, url, restore)
+    problems += _restore_problems(restore, url)
+    problems += _interval_problems(str(backup.get("interval") or "1h"))
+    return problems
+
+
+def _directory(location: str) -> str:
+    """The directory of ``/path`` or ``file:///path``; "" for ``s3://`` (or nothing)."""
+    if not location or location.startswith(S3_SCHEME):
+        return ""
+    return posixpath.normpath(location.removeprefix(FILE_SCHEME))
+
+
+def _location_problems(field: str, location: str) -> list[str]:
+    """The shape the node accepts (the schema's pattern says the same, less clearly)."""
+    if not location:
+        return []
+    if location.startswith(S3_SCHEME):
+        bucket = location.removeprefix(S3_SCHEME).split("/", 1)[0]
+        return [] if bucket else [f"{field} {location} names no bucket: use s3://bucket/prefix"]
+    path = location.removeprefix(FILE_SCHEME)
+    if "://" in path:
+        return [
+            f"{field} {location}: the only schemes are s3:// and file://; give s3://bucket/prefix "
+            "or a directory (/path)"
+        ]
+    if not path.startswith("/"):
+        return [f"{field} {location} is not an absolute path (/path or file:///path)"]
+    return []
+
+
+def _backup_key_problems(backup: Mapping[str, Any], url: str, restore: str) -> list[str]:
+    if backup.get("keySecret"):
+        return []
+    problems = []
+    if url:
+        problems.append(
+            "spec.backup.keySecret is required with spec.backup.url: every backup is encrypted "
+            "with it (a Secret holding 32 random bytes in base64: head -c 32 /dev/urandom | base64)"
+        )
+    if restore:
+        problems.append(
+            "spec.restoreFrom needs spec.backup.keySecret: the key the backups were written with"
+        )
+    return problems
+
+
+def _backup_volume_problems(backup: Mapping[str, Any], url: str) -> list[str]:
+    directory, volume = _directory(url), backup.get("volume") or {}
+    if not directory:
+        if volume:
+            used = f"spec.backup.url is {url}" if url else "spec.backup.url is not set"
+            return [
+                "spec.backup.volume is only for a directory spec.backup.url (it is mounted "
+                f"there), and {used}"
+            ]
+        return []
+    if not volume:
+        return [
+            f"spec.backup.url {url} is a directory, so spec.backup.volume is required (e.g. "
+            "{persistentVolumeClaim: {claimName: mesh-backups}}): without one the backups stay "
+            "in the pod's own filesystem and are lost with it; or use an s3:// URL"
+        ]
+    problems = _volume_source_problems(volume)
+    overlapping = [d for d in NODE_DIRS if _overlap(directory, d)]
+    if directory == "/" or overlapping:
+        where = ", ".join(overlapping) or "the whole filesystem"
+        problems.append(
+            f"spec.backup.url {url} overlaps {where} of the node container; use a directory of "
+            "its own, such as /backups"
+        )
+    return problems
+
+
+def _volume_source_problems(volume: Mapping[str, Any]) -> list[str]:
+    sources = sorted(key for key in volume if key != "name")
+    if len(sources) != 1:
+        return [
+            "spec.backup.volume must name exactly one volume source (persistentVolumeClaim, "
+            f"nfs, ...); it names {len(sources)}: {', '.join(sources) or 'none'}"
+        ]
+    if sources[0] in EPHEMERAL_VOLUMES:
+        return [
+            f"spec.backup.volume.{sources[0]} is deleted with the pod, and the backups with it; "
+            "use a volume that outlives it (persistentVolumeClaim, nfs, ...)"
+        ]
+    return []
+
+
+def _overlap(path: str, other: str) -> bool:
+    return path == other or path.startswith(other + "/") or other.startswith(path + "/")
+
+
+def _backup_s3_problems(backup: Mapping[str, Any], url: str, restore: str) -> list[str]:
+    if not backup.get("s3") or url.startswith(S3_SCHEME) or restore.startswith(S3_SCHEME):
+        return []
+    return [
+        "spec.backup.s3 applies to s3:// URLs only, and neither spec.backup.url nor "
+        "spec.restoreFrom is one"
+    ]
+
+
+def _restore_problems(restore: str, url: str) -> list[str]:
+    path, directory = _directory(restore), _directory(url)
+    if not path or (directory and (path == directory or path.startswith(directory + "/"))):
+        return []
+    volume = (
+        f"spec.backup.url's directory {directory}" if directory else "a directory spec.backup.url"
+    )
+    return [
+        f"spec.restoreFrom {restore} must be in {volume}: its volume is the only part of the "
+        "pod's filesystem that holds files before the pod starts; or give an s3:// URL"
+    ]
+
+
+def _interval_problems(interval: str) -> list[str]:
+    match = _DURATION_RE.match(interval)
+    if not interval or match is None:
+        return [
+            f"spec.backup.interval {interval!r} is not a duration: use e.g. 90s, 15m, 1h or 1h30m"
+        ]
+    if not any(int(part) for part in match.groups() if part):
+        return [f"spec.backup.interval {interval} must be more than zero"]
     return []
 
 

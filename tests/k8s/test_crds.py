@@ -92,6 +92,12 @@ MALFORMED = [
     ("Mesh", {"storage": {"size": "lots"}}, "spec.storage.size"),
     ("Mesh", {"image": ""}, "spec.image"),
     ("Mesh", {"meshDNS": {"enabled": "yes"}}, "spec.meshDNS.enabled"),
+    ("Mesh", {"backup": {"url": "http://backups.example.com/x"}}, "spec.backup.url"),
+    ("Mesh", {"backup": {"interval": "1d"}}, "spec.backup.interval"),
+    ("Mesh", {"backup": {"retain": 0}}, "spec.backup.retain"),
+    ("Mesh", {"backup": {"keySecret": {"name": "k"}}}, "spec.backup.keySecret.key"),
+    ("Mesh", {"backup": {"s3": {"endpoint": "minio:9000"}}}, "spec.backup.s3.endpoint"),
+    ("Mesh", {"restoreFrom": "gs://bucket/x"}, "spec.restoreFrom"),
     ("Mesh", None, "spec"),
     ("Node", {}, "spec.meshRef"),
     ("Node", {"meshRef": {"name": "Demo!"}}, "spec.meshRef.name"),
@@ -126,8 +132,18 @@ def test_partial_objects_get_their_nested_defaults(api: Rest) -> None:
     assert mesh["spec"] == mesh_with_defaults({"spec": spec})["spec"]
 
 
+def test_a_given_backup_gets_its_nested_defaults(api: Rest) -> None:
+    """``backup`` itself has no default (absent: no backups); its interval and retain do."""
+    backup = {"url": "s3://backups/nested", "keySecret": {"name": "key", "key": "backup.key"}}
+    mesh = create(api, resource("Mesh", "backups", {"backup": copy.deepcopy(backup)}))
+    assert mesh["spec"] == mesh_with_defaults({"spec": {"backup": backup}})["spec"]
+    assert (mesh["spec"]["backup"]["interval"], mesh["spec"]["backup"]["retain"]) == ("1h", 24)
+    assert "backup" not in create(api, resource("Mesh", "nobackups", {}))["spec"]
+
+
 def test_printer_columns_come_through_the_table_api(api: Rest) -> None:
-    create(api, resource("Mesh", "shown", {"servers": 1}))
+    backup = {"url": "s3://backups/shown", "keySecret": {"name": "key", "key": "backup.key"}}
+    create(api, resource("Mesh", "shown", {"servers": 1, "backup": backup}))
     status = {
         "phase": "Ready",
         "leader": "shown-0",
@@ -150,11 +166,16 @@ def test_printer_columns_come_through_the_table_api(api: Rest) -> None:
         "Online",
         "Join",
         "MeshDNS",
+        "Backup",
         "Age",
     ]
     (row,) = [r for r in table["rows"] if r["cells"][0] == "shown"]
     assert row["cells"][1:7] == [1, "Ready", "True", "shown-0", 4, 3]
-    assert row["cells"][7:9] == ["shown-headless.crd-tests.svc:8443", "10.96.0.53:53"]
+    assert row["cells"][7:10] == [
+        "shown-headless.crd-tests.svc:8443",
+        "10.96.0.53:53",
+        "s3://backups/shown",
+    ]
 
     create(api, resource("Node", "group", {"meshRef": {"name": "shown"}, "replicas": 2}))
     nodes = api.get(path("Node"), accept=TABLE)

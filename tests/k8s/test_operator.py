@@ -2,12 +2,13 @@
 
 Three namespaces, one operator process each (``--namespace``): ``op-demo`` (an mTLS Mesh whose
 API is unreachable: children, Node groups, config roll-outs, server-side apply, invalid specs,
-MeshDNS's Service, deletion), ``op-solo`` (an insecure one-server Mesh whose server ``solo-0`` is
-a REAL webmesh node on loopback, with the fake WireGuard driver: status becomes Ready and lists
-every member with its presence, a client-role process outside the "cluster" included) and
-``op-election`` (two operators with leader election). There are no controllers: the tests patch
-StatefulSets' status. Every operator runs as one ServiceAccount bound to the chart's RBAC;
-test_rbac.py (next, on the same process) reads what they did from the API server's audit log.
+MeshDNS's Service, backups' Secrets and volumes, deletion), ``op-solo`` (an insecure one-server
+Mesh whose server ``solo-0`` is a REAL webmesh node on loopback, with the fake WireGuard driver:
+status becomes Ready and lists every member with its presence, a client-role process outside
+the "cluster" included) and ``op-election`` (two operators with leader election). There are no
+controllers: the tests patch StatefulSets' status. Every operator runs as one ServiceAccount
+bound to the chart's RBAC; test_rbac.py (next, on the same process) reads what they did from the
+API server's audit log.
 
 The tests of this module build on each other (one Mesh goes through its life); they run in order.
 """
@@ -622,6 +623,156 @@ def test_meshdns_gets_a_cluster_service_and_its_address_in_the_status(
         wait_for(
             lambda: get_or_none(api, mesh_path(DEMO, "dns")) is None,
             "Mesh dns deleted",
+            demo_operator,
+        )
+
+
+def backup_pod(api: Rest, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The pod spec of StatefulSet ``name`` and its webmesh-node container, as stored."""
+    pod_spec = api.get(apps(DEMO, name))["spec"]["template"]["spec"]
+    (container,) = pod_spec["containers"]
+    return pod_spec, container
+
+
+def loaded_config(api: Rest, tmp_path: Path, name: str, *extra: str) -> settings.Settings:
+    config_file = tmp_path / f"{name}.yaml"
+    config_file.write_text(
+        api.get(core(DEMO, "configmaps", f"{name}-config"))["data"]["webmesh.yaml"]
+    )
+    return settings.load_settings(["--config", str(config_file), *extra], {}, hostname=f"{name}-0")
+
+
+def test_backups_reach_every_server_with_their_secrets_by_reference(
+    tmp_path: Path, api: Rest, demo_operator: Process
+) -> None:
+    """spec.backup to S3: the servers' config has backup.* (loaded by the node's own settings
+    loader, restore-from in bootstrap.* for pod 0), the key Secret is a read-only file at
+    backup.key-file, the credentials are secretKeyRef env vars; the operator reads neither Secret
+    (none exists here). Switching to a directory mounts its volume and drops the credentials;
+    a directory without a volume is refused in the status, and the servers keep the last spec."""
+    key = {"name": "bk-backup-key", "key": "backup.key"}
+    s3 = {"endpoint": "http://minio.minio.svc:9000", "credentialsSecret": {"name": "bk-s3"}}
+    body = {
+        "apiVersion": API,
+        "kind": "Mesh",
+        "metadata": {"name": "bk"},
+        "spec": {
+            "servers": 3,
+            "backup": {"url": "s3://backups/bk", "interval": "15m", "keySecret": key, "s3": s3},
+            "restoreFrom": "s3://backups/bk",
+        },
+    }
+    mesh = api.create(mesh_path(DEMO), body)
+    try:
+        statefulset = wait_for(
+            lambda: get_or_none(api, apps(DEMO, "bk")), "StatefulSet bk", demo_operator
+        )
+        assert_owned_by(statefulset, mesh)
+        pod_spec, container = backup_pod(api, "bk")
+        volumes = {volume["name"]: volume for volume in pod_spec["volumes"]}
+        assert volumes["backup-key"]["secret"]["secretName"] == "bk-backup-key"
+        assert volumes["backup-key"]["secret"]["items"] == [
+            {"key": "backup.key", "path": "backup.key"}
+        ]
+        mounts = {m["name"]: m for m in container["volumeMounts"]}
+        assert mounts["backup-key"]["readOnly"] is True
+        refs = {
+            item["name"]: item["valueFrom"]["secretKeyRef"]
+            for item in container["env"]
+            if item["name"].startswith("AWS_")
+        }
+        assert {
+            name: (ref["name"], ref["key"], ref.get("optional")) for name, ref in refs.items()
+        } == {
+            "AWS_ACCESS_KEY_ID": ("bk-s3", "AWS_ACCESS_KEY_ID", False),
+            "AWS_SECRET_ACCESS_KEY": ("bk-s3", "AWS_SECRET_ACCESS_KEY", False),
+            "AWS_SESSION_TOKEN": ("bk-s3", "AWS_SESSION_TOKEN", True),
+        }
+        loaded = loaded_config(api, tmp_path, "bk", "--bootstrap.enabled")
+        assert (loaded.backup.url, loaded.backup.interval, loaded.backup.retain) == (
+            "s3://backups/bk",
+            900,
+            24,
+        )
+        assert loaded.backup.key_file == f"{mounts['backup-key']['mountPath']}/backup.key"
+        assert loaded.backup.s3_endpoint == "http://minio.minio.svc:9000"
+        assert loaded.bootstrap.restore_from == "s3://backups/bk"
+        loaded_config(api, tmp_path, "bk", "--mesh.join-address=bk-headless.op-demo.svc:8443")
+
+        directory = {
+            "url": "/backups",
+            "s3": None,
+            "volume": {"persistentVolumeClaim": {"claimName": "bk-backups"}},
+        }
+        api.merge_patch(mesh_path(DEMO, "bk"), {"spec": {"backup": directory, "restoreFrom": None}})
+
+        def mounted() -> dict[str, Any]:
+            _, node = backup_pod(api, "bk")
+            return {m["name"]: m for m in node["volumeMounts"]}
+
+        wait_for(
+            lambda: "backups" in mounted(),
+            lambda: f"StatefulSet bk mounting its backup volume, now {sorted(mounted())}",
+            demo_operator,
+        )
+        pod_spec, container = backup_pod(api, "bk")
+        assert mounted()["backups"]["mountPath"] == "/backups"
+        volumes = {volume["name"]: volume for volume in pod_spec["volumes"]}
+        assert volumes["backups"]["persistentVolumeClaim"] == {"claimName": "bk-backups"}
+        assert not [item for item in container["env"] if item["name"].startswith("AWS_")]
+        assert loaded_config(api, tmp_path, "bk").bootstrap.restore_from == ""
+
+        api.merge_patch(mesh_path(DEMO, "bk"), {"spec": {"backup": {"volume": None}}})
+        degraded = wait_for(
+            lambda: (
+                condition(api.get(mesh_path(DEMO, "bk")), "Degraded").get("reason") == "InvalidSpec"
+                and api.get(mesh_path(DEMO, "bk"))
+            ),
+            "Mesh bk: Degraded/InvalidSpec",
+            demo_operator,
+        )
+        message = condition(degraded, "Degraded")["message"]
+        assert (
+            "spec.backup.url /backups is a directory, so spec.backup.volume is required" in message
+        )
+        assert "backups" in mounted(), "the servers keep the last valid spec"
+    finally:
+        api.delete(mesh_path(DEMO, "bk"))
+        wait_for(
+            lambda: get_or_none(api, mesh_path(DEMO, "bk")) is None,
+            "Mesh bk deleted",
+            demo_operator,
+        )
+
+
+def test_a_backup_without_its_key_is_refused_in_the_status(
+    api: Rest, demo_operator: Process
+) -> None:
+    body = {
+        "apiVersion": API,
+        "kind": "Mesh",
+        "metadata": {"name": "nokey"},
+        "spec": {"servers": 1, "backup": {"url": "s3://backups/nokey"}},
+    }
+    api.create(mesh_path(DEMO), body)
+    try:
+        degraded = wait_for(
+            lambda: (
+                condition(api.get(mesh_path(DEMO, "nokey")), "Degraded").get("status") == "True"
+                and api.get(mesh_path(DEMO, "nokey"))
+            ),
+            "Mesh nokey: Degraded=True",
+            demo_operator,
+        )
+        assert degraded["status"]["phase"] == "Degraded"
+        message = condition(degraded, "Degraded")["message"]
+        assert "spec.backup.keySecret is required with spec.backup.url" in message, message
+        assert get_or_none(api, apps(DEMO, "nokey")) is None
+    finally:
+        api.delete(mesh_path(DEMO, "nokey"))
+        wait_for(
+            lambda: get_or_none(api, mesh_path(DEMO, "nokey")) is None,
+            "Mesh nokey deleted",
             demo_operator,
         )
 

@@ -165,6 +165,7 @@ def status_to_proto(status: NodeStatus) -> node_pb2.Status:
         role=ROLES[status.role],
         node_count=status.node_count,
         is_leader=bool(status.leader_id) and status.leader_id == status.node_id,
+        mesh_generation=status.mesh_generation,
         interface=node_pb2.InterfaceStatus(
             name=status.interface.name, addresses=list(status.interface.addresses)
         ),

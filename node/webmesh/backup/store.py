@@ -1,14 +1,16 @@
-"""Where backups go: a directory (a mounted volume, an NFS share, a synced folder).
+"""Where backups go: a directory (a mounted volume, an NFS share, a synced folder) or an S3
+bucket (``webmesh.backup.s3``), behind one small interface, ``BackupStore``.
 
-Objects are written whole or not at all (a temporary file, fsynced, renamed, the directory
-fsynced) with mode 0600, named ``webmesh-<UTC time>-<raft index>.backup`` so that names sort by
-age; ``prune`` keeps the newest ``retain``.
+Objects are named ``webmesh-<UTC time>-<raft index>.backup`` so that names sort by age;
+``prune`` keeps the newest ``retain``. In a directory they are written whole or not at all (a
+temporary file, fsynced, renamed, the directory fsynced) with mode 0600.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Protocol
 
 from webmesh import files
 
@@ -18,6 +20,35 @@ PREFIX, SUFFIX = "webmesh-", ".backup"
 def object_name(created_at: float, index: int) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(created_at))
     return f"{PREFIX}{stamp}-{index:012d}{SUFFIX}"
+
+
+class BackupStore(Protocol):
+    """A place that keeps backup objects by name (blocking calls: run them in a thread)."""
+
+    def put(self, name: str, data: bytes) -> None: ...
+
+    def names(self) -> list[str]:
+        """The backups there (names that ``object_name`` made), the oldest first."""
+        ...
+
+    def get(self, name: str) -> bytes: ...
+
+    def prune(self, retain: int) -> list[str]:
+        """Delete all but the newest ``retain``; the names deleted."""
+        ...
+
+
+def is_backup_name(name: str) -> bool:
+    return name.startswith(PREFIX) and name.endswith(SUFFIX)
+
+
+def open_store(url: str, *, s3_endpoint: str = "", s3_region: str = "") -> BackupStore:
+    """The store ``--backup.url`` names: ``s3://bucket/prefix``, else a directory's path."""
+    if url.startswith("s3://"):
+        from webmesh.backup.s3 import S3Store  # noqa: PLC0415 (boto3 only where S3 is used)
+
+        return S3Store.from_url(url, endpoint=s3_endpoint, region=s3_region)
+    return DirectoryStore(Path(url))
 
 
 class DirectoryStore:
@@ -35,11 +66,7 @@ class DirectoryStore:
         """The backups here, the oldest first."""
         if not self.directory.is_dir():
             return []
-        return sorted(
-            p.name
-            for p in self.directory.iterdir()
-            if p.name.startswith(PREFIX) and p.name.endswith(SUFFIX)
-        )
+        return sorted(p.name for p in self.directory.iterdir() if is_backup_name(p.name))
 
     def get(self, name: str) -> bytes:
         return (self.directory / name).read_bytes()

@@ -110,7 +110,8 @@ def status_text(status: node_pb2.Status, *, now: float | None = None) -> str:
         f"Age:         {age(_seconds(status, 'started_at'), now)}",
         f"Role:        {ROLE_NAMES.get(status.role, 'unknown')}"
         + (" (leader)" if status.is_leader else ""),
-        f"Mesh nodes:  {status.node_count}",
+        f"Mesh nodes:  {status.node_count}"
+        + (f" (generation {status.mesh_generation})" if status.mesh_generation else ""),
         f"Raft:        state={raft.state or '-'} leader={raft.leader_id or '-'} term={raft.term} "
         f"commit={raft.commit_index} applied={raft.applied_index} quorum={raft.has_quorum}",
         f"Voters:      {', '.join(raft.voters) or '-'}",

@@ -31,7 +31,7 @@ from webmesh.api.v1 import membership_pb2, types_pb2
 from webmesh.client import join as joiner
 from webmesh.client.mesh_client import ClientOptions, MeshClient
 from webmesh.daemon import identity as identity_store
-from webmesh.daemon import raft_keys, raft_roster, security, wg_keys
+from webmesh.daemon import raft_keys, raft_roster, restore, security, wg_keys
 from webmesh.daemon.identity import Identity
 from webmesh.daemon.settings import Settings
 from webmesh.daemon.values import split_host_port
@@ -53,6 +53,7 @@ from webmesh.service.leader import NodesByRaftAddress
 from webmesh.service.membership import DEFAULT_RAFT_PORT, MembershipService, same_record
 from webmesh.service.paths import PathProber, observed_changes
 from webmesh.service.presence import PresenceService, PresenceSettings, Streams
+from webmesh.service.restore import RestoreService
 from webmesh.service.status import InterfaceInfo, NodeStatus
 from webmesh.service.watch import StateWatch
 from webmesh.wg import hello, keys
@@ -81,6 +82,7 @@ class Plan:
     identity: Identity
     bootstrap: bool  # create the mesh now
     initial_peers: tuple[peers.Peer, ...] = ()
+    restore: MeshState | None = None  # with bootstrap: the state to create it from
 
 
 class NodeDaemon:
@@ -114,8 +116,9 @@ class NodeDaemon:
         self._key_ring: KeyRing | None = None
         self._rotating = False
         self.streams = Streams()  # SubscribePeers streams this server serves (presence)
-        self._removed = asyncio.Event()
+        self._removed = asyncio.Event()  # set when this node must stop: removed, or rejoining
         self._removed_why = ""
+        self._rejoin_why = ""  # why the node stopped to join its mesh again
         self.ready = asyncio.Event()  # set by run() once everything has started
 
     # ---- identity and membership -------------------------------------------------------------
@@ -287,6 +290,12 @@ class NodeDaemon:
             return Plan(identity=ident, bootstrap=False, initial_peers=ident.peers)
         if s.mesh.join_address:
             return await self._join(ident)
+        if s.bootstrap.enabled and s.bootstrap.restore_from:
+            snapshot = await restore.load_snapshot(s, self._restore_key())
+            restored = restore.restored_identity(
+                ident, snapshot, raft_listen=s.raft.listen_address, raft_port=self._raft_port()
+            )
+            return Plan(identity=restored, bootstrap=True, restore=snapshot)
         if s.bootstrap.enabled:
             return Plan(identity=self._new_mesh(ident), bootstrap=True)
         raise errors.FailedPrecondition(
@@ -526,6 +535,7 @@ class NodeDaemon:
             node_count=len(state.nodes),
             leader_id=leader,
             peer_names=self.peer_names(),
+            mesh_generation=state.generation,
         )
 
     def peer_names(self) -> dict[str, str]:
@@ -555,6 +565,10 @@ class NodeDaemon:
             stopping.cancel()
             removed.cancel()
             await self.shutdown()
+        if self._rejoin_why:
+            if not self.settings.raft.in_memory:
+                restore.discard_replica(self.data_dir / "raft")
+            raise errors.Rejoin(self._rejoin_why)
         if self._removed.is_set():
             raise errors.Removed(f"this node was removed from the mesh: {self._removed_why}")
 
@@ -571,11 +585,9 @@ class NodeDaemon:
         await self._start_data_plane(advertised)
         await self._start_raft()
         if plan.bootstrap:
-            await self._membership().bootstrap(
-                self._networks(),
-                self._self_node(advertised),
-                **security.bootstrap_policy(self.settings, self.identity.node_id),
-            )
+            await self._create_mesh(plan.restore, self._self_node(advertised))
+        elif self._restore_unfinished():
+            await self._resume_restore(self._self_node(advertised))
         await self._start_services()
         await self._start_meshdns()
         self.paths = self._path_prober()
@@ -589,6 +601,36 @@ class NodeDaemon:
         self._tasks.append(asyncio.create_task(registration, name="registration"))
         self._tasks.append(asyncio.create_task(self._watch_membership(), name="membership"))
         self._tasks.append(asyncio.create_task(self._watch_wireguard_key(), name="wg-key"))
+
+    async def _create_mesh(self, snapshot: MeshState | None, me: Node) -> None:
+        """Bootstrap the mesh: empty, or restored from ``snapshot`` (--bootstrap.restore-from)."""
+        if snapshot is None:
+            await self._membership().bootstrap(
+                self._networks(), me, **security.bootstrap_policy(self.settings, me.id)
+            )
+            return
+        assert self.store is not None
+        await RestoreService(store=self.store, machine=self.machine).restore(snapshot)
+        old = self.machine.state.nodes.get(me.id)  # this node's record before: another key
+        replaces = old.public_key if old is not None and old.public_key != me.public_key else ""
+        await self._membership().put_own_record(me, replaces_key=replaces)
+
+    def _restore_unfinished(self) -> bool:
+        """Whether this server began a restore and stopped before it ended."""
+        state = self.machine.state
+        begun = self.identity.bootstrapped_here and bool(self.settings.bootstrap.restore_from)
+        return self._leads() and (state.restoring or (begun and not state.bootstrapped))
+
+    async def _resume_restore(self, me: Node) -> None:
+        """Finish a restore this server began and did not end (it stopped halfway)."""
+        if not self.settings.bootstrap.restore_from:
+            log.error(
+                "the mesh's restore was interrupted: start this server again with the same "
+                "--bootstrap.restore-from to finish it"
+            )
+            return
+        log.info("finishing the restore begun before this server stopped")
+        await self._create_mesh(await restore.load_snapshot(self.settings, self._restore_key()), me)
 
     # ---- WireGuard key rotation --------------------------------------------------------------
 
@@ -712,6 +754,8 @@ class NodeDaemon:
                 cut_off_since = None
                 if await self._servers_say_removed():
                     await self._on_removed("the servers no longer know it")
+                elif await self._servers_serve_a_restored_mesh():
+                    return
 
     def _raft_connected(self) -> bool:
         """Whether some replica spoke to this one lately (over an authenticated channel)."""
@@ -747,6 +791,43 @@ class NodeDaemon:
             except errors.MeshError:
                 continue
         return False, None
+
+    async def _servers_serve_a_restored_mesh(self) -> bool:
+        """Whether the servers now serve another generation of the mesh (restored from a
+        backup while this replica was cut off): then it rejoins (``_rejoin_why``)."""
+        state = self.machine.state
+        if not state.bootstrapped or self._leads():
+            return False
+        theirs = await self._servers_generation()
+        if not theirs or theirs == state.generation:
+            return False
+        if not self.settings.mesh.join_address:
+            log.error(
+                "the servers serve a mesh restored from a backup (generation %s, this replica "
+                "has %s), and this node has no --mesh.join-address to join it through",
+                theirs, state.generation or "-",
+            )  # fmt: skip
+            return False
+        log.warning(
+            "the servers serve a mesh restored from a backup (generation %s, this replica has "
+            "%s): discarding this replica and joining the restored mesh via=%s",
+            theirs, state.generation or "-", self.settings.mesh.join_address,
+        )  # fmt: skip
+        identity_store.save(self.data_dir, restore.fresh_identity(self.identity))
+        self._rejoin_why = f"the mesh was restored from a backup (generation {theirs})"
+        self._removed.set()
+        return True
+
+    async def _servers_generation(self) -> str:
+        """The mesh generation the first server that answers serves ("" when none answers)."""
+        options = ClientOptions(security=self.security, timeout=2.0)
+        for address, server_id in self._other_servers():
+            try:
+                async with MeshClient(address, options, server_name=server_id) as client:
+                    return (await client.status()).mesh_generation
+            except errors.MeshError:
+                continue
+        return ""
 
     async def _on_removed(self, why: str) -> None:
         """Record the removal in the data dir and stop (``run`` raises ``errors.Removed``; with
@@ -884,13 +965,21 @@ class NodeDaemon:
 
         return seal.read_key(Path(b.key_file))
 
+    def _restore_key(self) -> bytes | None:
+        """The backup key that opens --bootstrap.restore-from, when one is given."""
+        if not self.settings.backup.key_file:
+            return None
+        from webmesh.backup import seal  # noqa: PLC0415 (AES-GCM only where backups are on)
+
+        return seal.read_key(Path(self.settings.backup.key_file))
+
     def _start_backups(self, key: bytes) -> None:
-        from webmesh.backup.store import DirectoryStore  # noqa: PLC0415
+        from webmesh.backup.store import open_store  # noqa: PLC0415
         from webmesh.service.backup import BackupScheduler  # noqa: PLC0415
 
         b = self.settings.backup
         self.backups = BackupScheduler(
-            target=DirectoryStore(Path(b.url)),
+            target=open_store(b.url, s3_endpoint=b.s3_endpoint, s3_region=b.s3_region),
             key=key,
             interval=float(b.interval),
             retain=b.retain,

@@ -26,7 +26,8 @@ def links_for(driver: WireGuardDriver) -> Links:
 
 async def serve(settings: Settings) -> None:
     """Run a node until SIGTERM or SIGINT. When the mesh removes it, ``errors.Removed`` ends
-    this, unless --mesh.rejoin-after-removal: then a new node with the same identity joins."""
+    this, unless --mesh.rejoin-after-removal: then a new node with the same identity joins. A
+    node whose mesh was restored from a backup (``errors.Rejoin``) always joins it again."""
     driver = open_driver(settings.wireguard.backend)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -38,6 +39,9 @@ async def serve(settings: Settings) -> None:
             try:
                 await daemon.run(stop)
                 return
+            except errors.Rejoin:
+                if stop.is_set():
+                    return
             except errors.Removed:
                 if not settings.mesh.rejoin_after_removal or stop.is_set():
                     raise

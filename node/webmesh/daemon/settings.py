@@ -63,6 +63,12 @@ OPTIONS: tuple[Option, ...] = (
            kind="IPv6 CIDR", metavar="CIDR"),
     Option("bootstrap.mesh-domain", values.parse_domain, "webmesh.internal",
            "DNS domain of the new mesh.", kind="domain", metavar="DOMAIN"),
+    Option("bootstrap.restore-from", values.parse_restore_source, "",
+           "Start the new mesh from a snapshot or backup instead of an empty one: a file "
+           "(wmctl snapshot save, or a backup: needs --backup.key-file), or a backup store "
+           "(a directory, file:///path or s3://bucket/prefix: its newest backup). Nodes keep "
+           "their ids, addresses and keys; the networks and domain come from the snapshot.",
+           kind="path or URL", metavar="FILE|URL"),
     Option("mesh.node-id", values.parse_text, "", "Unique id of this node in the mesh.",
            kind="string", metavar="ID", default_help="this host's name"),
     Option("mesh.join-address", values.parse_optional_host_port, "",
@@ -125,7 +131,15 @@ OPTIONS: tuple[Option, ...] = (
                 "Answer only the mesh domain: REFUSED for every other name."),
     Option("backup.url", values.parse_backup_url, "",
            "Where the leader writes encrypted backups of the mesh state: a directory (a mounted "
-           "volume), or file:///path; empty: no backups.", kind="path", metavar="URL"),
+           "volume), file:///path, or s3://bucket/prefix (credentials as the AWS tools take "
+           "them: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ~/.aws, or a role); empty: no "
+           "backups.", kind="path or URL", metavar="URL"),
+    Option("backup.s3-endpoint", values.parse_optional_url, "",
+           "The S3 API to use for s3:// URLs, for S3-compatible stores (MinIO, Ceph, R2...); "
+           "empty: AWS.", kind="URL", metavar="URL"),
+    Option("backup.s3-region", values.parse_optional_text, "",
+           "The S3 region for s3:// URLs; empty: AWS_REGION or us-east-1.", kind="string",
+           metavar="REGION"),
     Option("backup.interval", values.parse_duration, "1h",
            "How often the leader writes a backup.", kind="duration", metavar="DURATION"),
     Option("backup.retain", values.int_in_range(1), "24",
@@ -198,6 +212,7 @@ class BootstrapSettings:
     ipv4_network: str
     ipv6_network: str  # "" means: a random ULA /48, generated at bootstrap
     mesh_domain: str
+    restore_from: str  # "" = an empty mesh; else a file, directory or URL (backup.url's forms)
     admin: str
     voters: tuple[str, ...]
     disable_rbac: bool
@@ -266,6 +281,8 @@ class BackupSettings:
     interval: int
     retain: int
     key_file: str
+    s3_endpoint: str  # "" = AWS
+    s3_region: str  # "" = AWS_REGION or us-east-1
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

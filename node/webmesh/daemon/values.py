@@ -183,16 +183,36 @@ def parse_optional_listen_address(text: str) -> str:
 
 
 def parse_backup_url(text: str) -> str:
-    """A directory for backups: a path, or ``file:///path`` (the path is returned)."""
+    """Where backups go: a directory (a path, or ``file:///path``: the path is returned), or
+    ``s3://bucket[/prefix]`` (returned as given)."""
     if not text:
         return ""
+    if text.startswith("s3://"):
+        bucket = text.removeprefix("s3://").split("/", 1)[0]
+        if not bucket:
+            raise ValueError(f"{text!r} names no bucket: s3://bucket/prefix")
+        return text.rstrip("/")
     if text.startswith("file://"):
         text = text.removeprefix("file://")
     elif "://" in text:
         scheme = text.split("://", 1)[0]
-        raise ValueError(f"{scheme}:// is not supported yet: give a directory or file:///path")
+        raise ValueError(
+            f"{scheme}:// is not supported: give a directory, file:///path or s3://bucket/prefix"
+        )
     if not text.startswith("/"):
         raise ValueError(f"{text!r} is not an absolute path")
+    return text
+
+
+def parse_restore_source(text: str) -> str:
+    """A snapshot or backup file, or a backup store (``parse_backup_url``'s forms)."""
+    return parse_backup_url(text)
+
+
+def parse_optional_url(text: str) -> str:
+    """An http(s) URL, or empty."""
+    if text and not text.startswith(("http://", "https://")):
+        raise ValueError(f"{text!r} is not an http:// or https:// URL")
     return text
 
 

@@ -30,12 +30,14 @@ class Bootstrap:
     networks: Networks
     policy: objects.Policy = field(default_factory=objects.Policy)
     seed: tuple[tuple[objects.Kind, objects.MeshObject], ...] = ()
+    generation: str = ""  # a random id of this mesh (MeshState.generation)
 
     def payload(self) -> dict[str, Any]:
         return {
             "networks": self.networks.to_dict(),
             "policy": self.policy.to_dict(),
             "seed": [{"kind": kind.value, "object": obj.to_dict()} for kind, obj in self.seed],
+            **({"generation": self.generation} if self.generation else {}),
         }
 
     @classmethod
@@ -48,7 +50,49 @@ class Bootstrap:
             networks=Networks.from_dict(raw["networks"]),
             policy=objects.Policy.from_dict(raw.get("policy", {})),
             seed=seed,
+            generation=str(raw.get("generation", "")),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Restore:
+    """Create the mesh from a snapshot (``--bootstrap.restore-from``): its networks, policy
+    objects and bookkeeping, under a new ``generation``; the node records follow in
+    ``RestoreNodes`` commands, since a command is at most 1 MiB and a 10,000-node mesh's records
+    are several. Until the last of them the state is ``restoring``. Rejected once the mesh
+    exists."""
+
+    snapshot: Mapping[str, Any]  # state.to_snapshot's dict, its "nodes" empty
+    generation: str
+
+    def payload(self) -> dict[str, Any]:
+        return {"snapshot": dict(self.snapshot), "generation": self.generation}
+
+    @classmethod
+    def from_payload(cls, raw: Mapping[str, Any]) -> Restore:
+        return cls(snapshot=dict(raw["snapshot"]), generation=str(raw["generation"]))
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreNodes:
+    """Node records of a restore in progress, as the snapshot held them; ``last`` ends it.
+    Rejected unless the state is restoring that ``generation``."""
+
+    generation: str
+    nodes: tuple[Node, ...]
+    last: bool = False
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "generation": self.generation,
+            "nodes": [node.to_dict() for node in self.nodes],
+            "last": self.last,
+        }
+
+    @classmethod
+    def from_payload(cls, raw: Mapping[str, Any]) -> RestoreNodes:
+        nodes = tuple(Node.from_dict(item) for item in raw["nodes"])
+        return cls(generation=str(raw["generation"]), nodes=nodes, last=bool(raw.get("last")))
 
 
 def _object(kind: str, raw: Mapping[str, Any]) -> objects.MeshObject:
@@ -209,6 +253,8 @@ class SetPath:
 
 Command = (
     Bootstrap
+    | Restore
+    | RestoreNodes
     | PutNode
     | RemoveNode
     | PutObject
@@ -222,6 +268,8 @@ Command = (
 
 COMMAND_TYPES: dict[str, Any] = {
     "Bootstrap": Bootstrap,
+    "Restore": Restore,
+    "RestoreNodes": RestoreNodes,
     "PutNode": PutNode,
     "RemoveNode": RemoveNode,
     "PutObject": PutObject,

@@ -142,6 +142,10 @@ class MeshState:
     # node id -> how many WireGuard key rotations were asked of it (RequestKeyRotation); the
     # node rotates while this is above the count it last served (webmesh.daemon.wg_keys).
     key_rotations: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
+    # A random id given when the mesh was bootstrapped or restored from a backup: a replica of
+    # the mesh before a restore sees that the servers now serve another one ("": older meshes).
+    generation: str = ""
+    restoring: bool = False  # a Restore was applied and its last RestoreNodes not yet
 
     @property
     def bootstrapped(self) -> bool:
@@ -198,8 +202,72 @@ def _bootstrap(state: MeshState, command: commands.Bootstrap) -> Transition:
     seeded = state.objects.with_policy(command.policy)
     for kind, obj in command.seed:
         seeded = seeded.put(kind, obj)
-    new = replace(state, networks=command.networks, objects=seeded)
+    new = replace(state, networks=command.networks, objects=seeded, generation=command.generation)
     return Transition(new, commands.Result(), (Bootstrapped(command.networks),))
+
+
+def _restore(state: MeshState, command: commands.Restore) -> Transition:
+    """Everything of the snapshot but its nodes (``RestoreNodes`` brings them)."""
+    if state.networks is not None:
+        raise errors.AlreadyExists("the mesh is already bootstrapped: nothing to restore into")
+    if not command.generation:
+        raise errors.InvalidArgument("a restore needs a generation")
+    raw = command.snapshot
+    if raw.get("v") != SNAPSHOT_VERSION or not raw.get("networks") or raw.get("nodes"):
+        raise errors.InvalidArgument("a Restore carries a snapshot without its nodes")
+    networks = Networks.from_dict(raw["networks"])
+    ipam.parse_ipv4_network(networks.ipv4)
+    if networks.ipv6:
+        ipam.parse_ipv6_network(networks.ipv6)
+    new = replace(
+        state,
+        networks=networks,
+        objects=Objects.from_dict(raw.get("objects", {})),
+        released=MappingProxyType({str(p): float(t) for p, t in raw.get("released", {}).items()}),
+        raft_key_epoch=int(raw.get("raft_key_epoch", 0)),
+        offline=MappingProxyType({str(i): float(t) for i, t in raw.get("offline", {}).items()}),
+        key_rotations=MappingProxyType(
+            {str(i): int(n) for i, n in raw.get("key_rotations", {}).items()}
+        ),
+        generation=command.generation,
+        restoring=True,
+    )
+    return Transition(new, commands.Result(), (Bootstrapped(networks),))
+
+
+def _restore_nodes(state: MeshState, command: commands.RestoreNodes) -> Transition:
+    """Add a restore's node records (all at once: the derived indexes are rebuilt once)."""
+    if not state.restoring or command.generation != state.generation:
+        raise errors.FailedPrecondition(
+            f"no restore of generation {command.generation!r} is under way"
+        )
+    assert state.networks is not None  # restoring implies a Restore was applied
+    owners: dict[str, str] = {}
+    for node in command.nodes:
+        validate_node(node)
+        if node.id in state.nodes:
+            raise errors.AlreadyExists(f"node {node.id!r} was already restored")
+        _check_addresses(state, state.networks, node)
+        for prefix in node.addresses():
+            if owners.setdefault(prefix, node.id) != node.id:
+                raise errors.AlreadyExists(f"address {prefix} is held by two restored nodes")
+    nodes = state.nodes.changed(put={node.id: node for node in command.nodes})
+    offline = state.offline
+    if command.last:  # presence of nodes the snapshot does not hold means nothing
+        offline = MappingProxyType({i: t for i, t in offline.items() if i in nodes})
+    new = replace(
+        state,
+        nodes=nodes,
+        address_owners=state.address_owners.changed(put=owners),
+        offline=offline,
+        relay_id=elect_relay(nodes.values(), offline),
+        routing_nodes=state.routing_nodes | {n.id for n in command.nodes if n.routes},
+        endpoint_nodes=state.endpoint_nodes | {n.id for n in command.nodes if n.endpoints},
+        dns_nodes=state.dns_nodes | {n.id for n in command.nodes if n.dns_address},
+        punch_nodes=state.punch_nodes | {n.id for n in command.nodes if punches(n)},
+        restoring=not command.last,
+    )
+    return Transition(new, commands.Result(value={"restored": len(command.nodes)}), (Reset(),))
 
 
 def _put_object(
@@ -465,6 +533,8 @@ def _with_member(ids: frozenset[str], node_id: str, member: bool) -> frozenset[s
 
 _HANDLERS: Mapping[type, Callable[[MeshState, Any], Transition]] = {
     commands.Bootstrap: _bootstrap,
+    commands.Restore: _restore,
+    commands.RestoreNodes: _restore_nodes,
     commands.PutNode: lambda state, c: _put_node(state, c.node, c.replaces_key),
     commands.RemoveNode: lambda state, c: _remove_node(state, c.node_id, c.at),
     commands.PutObject: lambda state, c: _put_object(state, c.kind, c.obj, c.allow_missing_nodes),
@@ -494,6 +564,8 @@ def to_snapshot(state: MeshState) -> dict[str, Any]:
             else {}
         ),
         **({"paths": dict(sorted(state.paths.items()))} if state.paths else {}),
+        **({"generation": state.generation} if state.generation else {}),
+        **({"restoring": True} if state.restoring else {}),
     }
 
 
@@ -526,4 +598,6 @@ def from_snapshot(raw: Mapping[str, Any]) -> MeshState:
         ),
         objects=Objects.from_dict(raw.get("objects", {})),
         raft_key_epoch=int(raw.get("raft_key_epoch", 0)),
+        generation=str(raw.get("generation", "")),
+        restoring=bool(raw.get("restoring", False)),
     )

@@ -26,7 +26,7 @@ class BackupScheduler:
     def __init__(
         self,
         *,
-        target: store.DirectoryStore,
+        target: store.BackupStore,
         key: bytes,
         interval: float,
         retain: int,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -117,7 +118,8 @@ class MembershipService(ReplicatedService):
     ) -> None:
         """Create the mesh with this node as its first voter (a no-op when the state exists)."""
         if not self.state.bootstrapped:
-            await self.propose(commands.Bootstrap(networks, policy or Policy(), seed))
+            generation = secrets.token_hex(8)
+            await self.propose(commands.Bootstrap(networks, policy or Policy(), seed, generation))
             log.info("mesh bootstrapped ipv4=%s ipv6=%s", networks.ipv4, networks.ipv6 or "-")
         await self.put_own_record(self_node)
 

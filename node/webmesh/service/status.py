@@ -27,3 +27,4 @@ class NodeStatus:
     node_count: int
     leader_id: str
     peer_names: dict[str, str]  # public key -> node id
+    mesh_generation: str = ""  # MeshState.generation

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from webmesh_operator.render import names
+from webmesh_operator.render import backup, names
 
 
 def _common(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -52,6 +52,11 @@ def server_config(mesh: Mapping[str, Any]) -> dict[str, Any]:
 
     ``bootstrap.enabled`` and ``mesh.join-address`` are mutually exclusive, so neither is in the
     file: the entrypoint passes one of them as a flag.
+
+    ``spec.restoreFrom`` is ``bootstrap.restore-from`` for the same reason as the rest of
+    ``bootstrap.*``: only pod 0 bootstraps, and only while it has no Raft state (a restarted
+    pod 0 ignores it; a pod 0 that lost its data while the mesh lives rejoins instead). Every
+    server writes the same ``backup.*`` (see :mod:`webmesh_operator.render.backup`).
     """
     name, spec = mesh["metadata"]["name"], mesh["spec"]
     config = _common(spec)
@@ -62,7 +67,10 @@ def server_config(mesh: Mapping[str, Any]) -> dict[str, Any]:
         # Every server may join as a voter (pod 0 too: it rejoins if it lost its data).
         "voters": [f"{name}-{ordinal}" for ordinal in range(spec["servers"])],
     }
+    if spec.get("restoreFrom"):
+        config["bootstrap"]["restore-from"] = spec["restoreFrom"]
     config["mesh"] = {"join-as-voter": True}
+    _add_backup(config, spec)
     meshdns = meshdns_config(spec)
     if meshdns:
         config["services"]["meshdns"] = meshdns
@@ -91,13 +99,25 @@ def meshdns_config(spec: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def node_group_config(node: Mapping[str, Any], mesh: Mapping[str, Any]) -> dict[str, Any]:
-    """The config of a Node group's pods: they join the mesh through its headless Service."""
+    """The config of a Node group's pods: they join the mesh through its headless Service.
+
+    Voters also write the Mesh's backups when they lead; observers never lead, so they do not.
+    """
     config = _common(mesh["spec"])
+    voter = bool(node["spec"]["voter"])
     config["mesh"] = {
         "join-address": names.join_address(mesh["metadata"]["name"], mesh["metadata"]["namespace"]),
-        "join-as-voter": bool(node["spec"]["voter"]),
+        "join-as-voter": voter,
     }
+    if voter:
+        _add_backup(config, mesh["spec"])
     return config
+
+
+def _add_backup(config: dict[str, Any], spec: Mapping[str, Any]) -> None:
+    settings = backup.settings(spec)
+    if settings:
+        config["backup"] = settings
 
 
 def to_yaml(config: Mapping[str, Any]) -> str:

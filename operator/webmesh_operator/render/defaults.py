@@ -27,6 +27,12 @@ MESH_SPEC_DEFAULTS: Mapping[str, Any] = {
     "meshDNS": {"enabled": False, "forward": True},
 }
 
+# Objects without a default of their own (absent means "off") whose fields have defaults: the
+# API server fills those in only when the object is given, and so does render.
+MESH_OPTIONAL_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
+    "backup": {"interval": "1h", "retain": 24},
+}
+
 NODE_SPEC_DEFAULTS: Mapping[str, Any] = {
     "replicas": 1,
     "voter": False,
@@ -53,7 +59,12 @@ def _with_spec_defaults(resource: Mapping[str, Any], defaults: Mapping[str, Any]
 
 def mesh_with_defaults(mesh: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of the ``Mesh`` with every defaulted field of its spec filled in."""
-    return _with_spec_defaults(mesh, MESH_SPEC_DEFAULTS)
+    result = _with_spec_defaults(mesh, MESH_SPEC_DEFAULTS)
+    spec = result["spec"]
+    for key, defaults in MESH_OPTIONAL_DEFAULTS.items():
+        if isinstance(spec.get(key), Mapping):
+            spec[key] = _merge(defaults, spec[key])
+    return result
 
 
 def node_with_defaults(node: Mapping[str, Any]) -> dict[str, Any]:

@@ -208,6 +208,7 @@ def statefulset(mesh: Mapping[str, Any], config_checksum: str) -> Manifest:
         resources=spec.get("resources"),
         host_network=host_network,
         server=True,
+        voter=True,
     )
     pod_spec: dict[str, Any] = {
         "initContainers": [pod.forwarding_init_container(mesh)],
@@ -217,6 +218,7 @@ def statefulset(mesh: Mapping[str, Any], config_checksum: str) -> Manifest:
             config_map=names.server_config_map_name(name),
             tls_secret=names.tls_secret_name(name),
             endpoints_config_map=names.endpoints_config_map_name(name),
+            voter=True,
         ),
         "terminationGracePeriodSeconds": 30,
         **pod.scheduling(spec),

@@ -37,8 +37,9 @@ def render_node_group(node: Mapping[str, Any], mesh: Mapping[str, Any]) -> list[
         "data": {names.CONFIG_FILE: config.to_yaml(config.node_group_config(node, mesh))},
     }
     spec = node["spec"]
+    voter = bool(spec["voter"])
     sidecar = pod.node_container(
-        mesh, command=list(pod.JOIN_ENTRYPOINT), resources=spec.get("resources")
+        mesh, command=list(pod.JOIN_ENTRYPOINT), resources=spec.get("resources"), voter=voter
     )
     apps = [dict(container) for container in spec.get("containers") or []]
     init_containers = [pod.forwarding_init_container(mesh)]
@@ -56,7 +57,10 @@ def render_node_group(node: Mapping[str, Any], mesh: Mapping[str, Any]) -> list[
         "initContainers": init_containers,
         "containers": apps,
         "volumes": pod.volumes(
-            mesh, config_map=config_map_name, tls_secret=names.tls_secret_name(name)
+            mesh,
+            config_map=config_map_name,
+            tls_secret=names.tls_secret_name(name),
+            voter=voter,
         ),
         "terminationGracePeriodSeconds": 30,
         **pod.scheduling(spec),

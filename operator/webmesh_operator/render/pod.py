@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from webmesh_operator.render import names
+from webmesh_operator.render import backup, names
 
 SERVER_ENTRYPOINT = f"""\
 set -eu
@@ -107,9 +107,11 @@ def node_container(
     resources: Mapping[str, Any] | None,
     host_network: bool = False,
     server: bool = False,
+    voter: bool = False,
 ) -> dict[str, Any]:
     """The webmesh-node container: NET_ADMIN, /dev/net/tun, its config, data and TLS; servers
-    also their external endpoints, and the MeshDNS ports when ``spec.meshDNS`` is on."""
+    also their external endpoints, and the MeshDNS ports when ``spec.meshDNS`` is on; voters
+    (servers and voter Node groups: any may lead) also the backup key, store and credentials."""
     spec = mesh["spec"]
     meshdns = server and bool(spec["meshDNS"]["enabled"])
     mtls = spec["security"]["mode"] == "mtls"
@@ -123,12 +125,14 @@ def node_container(
         mounts.append({"name": "tls", "mountPath": names.TLS_DIR, "readOnly": True})
     if server:
         mounts.append({"name": "endpoints", "mountPath": names.ENDPOINTS_DIR, "readOnly": True})
+    if voter:
+        mounts += backup.mounts(spec)
     container: dict[str, Any] = {
         "name": "webmesh-node",
         "image": spec["image"],
         "imagePullPolicy": spec["imagePullPolicy"],
         "command": command,
-        "env": env(mesh, mtls=mtls),
+        "env": env(mesh, mtls=mtls) + (backup.env(spec) if voter else []),
         "ports": ports(host_network=host_network, meshdns=meshdns),
         "readinessProbe": {
             "tcpSocket": {"port": "grpc"},
@@ -172,10 +176,11 @@ def volumes(
     config_map: str,
     tls_secret: str,
     endpoints_config_map: str | None = None,
+    voter: bool = False,
 ) -> list[dict[str, Any]]:
     """The pod's volumes, except ``data`` (a volumeClaimTemplate of the StatefulSet); servers
     also mount their endpoints ConfigMap (optional: a pod must start even before the operator
-    has written it)."""
+    has written it), and voters the backup key and store (see :func:`node_container`)."""
     items: list[dict[str, Any]] = [
         {"name": "config", "configMap": {"name": config_map}},
         {"name": "run-wireguard", "emptyDir": {}},
@@ -186,6 +191,8 @@ def volumes(
     if endpoints_config_map:
         source = {"name": endpoints_config_map, "optional": True}
         items.append({"name": "endpoints", "configMap": source})
+    if voter:
+        items += backup.volumes(mesh["spec"])
     return items
 
 

@@ -313,7 +313,23 @@ def mesh_errors(mesh: dict[str, Any]) -> list[str]:
 
 @pytest.mark.parametrize(
     "spec",
-    [{}, {"servers": 1, "security": {"mode": "insecure"}}, {"servers": 5, "ipv6": True}],
+    [
+        {},
+        {"servers": 1, "security": {"mode": "insecure"}},
+        {"servers": 5, "ipv6": True},
+        {
+            "backup": {
+                "url": "s3://mesh-backups/demo",
+                "keySecret": {"name": "demo-backup-key", "key": "backup.key"},
+                "s3": {
+                    "endpoint": "http://minio.minio.svc:9000",
+                    "credentialsSecret": {"name": "demo-backup-s3"},
+                },
+            },
+            "restoreFrom": "s3://mesh-backups/demo",
+        },
+    ],
+    ids=["empty", "insecure", "five", "backup"],
 )
 def test_mesh_create_renders_a_valid_mesh(spec: dict[str, Any]) -> None:
     values = {"mesh": {"create": True, "spec": spec}}

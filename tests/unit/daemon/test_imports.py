@@ -1,4 +1,4 @@
-"""What a running node loads: no LDAP client, YAML parser or operator unless they are used.
+"""What a running node loads: no LDAP client, YAML parser, boto3 or operator unless they are used.
 
 Each check runs in a fresh interpreter (the test process has imported everything already). It
 imports the modules of a running node, reads the settings the quick start's joiner uses (flags
@@ -12,6 +12,8 @@ import json
 import pathlib
 import subprocess
 import sys
+
+import pytest
 
 # Loaded only when configured (LDAP, --config, mTLS), never by the node (the operator), or left
 # out by the narrow imports of webmesh.wg.pyroute (the rest of pyroute2: NDB, IPDB, IPVS, ...)
@@ -54,6 +56,10 @@ ABSENT = (
     # backups: only on a node with --backup.url
     "webmesh.backup",
     "webmesh.service.backup",
+    # boto3 (and what it brings): only on a node whose --backup.url is s3:// (webmesh.backup.s3)
+    "boto3",
+    "botocore",
+    "s3transfer",
 )
 
 NODE = """
@@ -106,3 +112,22 @@ def test_a_node_with_basic_auth_loads_no_ldap(tmp_path: pathlib.Path) -> None:
     modules = node_modules(*argv, authenticators=["HtpasswdAuthenticator"])
     assert "webmesh.authn.basic" in modules
     assert absent(modules) == []
+
+
+STORE = """
+import json, sys
+from webmesh.backup.store import open_store
+open_store(sys.argv[1])
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+@pytest.mark.parametrize(("url", "loads_boto3"), [("/srv/backups", False), ("s3://b/mesh", True)])
+def test_only_an_s3_backup_store_loads_boto3(url: str, loads_boto3: bool) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", STORE, url], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    modules = set(json.loads(out.stdout))
+    boto = {"boto3", "botocore"}
+    assert boto & modules == (boto if loads_boto3 else set())

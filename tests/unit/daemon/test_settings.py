@@ -68,6 +68,7 @@ def test_defaults() -> None:
             ipv4_network="172.16.0.0/12",
             ipv6_network="",
             mesh_domain="webmesh.internal",
+            restore_from="",
             admin="admin",
             voters=(),
             disable_rbac=False,
@@ -102,7 +103,9 @@ def test_defaults() -> None:
                 no_forward=False,
             ),
         ),
-        backup=s.BackupSettings(url="", interval=3600, retain=24, key_file=""),
+        backup=s.BackupSettings(
+            url="", interval=3600, retain=24, key_file="", s3_endpoint="", s3_region=""
+        ),
         wireguard=s.WireGuardSettings(
             interface_name="webmesh0",
             listen_port=51820,
@@ -223,6 +226,7 @@ def test_the_documented_names_exist() -> None:
         "services.meshdns.no-forward", "mesh.use-meshdns", "global.no-remote-endpoint-detection",
         # backups (issue 18)
         "backup.url", "backup.interval", "backup.retain", "backup.key-file",
+        "backup.s3-endpoint", "backup.s3-region", "bootstrap.restore-from",
     }  # fmt: skip
     assert set(s.OPTIONS_BY_NAME) == documented
 
@@ -305,6 +309,9 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "backup.interval": ("15m", 900),
     "backup.retain": ("7", 7),
     "backup.key-file": ("/etc/webmesh/backup.key", "/etc/webmesh/backup.key"),
+    "backup.s3-endpoint": ("http://127.0.0.1:9000", "http://127.0.0.1:9000"),
+    "backup.s3-region": ("eu-west-1", "eu-west-1"),
+    "bootstrap.restore-from": ("s3://backups/mesh", "s3://backups/mesh"),
 }
 
 

@@ -185,6 +185,18 @@ BAD_MESH_SPECS = [
     ({"meshDNS": {"enabled": "yes"}}, "spec.meshDNS.enabled"),
     ({"meshDNS": {"forward": 1}}, "spec.meshDNS.forward"),
     ({"meshDNS": True}, "spec.meshDNS"),
+    ({"backup": {"url": "http://backups.example.com"}}, "spec.backup.url"),
+    ({"backup": {"url": "backups"}}, "spec.backup.url"),
+    ({"backup": {"url": "s3://"}}, "spec.backup.url"),
+    ({"backup": {"interval": "1d"}}, "spec.backup.interval"),
+    ({"backup": {"interval": ""}}, "spec.backup.interval"),
+    ({"backup": {"retain": 0}}, "spec.backup.retain"),
+    ({"backup": {"keySecret": {"name": "k"}}}, "missing 'key'"),
+    ({"backup": {"keySecret": {"name": "K_ey", "key": "k"}}}, "spec.backup.keySecret.name"),
+    ({"backup": {"s3": {"endpoint": "minio:9000"}}}, "spec.backup.s3.endpoint"),
+    ({"backup": {"s3": {"credentialsSecret": {}}}}, "missing 'name'"),
+    ({"backup": {"s3": {"accessKey": "AKIA..."}}}, "spec.backup.s3.accessKey"),
+    ({"restoreFrom": "gs://bucket/x"}, "spec.restoreFrom"),
 ]
 
 BAD_NODE_SPECS = [
@@ -227,6 +239,33 @@ def test_app_containers_keep_their_fields() -> None:
 )
 def test_python_defaults_mirror_the_crd(kind: str, python_defaults: Any) -> None:
     assert python_defaults() == openapi.apply_defaults(schema(kind)["properties"]["spec"], {})
+
+
+def test_python_defaults_of_a_given_backup_mirror_the_crd() -> None:
+    """``backup`` has no default (absent: no backups); its fields do, once it is given."""
+    given = {"backup": {"url": "s3://b", "keySecret": {"name": "k", "key": "backup.key"}}}
+    crd_defaults = openapi.apply_defaults(schema("Mesh")["properties"]["spec"], given)
+    assert defaults.mesh_with_defaults({"spec": given})["spec"] == crd_defaults
+    assert crd_defaults["backup"]["interval"] == "1h"
+
+
+def test_a_full_backup_spec_validates() -> None:
+    spec = {
+        "backup": {
+            "url": "s3://backups/demo",
+            "interval": "1h30m",
+            "retain": 48,
+            "keySecret": {"name": "demo-backup-key", "key": "backup.key"},
+            "s3": {
+                "endpoint": "http://minio.minio.svc:9000",
+                "region": "eu-west-1",
+                "credentialsSecret": {"name": "demo-s3"},
+            },
+            "volume": {"persistentVolumeClaim": {"claimName": "backups"}},
+        },
+        "restoreFrom": "file:///backups/demo/latest.wmbackup",
+    }
+    assert spec_errors("Mesh", spec) == []
 
 
 def test_defaults_keep_given_values_and_do_not_mutate() -> None:

@@ -89,6 +89,24 @@ def test_golden_ha_mesh_behind_node_ports(golden: Golden) -> None:
     golden("mesh-nodeport.yaml", dump(render_mesh(mesh, known)))
 
 
+def test_golden_mesh_with_backups(golden: Golden) -> None:
+    """Backups to S3 with credentials from a Secret, and a restore for the bootstrapping pod."""
+    mesh = example("mesh.yaml")
+    mesh["spec"] = {
+        "backup": {
+            "url": "s3://backups/demo",
+            "keySecret": {"name": "demo-backup-key", "key": "backup.key"},
+            "s3": {
+                "endpoint": "http://minio.minio.svc:9000",
+                "region": "eu-west-1",
+                "credentialsSecret": {"name": "demo-s3"},
+            },
+        },
+        "restoreFrom": "s3://backups/demo",
+    }
+    golden("mesh-backup.yaml", dump(render_mesh(mesh)))
+
+
 def test_golden_node_group(golden: Golden) -> None:
     node, mesh = example("node-group-with-app.yaml"), example("mesh.yaml")
     golden("node-group-with-app.yaml", dump(render_node_group(node, mesh)))

@@ -75,7 +75,7 @@ class InterfaceStatus(_message.Message):
     def __init__(self, name: _Optional[str] = ..., public_key: _Optional[str] = ..., listen_port: _Optional[int] = ..., addresses: _Optional[_Iterable[str]] = ..., total_rx_bytes: _Optional[int] = ..., total_tx_bytes: _Optional[int] = ..., peers: _Optional[_Iterable[_Union[PeerStatus, _Mapping]]] = ...) -> None: ...
 
 class Status(_message.Message):
-    __slots__ = ("id", "version", "started_at", "role", "raft", "interface", "node_count", "is_leader")
+    __slots__ = ("id", "version", "started_at", "role", "raft", "interface", "node_count", "is_leader", "mesh_generation")
     ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -84,6 +84,7 @@ class Status(_message.Message):
     INTERFACE_FIELD_NUMBER: _ClassVar[int]
     NODE_COUNT_FIELD_NUMBER: _ClassVar[int]
     IS_LEADER_FIELD_NUMBER: _ClassVar[int]
+    MESH_GENERATION_FIELD_NUMBER: _ClassVar[int]
     id: str
     version: str
     started_at: _timestamp_pb2.Timestamp
@@ -92,4 +93,5 @@ class Status(_message.Message):
     interface: InterfaceStatus
     node_count: int
     is_leader: bool
-    def __init__(self, id: _Optional[str] = ..., version: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., role: _Optional[_Union[_types_pb2.NodeRole, str]] = ..., raft: _Optional[_Union[RaftStatus, _Mapping]] = ..., interface: _Optional[_Union[InterfaceStatus, _Mapping]] = ..., node_count: _Optional[int] = ..., is_leader: _Optional[bool] = ...) -> None: ...
+    mesh_generation: str
+    def __init__(self, id: _Optional[str] = ..., version: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., role: _Optional[_Union[_types_pb2.NodeRole, str]] = ..., raft: _Optional[_Union[RaftStatus, _Mapping]] = ..., interface: _Optional[_Union[InterfaceStatus, _Mapping]] = ..., node_count: _Optional[int] = ..., is_leader: _Optional[bool] = ..., mesh_generation: _Optional[str] = ...) -> None: ...
