@@ -79,6 +79,7 @@ class Run:
     addresses: dict[str, str] = field(default_factory=dict)
     lab: netlab.Lab | None = None
     laptop: netlab.Host | None = None
+    uninstalled: bool = False  # step 9 ran to its end
 
     @property
     def apps(self) -> k8s_client.AppsV1Api:
@@ -125,9 +126,13 @@ def test_static_manifest_operator_mesh_workstation_rollout_and_uninstall(
         new_image_rolls_through_every_pod(run_)
         deleting_resources_removes_children(run_)
         uninstalling_the_manifest_leaves_nothing(run_)
+        run_.uninstalled = True
     finally:
         if run_.lab is not None:
             run_.lab.close()
+        if not run_.uninstalled:  # a failed step: leave the cluster to the next test clean
+            with contextlib.suppress(Exception):
+                uninstalling_the_manifest_leaves_nothing(run_)
 
 
 def operator_from_static_manifest(run_: Run) -> None:

@@ -34,7 +34,8 @@ def _as(message: object, cls: type[R]) -> R:
 
 
 class AdminServicer(admin_pb2_grpc.AdminServicer):  # type: ignore[misc]
-    """Put, Get, Delete and List for roles, role bindings, groups, network ACLs and routes."""
+    """Put, Get, Delete and List for roles, role bindings, groups, network ACLs, routes and
+    peerings."""
 
     def __init__(self, admin: AdminService, forwarder: LeaderForwarder) -> None:
         self._admin = admin
@@ -195,6 +196,26 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):  # type: ignore[misc]
         self, request: admin_pb2.ListRequest, context: Context
     ) -> admin_pb2.RouteList:
         return self._list(Kind.ROUTE, admin_pb2.RouteList)
+
+    # --- peerings -------------------------------------------------------------------------
+
+    async def PutPeering(self, request: admin_pb2.Peering, context: Context) -> admin_pb2.Peering:
+        return await self._put(Kind.PEERING, request, context)
+
+    async def GetPeering(
+        self, request: admin_pb2.GetRequest, context: Context
+    ) -> admin_pb2.Peering:
+        return self._get(Kind.PEERING, request, admin_pb2.Peering)
+
+    async def DeletePeering(
+        self, request: admin_pb2.DeleteRequest, context: Context
+    ) -> admin_pb2.DeleteResponse:
+        return await self._delete(Kind.PEERING, request, context)
+
+    async def ListPeerings(
+        self, request: admin_pb2.ListRequest, context: Context
+    ) -> admin_pb2.PeeringList:
+        return self._list(Kind.PEERING, admin_pb2.PeeringList)
 
     # --- raft keys ------------------------------------------------------------------------
 

@@ -141,6 +141,7 @@ _ADMIN_OBJECTS: tuple[tuple[str, str, Resource, tuple[str, ...]], ...] = (
     ("Group", "Groups", Resource.GROUPS, ("group",)),
     ("NetworkACL", "NetworkACLs", Resource.NETWORKACLS, ("network_acl", "networkacl", "acl")),
     ("Route", "Routes", Resource.ROUTES, ("route",)),
+    ("Peering", "Peerings", Resource.PEERINGS, ("peering",)),
 )
 
 

@@ -49,6 +49,9 @@ class Resource(enum.StrEnum):
     GROUPS = "groups"
     NETWORKACLS = "networkacls"
     ROUTES = "routes"
+    # "put peerings/<name>": link the mesh to another one (its gateway becomes a WireGuard peer
+    # and its prefixes are routed in), so it is as sensitive as routes and network ACLs
+    PEERINGS = "peerings"
     ALL = "*"
 
 

@@ -1,8 +1,8 @@
 """``wmctl get|put|delete`` for the mesh's policy objects (Admin API).
 
 Resources are named like kubectl's (plural, lowercase; the singular works too): ``roles``,
-``rolebindings``, ``groups``, ``networkacls``, ``routes``. ``put`` builds the object from flags
-(repeatable where a list is expected) and replaces any object of the same name.
+``rolebindings``, ``groups``, ``networkacls``, ``routes``, ``peerings``. ``put`` builds the object
+from flags (repeatable where a list is expected) and replaces any object of the same name.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ RESOURCES: dict[str, Kind] = {
     "groups": Kind.GROUP,
     "networkacls": Kind.NETWORKACL,
     "routes": Kind.ROUTE,
+    "peerings": Kind.PEERING,
 }
 ALIASES: dict[str, list[str]] = {plural: [kind.value] for plural, kind in RESOURCES.items()}
 KIND_OF: dict[str, Kind] = {
@@ -38,6 +39,7 @@ DESCRIPTIONS: dict[Kind, str] = {
     Kind.GROUP: "groups (sets of users and nodes)",
     Kind.NETWORKACL: "network ACLs (which nodes may reach which)",
     Kind.ROUTE: "routes (CIDRs reachable through a node)",
+    Kind.PEERING: "peerings (links to other meshes, through a gateway node)",
 }
 
 PUT_EXAMPLES: dict[Kind, str] = {
@@ -68,9 +70,26 @@ examples:
   wmctl put routes office-lan --node gateway-1 --cidr 192.168.10.0/24
   wmctl put routes exit-1-out --node exit-1 --cidr 0.0.0.0/0   # offers exit-1 as an exit node
 """,
+    Kind.PEERING: """\
+examples:
+  # mesh A (10.10.0.0/16, gateway a-1) and mesh B (10.20.0.0/16, gateway b-1), one put in each:
+  wmctl -s a-1:8443 put peerings to-b --gateway a-1 --remote-public-key <b-1's publicKey> \\
+      --remote-endpoint b-1.example:51820 --export 10.10.0.0/16 --accept 10.20.0.0/16
+  wmctl -s b-1:8443 put peerings to-a --gateway b-1 --remote-public-key <a-1's publicKey> \\
+      --remote-endpoint a-1.example:51820 --export 10.20.0.0/16 --accept 10.10.0.0/16
+""",
 }
 
 PUT_NOTES: dict[Kind, str] = {
+    Kind.PEERING: """
+Each mesh's administrators put one peering, the mirror image of the other's: one side's
+--export is the other's --accept. A gateway's public key is the publicKey of
+'wmctl get node NAME -o json' in its own mesh, and its endpoint the primaryEndpoint there.
+Every node routes the accepted CIDRs through the gateway; the gateway lets the other mesh
+reach only the exported CIDRs and drops the rest. Accepted CIDRs must not overlap this mesh's
+networks nor another peering's (peered meshes need distinct networks). A peering needs an
+endpoint on at least one side: without --remote-endpoint the other gateway dials in.
+""",
     Kind.ROUTE: """
 A route to 0.0.0.0/0 or ::/0 makes its node an exit node (it masquerades): no other node's
 default route changes. Only nodes that opt in send their internet traffic there
@@ -178,12 +197,50 @@ def _add_put_route(parser: argparse.ArgumentParser) -> None:
     _allow_missing_nodes(parser)
 
 
+def _add_put_peering(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--gateway",
+        required=True,
+        metavar="NODE",
+        help="this mesh's node that carries the peering (must be in the mesh; it forwards "
+        "between the meshes)",
+    )
+    parser.add_argument(
+        "--remote-public-key",
+        required=True,
+        metavar="KEY",
+        help="the WireGuard public key of the other mesh's gateway (its publicKey)",
+    )
+    parser.add_argument(
+        "--remote-endpoint",
+        default="",
+        metavar="HOST:PORT",
+        help="the other gateway's WireGuard endpoint (default: none, the other gateway dials in)",
+    )
+    _list_flag(
+        parser,
+        "--export",
+        "a CIDR of this mesh the other mesh may reach",
+        required=True,
+        metavar="CIDR",
+    )
+    _list_flag(
+        parser,
+        "--accept",
+        "a CIDR of the other mesh routed through the gateway",
+        required=True,
+        metavar="CIDR",
+    )
+    _allow_missing_nodes(parser)
+
+
 _PUT_FLAGS: dict[Kind, Callable[[argparse.ArgumentParser], None]] = {
     Kind.ROLE: _add_put_role,
     Kind.ROLEBINDING: _add_put_rolebinding,
     Kind.GROUP: _add_put_group,
     Kind.NETWORKACL: _add_put_networkacl,
     Kind.ROUTE: _add_put_route,
+    Kind.PEERING: _add_put_peering,
 }
 
 
@@ -192,14 +249,14 @@ def add_parsers(sub: Any, common: list[argparse.ArgumentParser]) -> None:
     put = sub.add_parser(
         "put",
         parents=common,
-        help="create or replace a role, role binding, group, network ACL or route",
+        help="create or replace a role, role binding, group, network ACL, route or peering",
         **_epilog("examples:\n" + "".join(PUT_EXAMPLES[k].split("\n", 1)[1] for k in Kind)),
     )
     put_sub = put.add_subparsers(dest="resource", required=True, metavar="RESOURCE")
     delete = sub.add_parser(
         "delete",
         parents=common,
-        help="delete a role, role binding, group, network ACL or route",
+        help="delete a role, role binding, group, network ACL, route or peering",
         **_epilog(
             "examples:\n  wmctl delete networkacls deny-b-c\n  wmctl delete roles acl-editor\n"
         ),
@@ -267,6 +324,15 @@ def build_object(kind: Kind, args: argparse.Namespace) -> Message:
             return admin_pb2.Route(
                 name=args.name, node=args.node, destination_cidrs=_values(args, "cidr")
             )
+        case Kind.PEERING:
+            return admin_pb2.Peering(
+                name=args.name,
+                gateway=args.gateway,
+                remote_public_key=args.remote_public_key,
+                remote_endpoint=args.remote_endpoint,
+                export_cidrs=_values(args, "export"),
+                accept_cidrs=_values(args, "accept"),
+            )
     raise AssertionError(f"unhandled kind {kind!r}")  # pragma: no cover
 
 
@@ -312,12 +378,23 @@ def _route_row(m: Any) -> list[str]:
     return [m.name, m.node, _joined(m.destination_cidrs)]
 
 
+def _peering_row(m: Any) -> list[str]:
+    return [
+        m.name,
+        m.gateway,
+        m.remote_endpoint or "-",
+        _joined(m.export_cidrs),
+        _joined(m.accept_cidrs),
+    ]
+
+
 TABLES: dict[Kind, tuple[tuple[str, ...], Callable[[Any], list[str]]]] = {
     Kind.ROLE: (("NAME", "RULES"), _role_row),
     Kind.ROLEBINDING: (("NAME", "ROLE", "SUBJECTS"), _rolebinding_row),
     Kind.GROUP: (("NAME", "MEMBERS"), _group_row),
     Kind.NETWORKACL: (("NAME", "PRIORITY", "ACTION", "SOURCE", "DESTINATION"), _networkacl_row),
     Kind.ROUTE: (("NAME", "NODE", "CIDRS"), _route_row),
+    Kind.PEERING: (("NAME", "GATEWAY", "REMOTE", "EXPORT", "ACCEPT"), _peering_row),
 }
 
 

@@ -18,7 +18,7 @@ from webmesh import errors
 from webmesh.api.v1 import admin_pb2
 from webmesh.authz.acl import NetworkACL
 from webmesh.authz.model import Group, Role, RoleBinding, Rule, Subject
-from webmesh.mesh.objects import Kind, MeshObject, Route
+from webmesh.mesh.objects import Kind, MeshObject, Peering, Route
 from webmesh.syntax import malformed
 
 
@@ -57,6 +57,9 @@ ADMIN_KINDS: dict[Kind, AdminKind] = {
         "NetworkACLs",
     ),
     Kind.ROUTE: AdminKind(Kind.ROUTE, admin_pb2.Route, admin_pb2.RouteList, "Route", "Routes"),
+    Kind.PEERING: AdminKind(
+        Kind.PEERING, admin_pb2.Peering, admin_pb2.PeeringList, "Peering", "Peerings"
+    ),
 }
 
 
@@ -109,6 +112,17 @@ def route_to_proto(route: Route) -> admin_pb2.Route:
     )
 
 
+def peering_to_proto(peering: Peering) -> admin_pb2.Peering:
+    return admin_pb2.Peering(
+        name=peering.name,
+        gateway=peering.gateway,
+        remote_public_key=peering.remote_public_key,
+        remote_endpoint=peering.remote_endpoint,
+        export_cidrs=list(peering.export_cidrs),
+        accept_cidrs=list(peering.accept_cidrs),
+    )
+
+
 def to_proto(obj: MeshObject) -> Message:
     """Any policy object as its Admin message."""
     match obj:
@@ -122,6 +136,8 @@ def to_proto(obj: MeshObject) -> Message:
             return networkacl_to_proto(obj)
         case Route():
             return route_to_proto(obj)
+        case Peering():
+            return peering_to_proto(obj)
     raise AssertionError(f"unhandled object {obj!r}")  # pragma: no cover
 
 
@@ -184,12 +200,25 @@ def route_from_proto(message: admin_pb2.Route) -> Route:
         )
 
 
+def peering_from_proto(message: admin_pb2.Peering) -> Peering:
+    with malformed("peering"):
+        return Peering(
+            name=message.name,
+            gateway=message.gateway,
+            remote_public_key=message.remote_public_key,
+            remote_endpoint=message.remote_endpoint,
+            export_cidrs=tuple(message.export_cidrs),
+            accept_cidrs=tuple(message.accept_cidrs),
+        )
+
+
 _FROM_PROTO: dict[Kind, Any] = {
     Kind.ROLE: role_from_proto,
     Kind.ROLEBINDING: rolebinding_from_proto,
     Kind.GROUP: group_from_proto,
     Kind.NETWORKACL: networkacl_from_proto,
     Kind.ROUTE: route_from_proto,
+    Kind.PEERING: peering_from_proto,
 }
 
 

@@ -893,6 +893,7 @@ class NodeDaemon:
             feed=ReplicaFeed(self.changes, self.identity.node_id, self._initial_peers),
             forwarding=self._relays,
             masquerade=self._is_exit_node,
+            peering_filter=lambda: peers.export_rules(self.machine.state, self.identity.node_id),
             on_pass=self._record_pass,
         )
         await self.reconciler.bring_up()

@@ -101,7 +101,7 @@ def _object(kind: str, raw: Mapping[str, Any]) -> objects.MeshObject:
 
 @dataclass(frozen=True, slots=True)
 class PutObject:
-    """Create or replace a policy object (role, rolebinding, group, networkacl, route)."""
+    """Create or replace a policy object (role, rolebinding, group, networkacl, route, peering)."""
 
     kind: objects.Kind
     obj: objects.MeshObject

@@ -1,4 +1,5 @@
-"""The mesh's policy objects: RBAC (roles, bindings, groups), network ACLs and routes.
+"""The mesh's policy objects: RBAC (roles, bindings, groups), network ACLs, routes and peerings
+with other meshes.
 
 They live in the replicated state beside the nodes, are changed by ``PutObject`` /
 ``DeleteObject`` commands (administrators, through the Admin API), and are compiled once per change
@@ -9,6 +10,7 @@ call or computing a peer never walks every object.
 from __future__ import annotations
 
 import enum
+import ipaddress
 from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -18,6 +20,7 @@ from webmesh import errors
 from webmesh.authz.acl import GROUP_PREFIX, AclAction, AclView, NetworkACL
 from webmesh.authz.authorize import RbacView
 from webmesh.authz.model import Group, Role, RoleBinding
+from webmesh.mesh.model import validate_endpoint, validate_public_key
 from webmesh.syntax import as_tuple, validate_cidr, validate_name, validate_node_id
 
 
@@ -33,7 +36,7 @@ class Route:
     destination_cidrs: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        validate_name(self.name, what="route name")
+        validate_name(self.name, what="route")
         validate_node_id(self.node)
         cidrs = tuple(validate_cidr(c) for c in as_tuple(self.destination_cidrs, what="cidrs"))
         if not cidrs:
@@ -55,21 +58,82 @@ class Route:
             raise errors.InvalidArgument(f"malformed route: {exc!r}") from exc
 
 
+@dataclass(frozen=True, slots=True)
+class Peering:
+    """A link to another mesh, which that mesh's administrators mirror with a peering of theirs.
+
+    This mesh's ``gateway`` node and the other mesh's gateway (``remote_public_key``, at
+    ``remote_endpoint``) become WireGuard peers. Every node here reaches ``accept_cidrs`` (the
+    other mesh's prefixes it takes) through the gateway, as if a Route put them there, and so do
+    network ACLs with destination CIDRs there; the gateway lets traffic from the other mesh
+    reach only ``export_cidrs`` (this mesh's prefixes it offers), and drops the rest. Deleting
+    the peering takes all of it away. A peering whose accepted prefixes overlap this mesh's
+    networks, or another peering's, is refused (``check_peering``): a prefix would mean two
+    places.
+    """
+
+    name: str
+    gateway: str
+    remote_public_key: str
+    export_cidrs: tuple[str, ...]
+    accept_cidrs: tuple[str, ...]
+    remote_endpoint: str = ""  # "" when only the other gateway has an endpoint: it dials us
+
+    def __post_init__(self) -> None:
+        validate_name(self.name, what="peering")
+        validate_node_id(self.gateway)
+        validate_public_key(self.remote_public_key)
+        if self.remote_endpoint:
+            validate_endpoint(self.remote_endpoint)
+        for what in ("export_cidrs", "accept_cidrs"):
+            cidrs = tuple(validate_cidr(c) for c in as_tuple(getattr(self, what), what="cidrs"))
+            if not cidrs:
+                word = what.split("_")[0]
+                raise errors.InvalidArgument(f"peering {self.name!r} has no {word} CIDR")
+            object.__setattr__(self, what, cidrs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "gateway": self.gateway,
+            "remote_public_key": self.remote_public_key,
+            "remote_endpoint": self.remote_endpoint,
+            "export_cidrs": list(self.export_cidrs),
+            "accept_cidrs": list(self.accept_cidrs),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Peering:
+        try:
+            return cls(
+                name=str(raw["name"]),
+                gateway=str(raw["gateway"]),
+                remote_public_key=str(raw["remote_public_key"]),
+                remote_endpoint=str(raw.get("remote_endpoint", "")),
+                export_cidrs=tuple(raw["export_cidrs"]),
+                accept_cidrs=tuple(raw["accept_cidrs"]),
+            )
+        except (KeyError, TypeError) as exc:
+            raise errors.InvalidArgument(f"malformed peering: {exc!r}") from exc
+
+
 class Kind(enum.StrEnum):
     ROLE = "role"
     ROLEBINDING = "rolebinding"
     GROUP = "group"
     NETWORKACL = "networkacl"
     ROUTE = "route"
+    PEERING = "peering"
 
 
-MeshObject = Role | RoleBinding | Group | NetworkACL | Route
+MeshObject = Role | RoleBinding | Group | NetworkACL | Route | Peering
 CLASSES: dict[Kind, Any] = {
     Kind.ROLE: Role,
     Kind.ROLEBINDING: RoleBinding,
     Kind.GROUP: Group,
     Kind.NETWORKACL: NetworkACL,
     Kind.ROUTE: Route,
+    Kind.PEERING: Peering,
 }
 
 
@@ -122,7 +186,12 @@ class Objects:
     # Derived from by_kind and policy (so left out of equality):
     rbac: RbacView = field(default_factory=RbacView, compare=False)
     acl: AclView = field(default_factory=AclView, compare=False)
+    # node id -> the CIDRs routed through it: Route objects, and what its peerings accept
     routes_by_node: Mapping[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
+    # gateway node id -> its peerings, by name
+    peerings_by_gateway: Mapping[str, tuple[Peering, ...]] = field(
+        default_factory=dict, compare=False
+    )
 
     @property
     def acl_is_trivial(self) -> bool:
@@ -175,6 +244,11 @@ def compile_objects(by_kind: Mapping[Kind, Mapping[str, MeshObject]], policy: Po
     for route in frozen[Kind.ROUTE].values():
         assert isinstance(route, Route)
         routes.setdefault(route.node, []).extend(route.destination_cidrs)
+    peerings: dict[str, list[Peering]] = {}
+    for peering in frozen[Kind.PEERING].values():
+        assert isinstance(peering, Peering)
+        routes.setdefault(peering.gateway, []).extend(peering.accept_cidrs)
+        peerings.setdefault(peering.gateway, []).append(peering)
     return Objects(
         by_kind=frozen,
         policy=policy,
@@ -185,6 +259,9 @@ def compile_objects(by_kind: Mapping[Kind, Mapping[str, MeshObject]], policy: Po
         ),
         acl=AclView(frozen[Kind.NETWORKACL].values(), groups, policy.default_network_policy),  # type: ignore[arg-type]
         routes_by_node={node: tuple(sorted(set(cidrs))) for node, cidrs in routes.items()},
+        peerings_by_gateway={
+            node: tuple(sorted(found, key=lambda p: p.name)) for node, found in peerings.items()
+        },
     )
 
 
@@ -225,6 +302,8 @@ def _missing_reference(
     """The first checked reference of ``obj`` that does not resolve ("" when all do)."""
     if isinstance(obj, Route) and obj.node not in nodes and not allow_missing_nodes:
         return f"node {obj.node!r}"
+    if isinstance(obj, Peering) and obj.gateway not in nodes and not allow_missing_nodes:
+        return f"node {obj.gateway!r}"
     if isinstance(obj, RoleBinding) and obj.role not in objects.by_kind[Kind.ROLE]:
         return f"role {obj.role!r}"
     if isinstance(obj, NetworkACL):
@@ -236,3 +315,29 @@ def _missing_reference(
             elif selector != "*" and selector not in nodes and not allow_missing_nodes:
                 return f"node {selector!r}"
     return ""
+
+
+def check_peering(peering: Peering, networks: tuple[str, ...], objects: Objects) -> None:
+    """Refuse (``InvalidArgument``) a peering whose accepted prefixes overlap this mesh's
+    ``networks`` or what another peering accepts: the same address would mean two places."""
+    for accepted in peering.accept_cidrs:
+        clash = next((n for n in networks if _overlap(accepted, n)), None)
+        if clash is not None:
+            raise errors.InvalidArgument(
+                f"peering {peering.name}: the other mesh's {accepted} overlaps this mesh's "
+                f"network {clash}; peered meshes need networks that do not overlap (bootstrap "
+                "one with another --bootstrap.ipv4-network)"
+            )
+        for other in objects.by_kind[Kind.PEERING].values():
+            assert isinstance(other, Peering)
+            theirs = next((c for c in other.accept_cidrs if _overlap(accepted, c)), None)
+            if other.name != peering.name and theirs is not None:
+                raise errors.InvalidArgument(
+                    f"peering {peering.name}: {accepted} overlaps {theirs}, which peering "
+                    f"{other.name} accepts"
+                )
+
+
+def _overlap(a: str, b: str) -> bool:
+    net_a, net_b = ipaddress.ip_network(a, strict=False), ipaddress.ip_network(b, strict=False)
+    return net_a.version == net_b.version and net_a.overlaps(net_b)

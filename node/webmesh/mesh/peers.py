@@ -22,6 +22,11 @@ but no peer's AllowedIPs carry them, so no node's traffic to the internet moves 
 by itself. A peer entry lists them apart (``Peer.exit_routes``), and only a node that opted in
 to that exit node adds them, locally, with policy routing (``webmesh.reconcile.desired``).
 
+A peering with another mesh (``objects.Peering``) adds one entry, on its gateway only: the
+other mesh's gateway, at its endpoint, with the accepted prefixes as AllowedIPs (its id is
+``peering/<name>``, which no node id can be). Every other node reaches those prefixes through the
+gateway like a Route object's, ACLs included.
+
 ``peers_of`` computes a node's whole peer list (O(n)); ``peer_changes`` computes only what one
 batch of changes does to it (O(changed nodes)), for the reconciler's and the streams' fast path.
 """
@@ -35,6 +40,8 @@ from webmesh.mesh.model import Node
 from webmesh.mesh.state import MeshState, pair_key
 
 DIRECT, RELAYED, PUNCHING = "direct", "relayed", "punching"
+PEERING_PREFIX = "peering/"  # the id of a peering's entry ("/" is in no node id)
+PEERING_KEEPALIVE = 25  # seconds: the other gateway may be behind a NAT or a firewall
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +56,7 @@ class Peer:
     exit_routes: tuple[str, ...] = ()  # the default routes it offers as an exit node (sorted)
     # between two nodes without an endpoint: "punching" (no AllowedIPs yet) or "direct"
     path: str = ""
+    keepalive: int = 0  # seconds; 0: the interface's setting
 
 
 def path_between(state: MeshState, a: Node, b: Node) -> str:
@@ -179,7 +187,33 @@ def peers_of(state: MeshState, local_id: str) -> tuple[Peer, ...]:
             ids = ids | state.punch_nodes
         candidates = (state.nodes[i] for i in ids if i in state.nodes)
     entries = (peer_entry(state, local, n) for n in candidates if n.id != local_id)
-    return tuple(sorted((p for p in entries if p is not None), key=lambda p: p.node_id))
+    found = [p for p in entries if p is not None]
+    return tuple(sorted((*found, *peering_entries(state, local_id)), key=lambda p: p.node_id))
+
+
+def peering_entries(state: MeshState, local_id: str) -> tuple[Peer, ...]:
+    """The other meshes' gateways, when ``local_id`` is a peering gateway (else none)."""
+    return tuple(
+        Peer(
+            node_id=PEERING_PREFIX + peering.name,
+            public_key=peering.remote_public_key,
+            endpoint=peering.remote_endpoint,
+            allowed_ips=tuple(sorted(peering.accept_cidrs)),
+            keepalive=PEERING_KEEPALIVE,
+        )
+        for peering in state.objects.peerings_by_gateway.get(local_id, ())
+    )
+
+
+def export_rules(
+    state: MeshState, local_id: str
+) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+    """For a peering gateway's filter (``webmesh.wg.peering_filter``): per peering, the other
+    mesh's accepted prefixes and this mesh's exported ones."""
+    return tuple(
+        (peering.accept_cidrs, peering.export_cidrs)
+        for peering in state.objects.peerings_by_gateway.get(local_id, ())
+    )
 
 
 def peer_changes(
@@ -196,6 +230,9 @@ def peer_changes(
         return None
     if before.objects.acl is not after.objects.acl:
         return None  # ACLs or groups changed: who reaches whom may differ anywhere
+    gateway_of = (s.objects.peerings_by_gateway.get(local_id) for s in (before, after))
+    if next(gateway_of) != next(gateway_of):
+        return None  # its own peerings changed: entries that are no node's
     if local is None:
         return {}
     affected = set(changed) - {local_id}

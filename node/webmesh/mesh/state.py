@@ -16,7 +16,15 @@ from webmesh import errors
 from webmesh.authz.model import is_builtin, is_read_only
 from webmesh.mesh import commands, ipam
 from webmesh.mesh.model import Networks, Node, NodeRole, validate_endpoint, validate_node
-from webmesh.mesh.objects import Kind, MeshObject, Objects, Route, check_references
+from webmesh.mesh.objects import (
+    Kind,
+    MeshObject,
+    Objects,
+    Peering,
+    Route,
+    check_peering,
+    check_references,
+)
 from webmesh.mesh.pmap import PersistentMap
 
 SNAPSHOT_VERSION = 1
@@ -104,6 +112,7 @@ def changed_node_ids(effects: tuple[Effect, ...]) -> frozenset[str] | None:
                 if kind in (Kind.GROUP, Kind.NETWORKACL):
                     return None  # who may reach whom may have changed anywhere
                 ids.update(o.node for o in (before, after) if isinstance(o, Route))
+                ids.update(o.gateway for o in (before, after) if isinstance(o, Peering))
             case Bootstrapped() | Reset():
                 return None
     return frozenset(ids)
@@ -285,6 +294,9 @@ def _put_object(
     if is_read_only(f"{kind.value}s", obj.name):
         raise errors.PermissionDenied(f"{kind.value} {obj.name!r} is built in and read-only")
     check_references(kind, obj, state.objects, state.nodes, allow_missing_nodes)
+    if isinstance(obj, Peering):
+        networks = (state.networks.ipv4, state.networks.ipv6)
+        check_peering(obj, tuple(n for n in networks if n), state.objects)
     before = state.objects.by_kind[kind].get(obj.name)
     new = replace(state, objects=state.objects.put(kind, obj))
     return Transition(new, commands.Result(), (ObjectChanged(kind, before, obj),))

@@ -81,7 +81,7 @@ def _exit_routes_from(local: LocalInterface, peer: Peer) -> tuple[str, ...]:
 
 
 def _peer_config(local: LocalInterface, peer: Peer) -> PeerConfig:
-    keepalive = local.keepalive
+    keepalive = local.keepalive or peer.keepalive
     if not keepalive and peer.endpoint and not local.has_endpoint:
         keepalive = DEFAULT_KEEPALIVE  # we dial it, possibly from behind NAT: keep the path open
     allowed = peer.allowed_ips

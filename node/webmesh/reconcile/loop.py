@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from webmesh.mesh.feed import PeerDelta, PeerFeed
@@ -31,6 +31,7 @@ from webmesh.reconcile.desired import (
 from webmesh.reconcile.resolve import EndpointResolver
 from webmesh.wg.driver import WireGuardDriver
 from webmesh.wg.netlink import EXIT_TABLE, Links
+from webmesh.wg.peering_filter import Rule as PeeringRule
 from webmesh.wg.plan import Plan
 
 log = logging.getLogger("webmesh.reconcile")
@@ -61,6 +62,7 @@ class Reconciler:
         feed: PeerFeed,
         forwarding: Callable[[], bool] = lambda: False,
         masquerade: Callable[[], bool] | None = None,
+        peering_filter: Callable[[], Sequence[PeeringRule]] | None = None,
         on_pass: Callable[[PassResult], None] = lambda _: None,
         resync_interval: float = RESYNC_INTERVAL,
         resolver: EndpointResolver | None = None,
@@ -71,6 +73,7 @@ class Reconciler:
         self._feed = feed
         self._forwarding = forwarding
         self._masquerade = masquerade
+        self._peering_filter = peering_filter
         self._on_pass = on_pass
         self._resync_interval = resync_interval
         self._resolver = resolver or EndpointResolver()
@@ -84,6 +87,7 @@ class Reconciler:
         # makes them so (it also clears what a crashed run of the node left behind)
         self._exit: tuple[str, ...] | None = None
         self._masquerading: bool | None = None
+        self._filtering: tuple[PeeringRule, ...] | None = None
         self.passes = 0
 
     @property
@@ -134,6 +138,7 @@ class Reconciler:
         await self._ensure_forwarding()
         await self._sync_exit()
         await self._sync_masquerade()
+        await self._sync_peering_filter()
         self._needs_full = False
         changes = "" if plan.empty else plan.describe()
         if changes:
@@ -224,17 +229,29 @@ class Reconciler:
             await self._links.set_masquerade(self._local.name, wanted)
             self._masquerading = wanted
 
+    async def _sync_peering_filter(self) -> None:
+        """``peering_filter`` None: this interface is never a peering gateway (``wmctl
+        connect``), so there is nothing to sync or clean up, and no ``nft`` to run."""
+        if self._peering_filter is None:
+            return
+        wanted = tuple(self._peering_filter())
+        if wanted != self._filtering:
+            await self._links.set_peering_filter(self._local.name, wanted)
+            self._filtering = wanted
+
     async def tear_down(self) -> None:
         """Undo what the node did to the host, then remove the interface (on shutdown): exit
         routing and masquerading go first, then the sysctls it changed are restored."""
         undos: list[Awaitable[None]] = [self._links.set_exit_routing(self._local.name, [])]
         if self._masquerade is not None:
             undos.append(self._links.set_masquerade(self._local.name, False))
+        if self._peering_filter is not None:
+            undos.append(self._links.set_peering_filter(self._local.name, ()))
         undos.append(self._links.restore_host())
         for undo in undos:
             try:
                 await undo
             except Exception as exc:  # keep undoing: the interface must go in any case
                 log.warning("cannot undo a host change iface=%s error=%r", self._local.name, exc)
-        self._exit, self._masquerading = None, None
+        self._exit, self._masquerading, self._filtering = None, None, None
         await self._driver.delete(self._local.name)

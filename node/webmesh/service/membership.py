@@ -32,6 +32,9 @@ DEFAULT_RAFT_PORT = 9443
 # another machine while an old configuration lingers somewhere.
 DEFAULT_ADDRESS_QUARANTINE = 600.0
 ADDRESS_RACE_RETRIES = 3
+# Seconds a node's observed endpoint stays put after it moved: servers that see it at different
+# ports (a NAT that maps each destination anew) would otherwise rewrite it on every report.
+OBSERVED_CALM = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,7 @@ class MembershipService(ReplicatedService):
         self._node_locks: dict[str, asyncio.Lock] = {}  # one join per node id at a time
         self._reserved: set[str] = set()  # addresses picked by joins not yet committed
         self._join_log = JoinLog()
+        self._observed_at: dict[str, float] = {}  # node id -> when its observed endpoint moved
 
     async def bootstrap(
         self,
@@ -144,18 +148,21 @@ class MembershipService(ReplicatedService):
         from their observed endpoint, in one command; True when something changed."""
         self.require_leader()
         state = self.state
+        now = time.monotonic()
         changed = {
             node_id: endpoint
             for node_id, endpoint in seen.items()
             if (node := state.nodes.get(node_id)) is not None
             and node.observed_endpoint
             and node.observed_endpoint != endpoint
+            and now - self._observed_at.get(node_id, -OBSERVED_CALM) >= OBSERVED_CALM
         }
         for endpoint in changed.values():
             validate_endpoint(endpoint)
         if not changed:
             return False
         await self.propose(commands.ObserveEndpoints(changed))
+        self._observed_at.update(dict.fromkeys(changed, now))
         log.info("observed endpoints changed %s", " ".join(f"{k}={v}" for k, v in changed.items()))
         return True
 

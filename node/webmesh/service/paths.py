@@ -48,13 +48,15 @@ def observed_changes(
     state: MeshState, device: DeviceState, now: float, keys: Mapping[str, str]
 ) -> dict[str, str]:
     """Where this server's WireGuard sees nodes now, for those whose observed endpoint differs:
-    nodes without an endpoint of their own (they dial us, from behind their NAT) that were
-    observed once (they did not opt out), with a handshake recent enough to be current.
+    the nodes that punch holes (replicas without an endpoint of their own, which dial us from
+    behind their NAT, observed once: they did not opt out), with a handshake recent enough to
+    be current. Clients (``wmctl connect``) never punch: where they are seen matters to nobody,
+    and behind a NAT that maps each server anew, every server would report another port.
     ``keys``: public key -> node id."""
     found = {}
     for peer in device.peers:
         node = state.nodes.get(keys.get(peer.public_key, ""))
-        if node is None or node.endpoints or not node.observed_endpoint or not peer.endpoint:
+        if node is None or node.id not in state.punch_nodes or not peer.endpoint:
             continue
         if now - peer.last_handshake < STALE_DIRECT and peer.endpoint != node.observed_endpoint:
             found[node.id] = peer.endpoint

@@ -141,6 +141,10 @@ class FakeLinks:
     host_addresses: list[tuple[str, str]] = field(default_factory=list)
     exit_routing: dict[str, tuple[str, ...]] = field(default_factory=dict)  # iface -> routes
     masquerading: set[str] = field(default_factory=set)  # interfaces masqueraded
+    # iface -> its peering export rules ((accepted, exported) per peering)
+    peering_filters: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]] = field(
+        default_factory=dict
+    )
 
     async def link_exists(self, iface: str) -> bool:
         return iface in self.links or (self.driver is not None and iface in self.driver.devices)
@@ -174,6 +178,14 @@ class FakeLinks:
             self.masquerading.add(iface)
         else:
             self.masquerading.discard(iface)
+
+    async def set_peering_filter(
+        self, iface: str, rules: Sequence[tuple[tuple[str, ...], tuple[str, ...]]]
+    ) -> None:
+        if rules:
+            self.peering_filters[iface] = tuple(rules)
+        else:
+            self.peering_filters.pop(iface, None)
 
     async def restore_host(self) -> None:
         self.forwarding = {4: False, 6: False}

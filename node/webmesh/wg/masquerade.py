@@ -10,11 +10,9 @@ runs: iptables-nft and firewalld keep their own tables).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import shutil
 
-from webmesh.wg.errors import WireGuardError
+from webmesh.wg import nft
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +26,6 @@ table inet {table} {{
   }}
 }}
 """
-NFT_TIMEOUT = 10.0
 
 
 class Masquerade:
@@ -42,28 +39,10 @@ class Masquerade:
         if on == self._on:
             return
         if on:
-            await self._nft(RULESET.format(table=TABLE, iface=iface), "-f", "-")
+            await nft.run(RULESET.format(table=TABLE, iface=iface), "-f", "-",
+                          netns=self._netns, needed_for="an exit node's masquerading")  # fmt: skip
             log.info("masquerading traffic from %s out of the other interfaces", iface)
-        elif self._on is not None or shutil.which("nft"):
-            await self._nft("", "delete", "table", "inet", TABLE, missing_ok=True)
+        elif self._on is not None or nft.available():
+            await nft.run("", "delete", "table", "inet", TABLE, netns=self._netns,
+                          missing_ok=True, needed_for="an exit node's masquerading")  # fmt: skip
         self._on = on
-
-    async def _nft(self, stdin: str, *args: str, missing_ok: bool = False) -> None:
-        nft = shutil.which("nft")
-        if nft is None:
-            raise WireGuardError("an exit node masquerades with nft: install nftables")
-        prefix = ("ip", "netns", "exec", self._netns) if self._netns else ()
-        process = await asyncio.create_subprocess_exec(
-            *prefix, nft, *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        try:
-            _, err = await asyncio.wait_for(process.communicate(stdin.encode()), NFT_TIMEOUT)
-        except TimeoutError:
-            process.kill()
-            raise WireGuardError(f"nft did not answer within {NFT_TIMEOUT:g} s") from None
-        message = err.decode(errors="replace").strip()
-        if process.returncode and not (missing_ok and "No such file" in message):
-            raise WireGuardError(f"nft {' '.join(args)} failed: {message}")

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from webmesh.wg import masquerade, pyroute
+from webmesh.wg import masquerade, peering_filter, pyroute
 from webmesh.wg.errors import WireGuardError
+from webmesh.wg.peering_filter import Rule as PeeringRule
 from webmesh.wg.plan import routes_to_install
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,10 @@ class Links(Protocol):
         """Source-NAT what arrives on ``iface`` and leaves by another interface (an exit node),
         or stop; exactly undone by ``on=False``."""
 
+    async def set_peering_filter(self, iface: str, rules: Sequence[PeeringRule]) -> None:
+        """On a peering gateway: traffic from each other mesh (``rules``: its accepted
+        prefixes, and this mesh's exported ones) may only go to what is exported; none: undo."""
+
     async def restore_host(self) -> None:
         """Put back every sysctl this object changed, as it found them (on shutdown)."""
 
@@ -83,6 +88,7 @@ class NetlinkLinks:
     def __init__(self, *, netns: str | None = None) -> None:
         self._sysctls = Sysctls()
         self._masquerade = masquerade.Masquerade(netns=netns)
+        self._peering_filter = peering_filter.PeeringFilter(netns=netns)
         self._kwargs: dict[str, Any] = {"netns": netns} if netns else {}
 
     def _ipr(self) -> pyroute.AsyncIPRoute:
@@ -203,6 +209,9 @@ class NetlinkLinks:
 
     async def set_masquerade(self, iface: str, on: bool) -> None:
         await self._masquerade.set(iface, on)
+
+    async def set_peering_filter(self, iface: str, rules: Sequence[PeeringRule]) -> None:
+        await self._peering_filter.set(iface, rules)
 
     async def restore_host(self) -> None:
         self._sysctls.restore_all()

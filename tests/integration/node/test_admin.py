@@ -63,6 +63,14 @@ SAMPLES: dict[Kind, Message] = {
         destination_cidrs=["10.98.0.0/16"],
     ),
     Kind.ROUTE: admin_pb2.Route(name="it-route", node="n9", destination_cidrs=["10.97.0.0/24"]),
+    Kind.PEERING: admin_pb2.Peering(
+        name="it-peering",
+        gateway="n9",
+        remote_public_key=new_public_key(),
+        remote_endpoint="192.0.2.9:51820",
+        export_cidrs=["172.16.0.0/12"],
+        accept_cidrs=["10.94.0.0/16"],
+    ),
 }
 RPC_NAMES = {
     Kind.ROLE: "Role",
@@ -70,6 +78,7 @@ RPC_NAMES = {
     Kind.GROUP: "Group",
     Kind.NETWORKACL: "NetworkACL",
     Kind.ROUTE: "Route",
+    Kind.PEERING: "Peering",
 }
 
 
@@ -95,6 +104,7 @@ NEEDS: dict[Kind, tuple[tuple[Kind, Message] | str, ...]] = {
     Kind.ROLEBINDING: ((Kind.ROLE, SAMPLES[Kind.ROLE]),),
     Kind.NETWORKACL: ((Kind.GROUP, SAMPLES[Kind.GROUP]), "n9"),
     Kind.ROUTE: ("n9",),
+    Kind.PEERING: ("n9",),
 }
 
 
@@ -226,6 +236,17 @@ INVALID: list[tuple[Kind, Message, str]] = [
         "has no destination",
     ),
     (Kind.ROUTE, admin_pb2.Route(name="r", node="n1", destination_cidrs=["nope"]), "nope"),
+    (
+        Kind.PEERING,
+        admin_pb2.Peering(
+            name="p",
+            gateway="n1",
+            remote_public_key=new_public_key(),
+            export_cidrs=["172.16.0.0/12"],
+            accept_cidrs=["172.20.0.0/16"],  # inside the mesh's 172.16.0.0/12
+        ),
+        "overlaps this mesh's network",
+    ),
 ]
 
 

@@ -21,7 +21,9 @@ from webmesh.authz.model import (
     Verb,
 )
 from webmesh.client import convert_admin
-from webmesh.mesh.objects import Kind, MeshObject, Route
+from webmesh.mesh.objects import Kind, MeshObject, Peering, Route
+
+KEY = "B" * 43 + "="  # a WireGuard public key (32 bytes in base64)
 
 OBJECTS: list[tuple[Kind, MeshObject]] = [
     (Kind.ROLE, MESH_ADMIN_ROLE),
@@ -64,6 +66,18 @@ OBJECTS: list[tuple[Kind, MeshObject]] = [
     ),
     (Kind.NETWORKACL, NetworkACL("lowest", -(2**31), AclAction.ACCEPT, ("*",), ("*",))),
     (Kind.ROUTE, Route("office", "gw-1", ("192.168.10.0/24", "0.0.0.0/0"))),
+    (
+        Kind.PEERING,
+        Peering(
+            "to-b",
+            "gw-1",
+            KEY,
+            export_cidrs=("10.10.0.0/16", "fd00:a::/48"),
+            accept_cidrs=("10.20.0.0/16",),
+            remote_endpoint="b-1.example:51820",
+        ),
+    ),
+    (Kind.PEERING, Peering("dialed-in", "gw-1", KEY, ("10.10.0.0/16",), ("10.30.0.0/16",))),
 ]
 
 
@@ -91,6 +105,32 @@ def test_list_keeps_the_order_given() -> None:
     listed = convert_admin.list_to_proto(Kind.ROLE, roles)
     assert isinstance(listed, admin_pb2.RoleList)
     assert [r.name for r in listed.items] == ["mesh-admin", "acl-editor", "nothing"]
+
+
+def _peering(**changes: object) -> admin_pb2.Peering:
+    """A valid Peering message, but for ``changes``."""
+    fields: dict[str, object] = {
+        "name": "to-b",
+        "gateway": "gw-1",
+        "remote_public_key": KEY,
+        "remote_endpoint": "192.0.2.1:51820",
+        "export_cidrs": ["10.10.0.0/16"],
+        "accept_cidrs": ["10.20.0.0/16"],
+    }
+    return admin_pb2.Peering(**{**fields, **changes})
+
+
+def test_peering_fields() -> None:
+    _, peering = next(o for o in OBJECTS if o[0] is Kind.PEERING)
+    message = convert_admin.to_proto(peering)
+    assert message == admin_pb2.Peering(
+        name="to-b",
+        gateway="gw-1",
+        remote_public_key=KEY,
+        remote_endpoint="b-1.example:51820",
+        export_cidrs=["10.10.0.0/16", "fd00:a::/48"],
+        accept_cidrs=["10.20.0.0/16"],
+    )
 
 
 @pytest.mark.parametrize(
@@ -152,6 +192,12 @@ def test_list_keeps_the_order_given() -> None:
         ),
         (Kind.ROUTE, admin_pb2.Route(name="r", node="n1"), "no destination CIDR"),
         (Kind.ROUTE, admin_pb2.Route(name="r", destination_cidrs=["10.0.0.0/8"]), "node id"),
+        (Kind.PEERING, _peering(remote_public_key="nope"), "invalid WireGuard public key"),
+        (Kind.PEERING, _peering(remote_endpoint="b-1.example"), "b-1.example"),
+        (Kind.PEERING, _peering(export_cidrs=[]), "has no export CIDR"),
+        (Kind.PEERING, _peering(accept_cidrs=[]), "has no accept CIDR"),
+        (Kind.PEERING, _peering(accept_cidrs=["10.20.0.0/33"]), "10.20.0.0/33"),
+        (Kind.PEERING, _peering(gateway=""), "node id"),
     ],
 )
 def test_invalid_messages_are_invalid_arguments(kind: Kind, message: Message, says: str) -> None:
@@ -177,4 +223,4 @@ def test_rpc_names_match_the_permission_table() -> None:
     named.add("/webmesh.v1.Admin/RotateWireGuardKey")
     admin_entries = {m for m in METHOD_PERMISSIONS if m.startswith("/webmesh.v1.Admin/")}
     assert served == named == admin_entries
-    assert len(served) == 22
+    assert len(served) == 26

@@ -64,14 +64,14 @@ def test_every_served_rpc_has_an_entry(method: str) -> None:
 
 
 def test_admin_service_is_in_the_table_before_it_exists() -> None:
-    kinds = ("Role", "RoleBinding", "Group", "NetworkACL", "Route")
-    plurals = ("Roles", "RoleBindings", "Groups", "NetworkACLs", "Routes")
+    kinds = ("Role", "RoleBinding", "Group", "NetworkACL", "Route", "Peering")
+    plurals = ("Roles", "RoleBindings", "Groups", "NetworkACLs", "Routes", "Peerings")
     for kind, plural in zip(kinds, plurals, strict=True):
         for verb in ("Put", "Get", "Delete"):
             assert f"/webmesh.v1.Admin/{verb}{kind}" in METHOD_PERMISSIONS
         assert f"/webmesh.v1.Admin/List{plural}" in METHOD_PERMISSIONS
     admin = [m for m in METHOD_PERMISSIONS if m.startswith("/webmesh.v1.Admin/")]
-    assert len(admin) == 22  # 4 per kind, RotateRaftKeys and RotateWireGuardKey
+    assert len(admin) == 26  # 4 per kind, RotateRaftKeys and RotateWireGuardKey
 
 
 NODE_A = Principal.node("a")
@@ -182,6 +182,25 @@ CASES: list[tuple[str, object, Principal | None, object]] = [
     ("/webmesh.v1.Admin/ListRoutes", None, ALICE, (Action(G, Resource.ROUTES),)),
     ("/webmesh.v1.Admin/ListNetworkACLs", None, ALICE, (Action(G, Resource.NETWORKACLS),)),
     ("/webmesh.v1.Admin/PutRoute", None, ALICE, (Action(P, Resource.ROUTES),)),
+    (
+        "/webmesh.v1.Admin/PutPeering",
+        SimpleNamespace(name="to-b"),
+        ALICE,
+        (Action(P, Resource.PEERINGS, "to-b"),),
+    ),
+    (
+        "/webmesh.v1.Admin/DeletePeering",
+        SimpleNamespace(name="to-b"),
+        ALICE,
+        (Action(D, Resource.PEERINGS, "to-b"),),
+    ),
+    (
+        "/webmesh.v1.Admin/GetPeering",
+        SimpleNamespace(name="to-b"),
+        ALICE,
+        (Action(G, Resource.PEERINGS, "to-b"),),
+    ),
+    ("/webmesh.v1.Admin/ListPeerings", None, ALICE, (Action(G, Resource.PEERINGS),)),
     # unknown
     ("/webmesh.v1.Nope/Nothing", None, ALICE, UnknownMethod("/webmesh.v1.Nope/Nothing")),
 ]

@@ -107,6 +107,53 @@ def test_put_route_needs_node_and_cidr() -> None:
         parse("put", "routes", "lan", "--cidr", "10.0.0.0/8")
 
 
+KEY = "B" * 43 + "="
+PEERING = admin_pb2.Peering(
+    name="to-b",
+    gateway="a-1",
+    remote_public_key=KEY,
+    remote_endpoint="b-1.example:51820",
+    export_cidrs=["10.10.0.0/16", "fd00:a::/48"],
+    accept_cidrs=["10.20.0.0/16"],
+)
+
+
+def test_put_peering_from_flags() -> None:
+    argv = ("put", "peerings", "to-b", "--gateway", "a-1", "--remote-public-key", KEY)
+    cidrs = ("--export", "10.10.0.0/16", "--export", "fd00:a::/48", "--accept", "10.20.0.0/16")
+    message = built(*argv, "--remote-endpoint", "b-1.example:51820", *cidrs)
+    assert message == PEERING
+    # The singular works too, and without --remote-endpoint the other gateway dials in.
+    args = parse("put", "peering", *argv[2:], *cidrs, "--allow-missing-nodes")
+    assert admin.KIND_OF[args.resource] is Kind.PEERING and args.allow_missing_nodes
+    assert admin.build_object(Kind.PEERING, args).remote_endpoint == ""  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "missing",
+    ["--gateway", "--remote-public-key", "--export", "--accept"],
+)
+def test_put_peering_needs_gateway_key_export_and_accept(missing: str) -> None:
+    flags = {
+        "--gateway": "a-1",
+        "--remote-public-key": KEY,
+        "--export": "10.10.0.0/16",
+        "--accept": "10.20.0.0/16",
+    }
+    argv = [word for flag, value in flags.items() if flag != missing for word in (flag, value)]
+    with pytest.raises(SystemExit):
+        parse("put", "peerings", "to-b", *argv)
+
+
+def test_put_peering_help_shows_both_sides(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse("put", "peerings", "--help")
+    out = capsys.readouterr().out
+    assert "put peerings to-b --gateway a-1" in out
+    assert "put peerings to-a --gateway b-1" in out
+    assert "publicKey" in out and "wmctl get node NAME -o json" in out
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -199,6 +246,14 @@ def test_other_tables_golden() -> None:
         "NAME   NODE   CIDRS\nr      gw     10.0.0.0/8,::/0\n"
     )
     assert admin.objects_table(Kind.ROUTE, []) == "NAME   NODE   CIDRS\n"
+    dialed_in = admin_pb2.Peering(
+        name="to-c", gateway="a-2", export_cidrs=["10.10.1.0/24"], accept_cidrs=["10.30.0.0/16"]
+    )
+    assert admin.objects_table(Kind.PEERING, [PEERING, dialed_in]) == (
+        "NAME   GATEWAY   REMOTE              EXPORT                     ACCEPT\n"
+        "to-b   a-1       b-1.example:51820   10.10.0.0/16,fd00:a::/48   10.20.0.0/16\n"
+        "to-c   a-2       -                   10.10.1.0/24               10.30.0.0/16\n"
+    )
 
 
 # --- commands over a fake client --------------------------------------------------------------
@@ -252,3 +307,23 @@ async def test_put_get_list_delete_commands() -> None:
     assert (await run(client, "get", "networkacls", "lab")).startswith("NAME ")
     assert await run(client, "delete", "networkacls", "lab") == "networkacl/lab deleted\n"
     assert client.deleted == [(Kind.NETWORKACL, "lab")]
+
+
+async def test_put_get_delete_peering_commands() -> None:
+    client = FakeClient()
+    put = ("put", "peerings", "to-b", "--gateway", "a-1", "--remote-public-key", KEY)
+    cidrs = ("--export", "10.10.0.0/16", "--export", "fd00:a::/48", "--accept", "10.20.0.0/16")
+    out = await run(client, *put, "--remote-endpoint", "b-1.example:51820", *cidrs)
+    assert out == "peering/to-b configured\n"
+    assert client.stored[(Kind.PEERING, "to-b")] == PEERING
+    assert json.loads(await run(client, "get", "peering", "to-b", "-o", "json")) == {
+        "name": "to-b",
+        "gateway": "a-1",
+        "remotePublicKey": KEY,
+        "remoteEndpoint": "b-1.example:51820",
+        "exportCidrs": ["10.10.0.0/16", "fd00:a::/48"],
+        "acceptCidrs": ["10.20.0.0/16"],
+    }
+    assert await run(client, "get", "peerings") == admin.objects_table(Kind.PEERING, [PEERING])
+    assert await run(client, "delete", "peerings", "to-b") == "peering/to-b deleted\n"
+    assert client.deleted == [(Kind.PEERING, "to-b")]

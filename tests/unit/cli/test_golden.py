@@ -200,6 +200,23 @@ OBJECTS: dict[Kind, list[Message]] = {
     Kind.ROUTE: [
         admin_pb2.Route(name="office-lan", node="gateway-1", destination_cidrs=["192.168.10.0/24"])
     ],
+    Kind.PEERING: [
+        admin_pb2.Peering(
+            name="to-b",
+            gateway="bootstrap-node",
+            remote_public_key="D" * 43 + "=",
+            remote_endpoint="b-1.example:51820",
+            export_cidrs=["172.16.0.0/12"],
+            accept_cidrs=["10.20.0.0/16", "fd00:b::/48"],
+        ),
+        admin_pb2.Peering(
+            name="to-c",
+            gateway="node-b",
+            remote_public_key="E" * 43 + "=",
+            export_cidrs=["172.16.0.2/32"],
+            accept_cidrs=["10.30.0.0/16"],
+        ),
+    ],
 }
 
 

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1awebmesh/api/v1/admin.proto\x12\nwebmesh.v1\",\n\x19RotateWireGuardKeyRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"/\n\x1aRotateWireGuardKeyResponse\x12\x11\n\trequested\x18\x01 \x01(\x04\"\x17\n\x15RotateRaftKeysRequest\"\'\n\x16RotateRaftKeysResponse\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\"@\n\x04Rule\x12\r\n\x05verbs\x18\x01 \x03(\t\x12\x11\n\tresources\x18\x02 \x03(\t\x12\x16\n\x0eresource_names\x18\x03 \x03(\t\"5\n\x04Role\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1f\n\x05rules\x18\x02 \x03(\x0b\x32\x10.webmesh.v1.Rule\"%\n\x07Subject\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"P\n\x0bRoleBinding\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12%\n\x08subjects\x18\x03 \x03(\x0b\x32\x13.webmesh.v1.Subject\";\n\x05Group\x12\x0c\n\x04name\x18\x01 \x01(\t\x12$\n\x07members\x18\x02 \x03(\x0b\x32\x13.webmesh.v1.Subject\"\x9e\x01\n\nNetworkACL\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08priority\x18\x02 \x01(\x05\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x14\n\x0csource_nodes\x18\x04 \x03(\t\x12\x19\n\x11\x64\x65stination_nodes\x18\x05 \x03(\t\x12\x14\n\x0csource_cidrs\x18\x06 \x03(\t\x12\x19\n\x11\x64\x65stination_cidrs\x18\x07 \x03(\t\">\n\x05Route\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04node\x18\x02 \x01(\t\x12\x19\n\x11\x64\x65stination_cidrs\x18\x03 \x03(\t\"\x1a\n\nGetRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1d\n\rDeleteRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x10\n\x0e\x44\x65leteResponse\"\r\n\x0bListRequest\"+\n\x08RoleList\x12\x1f\n\x05items\x18\x01 \x03(\x0b\x32\x10.webmesh.v1.Role\"9\n\x0fRoleBindingList\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.webmesh.v1.RoleBinding\"-\n\tGroupList\x12 \n\x05items\x18\x01 \x03(\x0b\x32\x11.webmesh.v1.Group\"7\n\x0eNetworkACLList\x12%\n\x05items\x18\x01 \x03(\x0b\x32\x16.webmesh.v1.NetworkACL\"-\n\tRouteList\x12 \n\x05items\x18\x01 \x03(\x0b\x32\x11.webmesh.v1.Route2\xb6\x0b\n\x05\x41\x64min\x12-\n\x07PutRole\x12\x10.webmesh.v1.Role\x1a\x10.webmesh.v1.Role\x12\x33\n\x07GetRole\x12\x16.webmesh.v1.GetRequest\x1a\x10.webmesh.v1.Role\x12\x43\n\nDeleteRole\x12\x19.webmesh.v1.DeleteRequest\x1a\x1a.webmesh.v1.DeleteResponse\x12:\n\tListRoles\x12\x17.webmesh.v1.ListRequest\x1a\x14.webmesh.v1.RoleList\x12\x42\n\x0ePutRoleBinding\x12\x17.webmesh.v1.RoleBinding\x1a\x17.webmesh.v1.RoleBinding\x12\x41\n\x0eGetRoleBinding\x12\x16.webmesh.v1.GetRequest\x1a\x17.webmesh.v1.RoleBinding\x12J\n\x11\x44\x65leteRoleBinding\x12\x19.webmesh.v1.DeleteRequest\x1a\x1a.webmesh.v1.DeleteResponse\x12H\n\x10ListRoleBindings\x12\x17.webmesh.v1.ListRequest\x1a\x1b.webmesh.v1.RoleBindingList\x12\x30\n\x08PutGroup\x12\x11.webmesh.v1.Group\x1a\x11.webmesh.v1.Group\x12\x35\n\x08GetGroup\x12\x16.webmesh.v1.GetRequest\x1a\x11.webmesh.v1.Group\x12\x44\n\x0b\x44\x65leteGroup\x12\x19.webmesh.v1.DeleteRequest\x1a\x1a.webmesh.v1.DeleteResponse\x12<\n\nListGroups\x12\x17.webmesh.v1.ListRequest\x1a\x15.webmesh.v1.GroupList\x12?\n\rPutNetworkACL\x12\x16.webmesh.v1.NetworkACL\x1a\x16.webmesh.v1.NetworkACL\x12?\n\rGetNetworkACL\x12\x16.webmesh.v1.GetRequest\x1a\x16.webmesh.v1.NetworkACL\x12I\n\x10\x44\x65leteNetworkACL\x12\x19.webmesh.v1.DeleteRequest\x1a\x1a.webmesh.v1.DeleteResponse\x12\x46\n\x0fListNetworkACLs\x12\x17.webmesh.v1.ListRequest\x1a\x1a.webmesh.v1.NetworkACLList\x12\x30\n\x08PutRoute\x12\x11.webmesh.v1.Route\x1a\x11.webmesh.v1.Route\x12\x35\n\x08GetRoute\x12\x16.webmesh.v1.GetRequest\x1a\x11.webmesh.v1.Route\x12\x44\n\x0b\x44\x65leteRoute\x12\x19.webmesh.v1.DeleteRequest\x1a\x1a.webmesh.v1.DeleteResponse\x12<\n\nListRoutes\x12\x17.webmesh.v1.ListRequest\x1a\x15.webmesh.v1.RouteList\x12W\n\x0eRotateRaftKeys\x12!.webmesh.v1.RotateRaftKeysRequest\x1a\".webmesh.v1.RotateRaftKeysResponse\x12\x63\n\x12RotateWireGuardKey\x12%.webmesh.v1.RotateWireGuardKeyRequest\x1a&.webmesh.v1.RotateWireGuardKeyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1awebmesh/api/v1/admin.proto\x12\nwebmesh.v1\",\n\x19RotateWireGuardKeyRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"/\n\x1aRotateWireGuardKeyResponse\x12\x11\n\trequested\x18\x01 \x01(\x04\"\x17\n\x15RotateRaftKeysRequest\"\'\n\x16RotateRaftKeysResponse\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\"@\n\x04Rule\x12\r\n\x05verbs\x18\x01 \x03(\t\x12\x11\n\tresources\x18\x02 \x03(\t\x12\x16\n\x0eresource_names\x18\x03 \x03(\t\"5\n\x04Role\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1f\n\x05rules\x18\x02 \x03(\x0b\x32\x10.webmesh.v1.Rule\"%\n\x07Subject\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"P\n\x0bRoleBinding\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12%\n\x08subjects\x18\x03 \x03(\x0b\x32\x13.webmesh.v1.Subject\";\n\x05Group\x12\x0c\n\x04name\x18\x01 \x01(\t\x12$\n\x07members\x18\x02 \x03(\x0b\x32\x13.webmesh.v1.Subject\"\x9e\x01\n\nNetworkACL\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08priority\x18\x02 \x01(\x05\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x14\n\x0csource_nodes\x18\x04 \x03(\t\x12\x19\n\x11\x64\x65stination_nodes\x18\x05 \x03(\t\x12\x14\n\x0csource_cidrs\x18\x06 \x03(\t\x12\x19\n\x11\x64\x65stination_cidrs\x18\x07 \x03(\t\">\n\x05Route\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04node\x18\x02 \x01(\t\x12\x19\n\x11\x64\x65stination_cidrs\x18\x03 \x03(\t\"\x88\x01\n\x07Peering\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07gateway\x18\x02 \x01(\t\x12\x19\n\x11remote_public_key\x18\x03 \x01(\t\x12\x17\n\x0fremote_endpoint\x18\x04 \x01(\t\x12\x14\n\x0c\x65xport_cidrs\x18\x05 \x03(\t\x12\x14\n\x0c\x61\x63\x63\x65pt_cidrs\x18\x06 \x03(\t\"\x1a\n\nGetRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1d\n\rDeleteRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x10\n\x0e\x44\x65leteResponse\"\r\n\x0bListRequest\"+\n\x08RoleList\x12\x1f\n\x05items\x18\x01 \x03(\x0b\x32\x10.webmesh.v1.Role\"9\n\x0fRoleBindingList\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.webmesh.v1.RoleBinding\"-\n\tGroupList\x12 \n\x05items\x18\x01 \x03(\x0b\x32\x11.webmesh.v1.Group\"7\n\x0eNetworkACLList\x12%\n\x05items\x18\x01 \x03(\x0b\x32\x16.webmesh.v1.NetworkACL\"-\n\tRouteList\x12 \n\x05items\x18\x01 \x03(\x0b\x32\x11.webmesh.v1.Route\"1\n\x0bPeeringList\x12\"\n\x05items\x18\x01 \x03(\x0b\x32\x13.webmesh.v1.Peering2\xb3\r\n\x05\x41\x64min\x12-\n\x07PutRole\x12\x10.webmesh.v1.Role\x1a\x10.webmesh.v1.Role\x12\x33\n\x07GetRole\x12\x16.webmesh.v1.GetRequest\x1a\x10.webmesh.v1.Role\x12\x43\n\nDeleteRole\x12\x19.webmesh.v1.DeleteRequest\x1a\x1a.webmesh.v1.DeleteResponse\x12:\n\tListRoles\x12\x17.webmesh.v1.ListRequest\x1a\x14.webmesh.v1.RoleList\x12\x42\n\x0ePutRoleBinding\x12\x17.webmesh.v1.RoleBinding\x1a\x17.webmesh.v1.RoleBinding\x12\x41\n\x0eGetRoleBinding\x12\x16.webmesh.v1.GetRequest\x1a\x17.webmesh.v1.RoleBinding\x12J\n\x11\x44\x65leteRoleBinding\x12\x19.webmesh.v1.DeleteRequest\x1a\x1a.webmesh.v1.DeleteResponse\x12H\n\x10ListRoleBindings\x12\x17.webmesh.v1.ListRequest\x1a\x1b.webmesh.v1.RoleBindingList\x12\x30\n\x08PutGroup\x12\x11.webmesh.v1.Group\x1a\x11.webmesh.v1.Group\x12\x35\n\x08GetGroup\x12\x16.webmesh.v1.GetRequest\x1a\x11.webmesh.v1.Group\x12\x44\n\x0b\x44\x65leteGroup\x12\x19.webmesh.v1.DeleteRequest\x1a\x1a.webmesh.v1.DeleteResponse\x12<\n\nListGroups\x12\x17.webmesh.v1.ListRequest\x1a\x15.webmesh.v1.GroupList\x12?\n\rPutNetworkACL\x12\x16.webmesh.v1.NetworkACL\x1a\x16.webmesh.v1.NetworkACL\x12?\n\rGetNetworkACL\x12\x16.webmesh.v1.GetRequest\x1a\x16.webmesh.v1.NetworkACL\x12I\n\x10\x44\x65leteNetworkACL\x12\x19.webmesh.v1.DeleteRequest\x1a\x1a.webmesh.v1.DeleteResponse\x12\x46\n\x0fListNetworkACLs\x12\x17.webmesh.v1.ListRequest\x1a\x1a.webmesh.v1.NetworkACLList\x12\x30\n\x08PutRoute\x12\x11.webmesh.v1.Route\x1a\x11.webmesh.v1.Route\x12\x35\n\x08GetRoute\x12\x16.webmesh.v1.GetRequest\x1a\x11.webmesh.v1.Route\x12\x44\n\x0b\x44\x65leteRoute\x12\x19.webmesh.v1.DeleteRequest\x1a\x1a.webmesh.v1.DeleteResponse\x12<\n\nListRoutes\x12\x17.webmesh.v1.ListRequest\x1a\x15.webmesh.v1.RouteList\x12\x36\n\nPutPeering\x12\x13.webmesh.v1.Peering\x1a\x13.webmesh.v1.Peering\x12\x39\n\nGetPeering\x12\x16.webmesh.v1.GetRequest\x1a\x13.webmesh.v1.Peering\x12\x46\n\rDeletePeering\x12\x19.webmesh.v1.DeleteRequest\x1a\x1a.webmesh.v1.DeleteResponse\x12@\n\x0cListPeerings\x12\x17.webmesh.v1.ListRequest\x1a\x17.webmesh.v1.PeeringList\x12W\n\x0eRotateRaftKeys\x12!.webmesh.v1.RotateRaftKeysRequest\x1a\".webmesh.v1.RotateRaftKeysResponse\x12\x63\n\x12RotateWireGuardKey\x12%.webmesh.v1.RotateWireGuardKeyRequest\x1a&.webmesh.v1.RotateWireGuardKeyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -53,24 +53,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_NETWORKACL']._serialized_end=665
   _globals['_ROUTE']._serialized_start=667
   _globals['_ROUTE']._serialized_end=729
-  _globals['_GETREQUEST']._serialized_start=731
-  _globals['_GETREQUEST']._serialized_end=757
-  _globals['_DELETEREQUEST']._serialized_start=759
-  _globals['_DELETEREQUEST']._serialized_end=788
-  _globals['_DELETERESPONSE']._serialized_start=790
-  _globals['_DELETERESPONSE']._serialized_end=806
-  _globals['_LISTREQUEST']._serialized_start=808
-  _globals['_LISTREQUEST']._serialized_end=821
-  _globals['_ROLELIST']._serialized_start=823
-  _globals['_ROLELIST']._serialized_end=866
-  _globals['_ROLEBINDINGLIST']._serialized_start=868
-  _globals['_ROLEBINDINGLIST']._serialized_end=925
-  _globals['_GROUPLIST']._serialized_start=927
-  _globals['_GROUPLIST']._serialized_end=972
-  _globals['_NETWORKACLLIST']._serialized_start=974
-  _globals['_NETWORKACLLIST']._serialized_end=1029
-  _globals['_ROUTELIST']._serialized_start=1031
-  _globals['_ROUTELIST']._serialized_end=1076
-  _globals['_ADMIN']._serialized_start=1079
-  _globals['_ADMIN']._serialized_end=2541
+  _globals['_PEERING']._serialized_start=732
+  _globals['_PEERING']._serialized_end=868
+  _globals['_GETREQUEST']._serialized_start=870
+  _globals['_GETREQUEST']._serialized_end=896
+  _globals['_DELETEREQUEST']._serialized_start=898
+  _globals['_DELETEREQUEST']._serialized_end=927
+  _globals['_DELETERESPONSE']._serialized_start=929
+  _globals['_DELETERESPONSE']._serialized_end=945
+  _globals['_LISTREQUEST']._serialized_start=947
+  _globals['_LISTREQUEST']._serialized_end=960
+  _globals['_ROLELIST']._serialized_start=962
+  _globals['_ROLELIST']._serialized_end=1005
+  _globals['_ROLEBINDINGLIST']._serialized_start=1007
+  _globals['_ROLEBINDINGLIST']._serialized_end=1064
+  _globals['_GROUPLIST']._serialized_start=1066
+  _globals['_GROUPLIST']._serialized_end=1111
+  _globals['_NETWORKACLLIST']._serialized_start=1113
+  _globals['_NETWORKACLLIST']._serialized_end=1168
+  _globals['_ROUTELIST']._serialized_start=1170
+  _globals['_ROUTELIST']._serialized_end=1215
+  _globals['_PEERINGLIST']._serialized_start=1217
+  _globals['_PEERINGLIST']._serialized_end=1266
+  _globals['_ADMIN']._serialized_start=1269
+  _globals['_ADMIN']._serialized_end=2984
 # @@protoc_insertion_point(module_scope)

@@ -100,6 +100,22 @@ class Route(_message.Message):
     destination_cidrs: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, name: _Optional[str] = ..., node: _Optional[str] = ..., destination_cidrs: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class Peering(_message.Message):
+    __slots__ = ("name", "gateway", "remote_public_key", "remote_endpoint", "export_cidrs", "accept_cidrs")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_FIELD_NUMBER: _ClassVar[int]
+    REMOTE_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    REMOTE_ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    EXPORT_CIDRS_FIELD_NUMBER: _ClassVar[int]
+    ACCEPT_CIDRS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    gateway: str
+    remote_public_key: str
+    remote_endpoint: str
+    export_cidrs: _containers.RepeatedScalarFieldContainer[str]
+    accept_cidrs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., gateway: _Optional[str] = ..., remote_public_key: _Optional[str] = ..., remote_endpoint: _Optional[str] = ..., export_cidrs: _Optional[_Iterable[str]] = ..., accept_cidrs: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class GetRequest(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -149,3 +165,9 @@ class RouteList(_message.Message):
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     items: _containers.RepeatedCompositeFieldContainer[Route]
     def __init__(self, items: _Optional[_Iterable[_Union[Route, _Mapping]]] = ...) -> None: ...
+
+class PeeringList(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[Peering]
+    def __init__(self, items: _Optional[_Iterable[_Union[Peering, _Mapping]]] = ...) -> None: ...

@@ -135,6 +135,26 @@ class AdminStub:
                 request_serializer=webmesh_dot_api_dot_v1_dot_admin__pb2.ListRequest.SerializeToString,
                 response_deserializer=webmesh_dot_api_dot_v1_dot_admin__pb2.RouteList.FromString,
                 _registered_method=True)
+        self.PutPeering = channel.unary_unary(
+                '/webmesh.v1.Admin/PutPeering',
+                request_serializer=webmesh_dot_api_dot_v1_dot_admin__pb2.Peering.SerializeToString,
+                response_deserializer=webmesh_dot_api_dot_v1_dot_admin__pb2.Peering.FromString,
+                _registered_method=True)
+        self.GetPeering = channel.unary_unary(
+                '/webmesh.v1.Admin/GetPeering',
+                request_serializer=webmesh_dot_api_dot_v1_dot_admin__pb2.GetRequest.SerializeToString,
+                response_deserializer=webmesh_dot_api_dot_v1_dot_admin__pb2.Peering.FromString,
+                _registered_method=True)
+        self.DeletePeering = channel.unary_unary(
+                '/webmesh.v1.Admin/DeletePeering',
+                request_serializer=webmesh_dot_api_dot_v1_dot_admin__pb2.DeleteRequest.SerializeToString,
+                response_deserializer=webmesh_dot_api_dot_v1_dot_admin__pb2.DeleteResponse.FromString,
+                _registered_method=True)
+        self.ListPeerings = channel.unary_unary(
+                '/webmesh.v1.Admin/ListPeerings',
+                request_serializer=webmesh_dot_api_dot_v1_dot_admin__pb2.ListRequest.SerializeToString,
+                response_deserializer=webmesh_dot_api_dot_v1_dot_admin__pb2.PeeringList.FromString,
+                _registered_method=True)
         self.RotateRaftKeys = channel.unary_unary(
                 '/webmesh.v1.Admin/RotateRaftKeys',
                 request_serializer=webmesh_dot_api_dot_v1_dot_admin__pb2.RotateRaftKeysRequest.SerializeToString,
@@ -291,6 +311,35 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutPeering(self, request, context):
+        """Create or replace a peering with another mesh (whose administrators put the mirror image).
+        Refused when its accepted CIDRs overlap this mesh's networks or another peering's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPeering(self, request, context):
+        """One peering by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeletePeering(self, request, context):
+        """Delete a peering: the gateway drops the other mesh's gateway and every route through it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPeerings(self, request, context):
+        """Every peering, sorted by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RotateRaftKeys(self, request, context):
         """Make every replica (voter and observer) replace its Raft key, with no downtime: each one
         registers a new key, is admitted by both for a few seconds, then drops the old one. Needs
@@ -411,6 +460,26 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.ListRoutes,
                     request_deserializer=webmesh_dot_api_dot_v1_dot_admin__pb2.ListRequest.FromString,
                     response_serializer=webmesh_dot_api_dot_v1_dot_admin__pb2.RouteList.SerializeToString,
+            ),
+            'PutPeering': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutPeering,
+                    request_deserializer=webmesh_dot_api_dot_v1_dot_admin__pb2.Peering.FromString,
+                    response_serializer=webmesh_dot_api_dot_v1_dot_admin__pb2.Peering.SerializeToString,
+            ),
+            'GetPeering': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPeering,
+                    request_deserializer=webmesh_dot_api_dot_v1_dot_admin__pb2.GetRequest.FromString,
+                    response_serializer=webmesh_dot_api_dot_v1_dot_admin__pb2.Peering.SerializeToString,
+            ),
+            'DeletePeering': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePeering,
+                    request_deserializer=webmesh_dot_api_dot_v1_dot_admin__pb2.DeleteRequest.FromString,
+                    response_serializer=webmesh_dot_api_dot_v1_dot_admin__pb2.DeleteResponse.SerializeToString,
+            ),
+            'ListPeerings': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPeerings,
+                    request_deserializer=webmesh_dot_api_dot_v1_dot_admin__pb2.ListRequest.FromString,
+                    response_serializer=webmesh_dot_api_dot_v1_dot_admin__pb2.PeeringList.SerializeToString,
             ),
             'RotateRaftKeys': grpc.unary_unary_rpc_method_handler(
                     servicer.RotateRaftKeys,
@@ -964,6 +1033,114 @@ class Admin:
             '/webmesh.v1.Admin/ListRoutes',
             webmesh_dot_api_dot_v1_dot_admin__pb2.ListRequest.SerializeToString,
             webmesh_dot_api_dot_v1_dot_admin__pb2.RouteList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutPeering(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/webmesh.v1.Admin/PutPeering',
+            webmesh_dot_api_dot_v1_dot_admin__pb2.Peering.SerializeToString,
+            webmesh_dot_api_dot_v1_dot_admin__pb2.Peering.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPeering(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/webmesh.v1.Admin/GetPeering',
+            webmesh_dot_api_dot_v1_dot_admin__pb2.GetRequest.SerializeToString,
+            webmesh_dot_api_dot_v1_dot_admin__pb2.Peering.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeletePeering(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/webmesh.v1.Admin/DeletePeering',
+            webmesh_dot_api_dot_v1_dot_admin__pb2.DeleteRequest.SerializeToString,
+            webmesh_dot_api_dot_v1_dot_admin__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPeerings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/webmesh.v1.Admin/ListPeerings',
+            webmesh_dot_api_dot_v1_dot_admin__pb2.ListRequest.SerializeToString,
+            webmesh_dot_api_dot_v1_dot_admin__pb2.PeeringList.FromString,
             options,
             channel_credentials,
             insecure,
