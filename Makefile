@@ -6,7 +6,8 @@ VENV     ?= .venv
 PY       := $(VENV)/bin/python
 PYTEST   := $(VENV)/bin/pytest
 APT_PKGS := wireguard-go wireguard-tools iproute2 iputils-ping util-linux iptables nftables dnsmasq-base procps python3 python3-venv \
-            python3-dev make gcc libc6-dev libldap2-dev libsasl2-dev slapd ldap-utils
+            python3-dev make gcc libc6-dev libldap2-dev libsasl2-dev slapd ldap-utils \
+            graphviz prometheus chromium chromium-driver
 PY_DIRS  := $(wildcard node operator tests bench scripts)
 PROTOS   := $(wildcard node/webmesh/api/v1/*.proto)
 RAFT_PROTOS := $(wildcard node/webmesh/raft/v1/*.proto)
@@ -154,6 +155,10 @@ bench-dataplane: install bench-deps ## Only the tunnel benchmark (webmesh vs han
 .PHONY: bench-nat
 bench-nat: install bench-deps ## Only the NAT benchmark (two nodes behind two routers: time to a direct path, direct vs relayed TCP); bench/results-nat.md
 	$(PY) bench/run.py --only nat_traversal --out bench/results-nat.md
+
+.PHONY: bench-dashboard
+bench-dashboard: install ## Only the web view's document at 1,000 nodes (in-process: size, build + encode time); bench/results-dashboard.md
+	$(PY) bench/run.py --only dashboard_state --out bench/results-dashboard.md
 
 .PHONY: jepsen
 jepsen: install ## Joins and leaves under kills, pauses and partitions for JEPSEN_SECONDS (600); bench/results-jepsen.md (root)

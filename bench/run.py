@@ -28,6 +28,7 @@ BENCHMARKS = (
     "apply_10k",
     "raft_commit",
     "subscribe_1000",
+    "dashboard_state",
     "join_to_first_ping",
     "propagation_10_nodes",
     "idle_node",

@@ -23,6 +23,7 @@ PLURALS = {
     "ClusterRoleBinding": "clusterrolebindings",
     "ServiceAccount": "serviceaccounts",
     "Deployment": "deployments",
+    "ConfigMap": "configmaps",
 }
 
 

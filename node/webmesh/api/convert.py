@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
+
 from google.protobuf import timestamp_pb2
 
 from webmesh.api.v1 import membership_pb2, mesh_pb2, node_pb2, types_pb2
@@ -89,17 +92,79 @@ def graph_to_proto(nodes: list[str], edges: tuple[Edge, ...]) -> mesh_pb2.MeshGr
     )
 
 
-def graph_dot(nodes: list[str], edges: tuple[Edge, ...]) -> str:
-    """Graphviz DOT: solid lines for direct links, dashed ones labelled with the relay."""
-    lines = ["graph webmesh {"]
-    lines += [f'  "{n}";' for n in nodes]
+# The look of every graph: rounded boxes, and a circle of nodes (a mesh has no hierarchy for
+# `dot`'s ranks to show; circo draws a full mesh as a ring with its chords).
+DOT_HEADER = (
+    "  graph [layout=circo, fontname=Helvetica, pad=0.3];",
+    '  node [shape=box, style="rounded,filled", fillcolor=white, fontname=Helvetica, fontsize=11];',
+    "  edge [fontname=Helvetica, fontsize=9, color=gray30];",
+)
+PUNCHED = "#2f855a"  # a direct path through two NATs: green, its label too
+# Fill colours by role, so the Raft voters stand out from the read-only replicas and clients.
+ROLE_COLOURS = {
+    types_pb2.NODE_ROLE_VOTER: "#cfe2ff",
+    types_pb2.NODE_ROLE_OBSERVER: "#d1e7dd",
+    types_pb2.NODE_ROLE_CLIENT: "#fff3cd",
+}
+
+
+class GraphEdge(Protocol):
+    """An edge as the domain (``mesh.peers.Edge``) and the wire (``MeshEdge``) both spell it."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def relayed_by(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def why(self) -> str: ...
+
+
+def graph_dot(
+    nodes: Sequence[str],
+    edges: Iterable[GraphEdge],
+    *,
+    details: Mapping[str, types_pb2.MeshNode] | None = None,
+) -> str:
+    """Graphviz DOT: solid lines for direct links, dashed ones labelled with the relay.
+
+    ``details`` (what ``ListNodes`` says of each node) adds each node's address, role and
+    presence to its box; wmctl passes them, so that its pictures say more than the ids.
+    """
+    lines = ["graph webmesh {", *DOT_HEADER]
+    lines += [_dot_node(n, (details or {}).get(n)) for n in nodes]
     for e in edges:
-        style = f' [style=dashed, label="via {e.relayed_by}"]' if e.relayed_by else ""
-        if e.path == "direct" and not e.relayed_by and e.why.startswith("hole punched"):
-            style = ' [label="punched"]'
+        style = ""
+        if e.relayed_by:
+            via = f"via {e.relayed_by}" + (" (punching)" if e.path == "punching" else "")
+            style = f' [style=dashed, label="{via}"]'
+        elif e.path == "direct" and e.why.startswith("hole punched"):
+            style = f' [color="{PUNCHED}", fontcolor="{PUNCHED}", label="punched"]'
         lines.append(f'  "{e.source}" -- "{e.target}"{style};')
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _dot_node(node_id: str, node: types_pb2.MeshNode | None) -> str:
+    """A node's line: its id alone, or a box with its address, role and whether it is offline."""
+    if node is None:
+        return f'  "{node_id}";'
+    address = node.private_ipv4.removesuffix("/32") or node.private_ipv6
+    role = ROLE_NAMES.get(node.role, "unknown")
+    facts = [role, "leader" if node.is_leader else "", "" if node.online else "offline"]
+    lines = (node_id, address, ", ".join(fact for fact in facts if fact))
+    label = "\\n".join(line for line in lines if line)
+    attributes = [f'label="{label}"']
+    if node.online:
+        attributes.append(f'fillcolor="{ROLE_COLOURS.get(node.role, "white")}"')
+    else:
+        attributes.append('style="rounded,dashed", color=gray50, fontcolor=gray40')
+    if node.is_leader:
+        attributes.append("penwidth=2")
+    return f'  "{node_id}" [{", ".join(attributes)}];'
 
 
 def join_spec(request: membership_pb2.JoinRequest, observed_host: str = "") -> JoinSpec:

@@ -10,7 +10,7 @@ import contextvars
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 import grpc
@@ -59,6 +59,16 @@ class ErrorsAndMetrics(aio.ServerInterceptor):  # type: ignore[misc]
                 response_serializer=handler.response_serializer,
             )
         return handler
+
+
+def prepare_series(methods: Iterable[str]) -> None:
+    """Create every method's series at zero before the first call: Prometheus' ``rate`` and
+    ``increase`` count from a series' first sample, so a series born at 1 would never count the
+    call that created it (a node's first Join would be missing from the dashboard's join rate
+    and latency)."""
+    for method in methods:
+        metrics.GRPC_REQUESTS.labels(method=method, code=grpc.StatusCode.OK.name)
+        metrics.GRPC_DURATION.labels(method=method)
 
 
 def _record(method: str, code: grpc.StatusCode, started: float) -> None:

@@ -12,7 +12,7 @@ from grpc_reflection.v1alpha import reflection
 from webmesh import errors
 from webmesh.api.admin_servicer import AdminServicer
 from webmesh.api.forward import LeaderForwarder
-from webmesh.api.interceptors import ErrorsAndMetrics, Guard
+from webmesh.api.interceptors import ErrorsAndMetrics, Guard, prepare_series
 from webmesh.api.servicers import MembershipServicer, MeshServicer, NodeServicer
 from webmesh.api.v1 import (
     admin_pb2,
@@ -70,6 +70,7 @@ async def start_api_server(
     ``--global.insecure`` mode.
     """
     server = aio.server(interceptors=[ErrorsAndMetrics(guard)], options=KEEPALIVE)
+    prepare_series(_methods())
     membership_pb2_grpc.add_MembershipServicer_to_server(
         MembershipServicer(
             membership, forwarder, watch, changes, presence=presence, streams=streams
@@ -95,3 +96,13 @@ async def start_api_server(
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return server
+
+
+def _methods() -> list[str]:
+    """The full names (``/webmesh.v1.Membership/Join``) of every RPC this server serves."""
+    return [
+        f"/{service.full_name}/{method.name}"
+        for module in (membership_pb2, mesh_pb2, node_pb2, admin_pb2)
+        for service in module.DESCRIPTOR.services_by_name.values()
+        for method in service.methods
+    ]

@@ -14,7 +14,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from webmesh import __version__, errors, logs
-from webmesh.cli import admin, completion, config_cmd, connect, output, snapshot_cmd, tools
+from webmesh.cli import (
+    admin,
+    completion,
+    config_cmd,
+    connect,
+    graph_cmd,
+    output,
+    snapshot_cmd,
+    tools,
+)
 from webmesh.cli import pki_cmd as pki_cli
 from webmesh.client import config
 from webmesh.client import mesh_client as client
@@ -47,7 +56,7 @@ examples:
   wmctl get nodes -o wide
   wmctl get node bootstrap-node -o json
   wmctl get peers node-b
-  wmctl get graph | dot -Tsvg > mesh.svg
+  wmctl get graph -o svg > mesh.svg    # needs Graphviz (apt-get install graphviz)
   wmctl leave node-b
   wmctl get networkacls
   wmctl put networkacls deny-b-c --priority 100 --src-node b --dst-node c --deny
@@ -101,8 +110,12 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _global_options() -> argparse.ArgumentParser:
-    """Global flags, on the top parser and every subparser (SUPPRESS defaults never overwrite)."""
+def _global_options(
+    formats: tuple[str, ...] = output.FORMATS, default_format: str = "table"
+) -> argparse.ArgumentParser:
+    """Global flags, on the top parser and every subparser (SUPPRESS defaults never overwrite).
+
+    ``formats``: what -o takes; a command with formats of its own (get graph) widens them."""
     parent = argparse.ArgumentParser(add_help=False)
     quiet = argparse.SUPPRESS
     parent.add_argument(
@@ -140,20 +153,24 @@ def _global_options() -> argparse.ArgumentParser:
     parent.add_argument(
         "--timeout", type=float, default=quiet, help="seconds to wait for the server (default 10)"
     )
-    _file_options(parent)
+    _file_options(parent, formats, default_format)
     return parent
 
 
-def _file_options(parent: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+def _file_options(
+    parent: argparse.ArgumentParser | None = None,
+    formats: tuple[str, ...] = output.FORMATS,
+    default_format: str = "table",
+) -> argparse.ArgumentParser:
     """-o, --config and --context: the global flags of commands that talk to no server."""
     parent = parent or argparse.ArgumentParser(add_help=False)
     quiet = argparse.SUPPRESS
     parent.add_argument(
         "--output",
         "-o",
-        choices=output.FORMATS,
+        choices=formats,
         default=quiet,
-        help="output format (default table)",
+        help=f"output format (default {default_format})",
     )
     parent.add_argument(
         "--config",
@@ -295,7 +312,7 @@ def _add_get_parsers(sub: Any, common: list[argparse.ArgumentParser]) -> None:
         **_help(
             "show mesh objects",
             "examples:\n  wmctl get nodes -o wide\n  wmctl get node node-b -o yaml\n"
-            "  wmctl get peers node-b\n  wmctl get graph | dot -Tpng > mesh.png\n"
+            "  wmctl get peers node-b\n  wmctl get graph -o png > mesh.png\n"
             "  wmctl get networkacls\n",
         ),
     )
@@ -325,21 +342,7 @@ def _add_get_parsers(sub: Any, common: list[argparse.ArgumentParser]) -> None:
         ),
     )
     peers.add_argument("id", help="the node id")
-    graph = get_sub.add_parser(
-        "graph",
-        parents=common,
-        **_help(
-            "show who peers with whom (Graphviz DOT by default)",
-            "examples:\n  wmctl get graph | dot -Tsvg > mesh.svg\n"
-            "  wmctl get graph --format json\n  wmctl get graph --format table\n",
-        ),
-    )
-    graph.add_argument(
-        "--format",
-        choices=("dot", "json", "table"),
-        default="dot",
-        help="dot (default), json (nodes and edges) or table; -o json|yaml work too",
-    )
+    graph_cmd.add_parser(get_sub, [_global_options(graph_cmd.FORMATS, "dot")])
     admin.add_get_parsers(get_sub, common)
 
 
@@ -370,7 +373,7 @@ async def _status_of_node(node: Any, args: argparse.Namespace) -> Any:
         return await direct.status()
 
 
-async def _get(mesh: MeshClient, args: argparse.Namespace) -> str:
+async def _get(mesh: MeshClient, args: argparse.Namespace) -> str | bytes:
     if args.resource in admin.KIND_OF:
         return await admin.get_command(mesh, args)
     data = args.output in ("json", "yaml")
@@ -386,19 +389,9 @@ async def _get(mesh: MeshClient, args: argparse.Namespace) -> str:
             output.render_data(peers, args.output) if data else output.peers_table(peers, wide=wide)
         )
     if args.resource == "graph":
-        return _graph(await mesh.graph(), args)
+        return await graph_cmd.run(mesh, args)
     node = await mesh.get_node(args.id)
     return output.render_data(node, args.output) if data else output.nodes_table([node], wide=wide)
-
-
-def _graph(graph: Any, args: argparse.Namespace) -> str:
-    if args.output == "yaml":
-        return output.render_data(graph, "yaml")
-    if args.format == "json" or args.output == "json":
-        return output.graph_json(graph)
-    if args.format == "table" or args.output == "wide":
-        return output.graph_table(graph)
-    return str(graph.dot)
 
 
 async def _leave(mesh: MeshClient, args: argparse.Namespace) -> str:
@@ -424,7 +417,8 @@ async def _rotate_raft_keys(mesh: MeshClient, args: argparse.Namespace) -> str:
     )
 
 
-COMMANDS: dict[str, Callable[[MeshClient, argparse.Namespace], Awaitable[str]]] = {
+# What a command returns goes to stdout: text, or bytes (a PNG) as they are.
+COMMANDS: dict[str, Callable[[MeshClient, argparse.Namespace], Awaitable[str | bytes]]] = {
     "status": _status,
     "get": _get,
     "leave": _leave,
@@ -476,7 +470,7 @@ def apply_context(args: argparse.Namespace) -> None:
             setattr(args, key, value)
 
 
-async def run(args: argparse.Namespace) -> str:
+async def run(args: argparse.Namespace) -> str | bytes:
     if args.command in LOCAL_COMMANDS:
         return LOCAL_COMMANDS[args.command](args)
     apply_context(args)
@@ -506,13 +500,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         logs.unconfigure()  # the handler lives as long as the command (main may run in-process)
 
 
+def _print(result: str | bytes) -> None:
+    if isinstance(result, str):
+        sys.stdout.write(result)
+        return
+    sys.stdout.flush()
+    sys.stdout.buffer.write(result)
+    sys.stdout.buffer.flush()
+
+
 def _command(args: argparse.Namespace) -> None:
     """Run the parsed command; every failure becomes one line on stderr and its exit code."""
     try:
         if args.command == "connect":
             apply_context(args)
             sys.exit(connect.run(args, security_of))
-        sys.stdout.write(asyncio.run(run(args)))
+        _print(asyncio.run(run(args)))
     except errors.MeshError as exc:
         _fail(f"error: {exc}", exit_code(exc))
     except KeyboardInterrupt:

@@ -64,6 +64,7 @@ from webmesh.wg.netlink import Links
 if TYPE_CHECKING:
     from webmesh.daemon.meshdns import MeshDns
     from webmesh.service.backup import BackupScheduler
+    from webmesh.web.launch import WebView
 
 log = logging.getLogger("webmesh.node")
 
@@ -103,6 +104,7 @@ class NodeDaemon:
         self.server: aio.Server | None = None
         self.metrics_server: MetricsServer | None = None
         self.meshdns: MeshDns | None = None
+        self.dashboard: WebView | None = None
         self.paths: PathProber | None = None
         self.backups: BackupScheduler | None = None
         self.device: DeviceState | None = None
@@ -1067,6 +1069,8 @@ class NodeDaemon:
             log.info("api listening address=%s", s.api.listen_address)
         if not s.metrics.disabled:
             await self._start_metrics(s.metrics.listen_address)
+        if s.dashboard.enabled:
+            await self._start_dashboard(s.dashboard.listen_address)
         self._tasks.append(asyncio.create_task(self._refresh_device(), name="device-stats"))
 
     async def _start_meshdns(self) -> None:
@@ -1107,6 +1111,33 @@ class NodeDaemon:
         await self.metrics_server.start(host, port)
         log.info("metrics listening address=%s path=/metrics", address)
 
+    async def _start_dashboard(self, address: str) -> None:
+        """The web view, on the API's TLS and authenticators (``webmesh.web``)."""
+        # aiohttp and the web package load only on a node that serves the web view
+        from webmesh.web import launch, tls  # noqa: PLC0415
+
+        host, port = split_host_port(address, allow_zero_port=True)
+        g = self.settings.global_
+        secure = not g.insecure
+        files = {"cert_file": g.tls_cert_file, "key_file": g.tls_key_file, "ca_file": g.tls_ca_file}
+        self.dashboard = await launch.serve(
+            host,
+            port,
+            tls=tls.server_context(**files, client_certificates=g.mtls) if secure else None,
+            authenticators=security.authenticators(self.settings) if secure else None,
+            state=lambda: self.changes.latest,
+            watch=self.watch,
+            served_by=self.identity.node_id,
+            leader=self._leader_id,
+            handshakes=self._handshakes,
+        )
+        log.info("dashboard listening address=%s", address)
+
+    def _handshakes(self) -> dict[str, float]:
+        """This node's last WireGuard handshake with each peer, by key (the web view)."""
+        device = self.device
+        return {p.public_key: p.last_handshake for p in device.peers} if device else {}
+
     async def _refresh_device(self) -> None:
         """Keep a recent DeviceState for the metrics endpoint (scrapes must not block on I/O):
         every few seconds, and right after a reconcile pass changed the device."""
@@ -1131,6 +1162,9 @@ class NodeDaemon:
         if self.metrics_server is not None:
             await self.metrics_server.close()
             self.metrics_server = None
+        if self.dashboard is not None:
+            await self.dashboard.close()
+            self.dashboard = None
         await self._stop_tasks()
         await self.forwarder.close()
         if self.store is not None:

@@ -129,6 +129,14 @@ OPTIONS: tuple[Option, ...] = (
            kind="list of IP[:PORT]", metavar="IP[:PORT][,...]", is_list=True),
     bool_option("services.meshdns.no-forward",
                 "Answer only the mesh domain: REFUSED for every other name."),
+    bool_option("services.dashboard.enabled",
+                "Serve the web view: the mesh graph, the nodes, ACLs, routes and peerings, live. "
+                "On the API's TLS and authentication (a browser logs in with Basic or LDAP "
+                "credentials, or a client certificate); a reader needs get on nodes (RBAC). "
+                "Plain HTTP with no authentication in --global.insecure mode."),
+    Option("services.dashboard.listen-address", values.parse_listen_address, "[::]:8444",
+           "Address of the web view (HTTPS; HTTP in --global.insecure mode).", kind="host:port",
+           metavar="HOST:PORT"),
     Option("backup.url", values.parse_backup_url, "",
            "Where the leader writes encrypted backups of the mesh state: a directory (a mounted "
            "volume), file:///path, or s3://bucket/prefix (credentials as the AWS tools take "
@@ -265,12 +273,21 @@ class MeshDnsSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class DashboardSettings:
+    """``services.dashboard.*``: the web view (off by default: one more port facing strangers)."""
+
+    enabled: bool
+    listen_address: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class ServicesSettings:
     """``services.*``: the endpoints this node serves."""
 
     api: ListenerSettings
     metrics: ListenerSettings
     meshdns: MeshDnsSettings
+    dashboard: DashboardSettings
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -324,6 +341,7 @@ _SECTION_TYPES: Mapping[str, type[Any]] = {
     "services.api": ListenerSettings,
     "services.metrics": ListenerSettings,
     "services.meshdns": MeshDnsSettings,
+    "services.dashboard": DashboardSettings,
     "backup": BackupSettings,
     "wireguard": WireGuardSettings,
     **security_options.SECTION_TYPES,

@@ -207,10 +207,15 @@ def test_default_objects() -> None:
     kinds = sorted(manifest["kind"] for manifest in manifests)
     assert kinds == sorted(
         ["CustomResourceDefinition"] * 2
-        + ["ClusterRole", "ClusterRoleBinding", "Deployment", "ServiceAccount"]
+        + ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "ServiceAccount"]
     )
-    names = {m["metadata"]["name"] for m in manifests if m["kind"] != "CustomResourceDefinition"}
+    names = {
+        m["metadata"]["name"]
+        for m in manifests
+        if m["kind"] not in {"CustomResourceDefinition", "ConfigMap"}
+    }
     assert names == {"webmesh"}  # release "webmesh" contains the chart name: no "webmesh-webmesh"
+    assert one(manifests, "ConfigMap")["metadata"]["name"] == "webmesh-grafana-dashboard"
 
 
 def test_deployment_runs_the_operator_hardened() -> None:

@@ -1,4 +1,5 @@
-"""What a running node loads: no LDAP client, YAML parser, boto3 or operator unless they are used.
+"""What a running node loads: no LDAP client, YAML parser, boto3, aiohttp or operator unless they
+are used.
 
 Each check runs in a fresh interpreter (the test process has imported everything already). It
 imports the modules of a running node, reads the settings the quick start's joiner uses (flags
@@ -60,6 +61,10 @@ ABSENT = (
     "boto3",
     "botocore",
     "s3transfer",
+    # the web view: only on a node with --services.dashboard.enabled
+    "aiohttp",
+    "webmesh.web",
+    "webmesh.mesh.view",
 )
 
 NODE = """

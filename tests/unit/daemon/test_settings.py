@@ -102,6 +102,7 @@ def test_defaults() -> None:
                 forwarders=(),
                 no_forward=False,
             ),
+            dashboard=s.DashboardSettings(enabled=False, listen_address="[::]:8444"),
         ),
         backup=s.BackupSettings(
             url="", interval=3600, retain=24, key_file="", s3_endpoint="", s3_region=""
@@ -227,6 +228,8 @@ def test_the_documented_names_exist() -> None:
         # backups (issue 18)
         "backup.url", "backup.interval", "backup.retain", "backup.key-file",
         "backup.s3-endpoint", "backup.s3-region", "bootstrap.restore-from",
+        # the web view (issue 19)
+        "services.dashboard.enabled", "services.dashboard.listen-address",
     }  # fmt: skip
     assert set(s.OPTIONS_BY_NAME) == documented
 
@@ -312,6 +315,8 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "backup.s3-endpoint": ("http://127.0.0.1:9000", "http://127.0.0.1:9000"),
     "backup.s3-region": ("eu-west-1", "eu-west-1"),
     "bootstrap.restore-from": ("s3://backups/mesh", "s3://backups/mesh"),
+    "services.dashboard.enabled": ("true", True),
+    "services.dashboard.listen-address": ("127.0.0.1:9444", "127.0.0.1:9444"),
 }
 
 
