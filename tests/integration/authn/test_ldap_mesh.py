@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,15 +18,6 @@ from webmesh.client import pki
 from webmesh.client.mesh_client import ClientOptions, MeshClient
 from webmesh.client.security import ClientSecurity
 from webmesh.mesh.objects import Kind
-
-
-@pytest.fixture
-async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
-    lab = Lab(tmp_path)
-    try:
-        yield lab
-    finally:
-        await lab.close()
 
 
 def flags(pki_dir: Path, server: str, htpasswd: Path, *extra: str) -> tuple[str, ...]:

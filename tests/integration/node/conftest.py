@@ -1,13 +1,13 @@
 """Fixtures for the loopback node tests: real NodeDaemons, real Raft and gRPC, fake WireGuard.
 
 ``cluster`` is module-scoped (one 3-node mesh per test module and xdist worker; its tests run in
-the module's event loop and leave it as they found it). ``lab`` starts nodes for one test.
+the module's event loop and leave it as they found it). ``lab``, for one test, is in
+tests/integration/conftest.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -29,12 +29,3 @@ async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Clu
         yield Cluster(lab, bootstrap, voter, observer)
     finally:
         await lab.close()
-
-
-@pytest.fixture
-async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
-    started = Lab(tmp_path)
-    try:
-        yield started
-    finally:
-        await started.close()

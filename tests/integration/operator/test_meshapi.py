@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import datetime
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -24,15 +23,6 @@ from webmesh_operator.status import MeshObservation
 
 PUT_GROUP = "/webmesh.v1.Admin/PutGroup"
 NOW = datetime.datetime.now(datetime.UTC)
-
-
-@pytest.fixture
-async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
-    started = Lab(tmp_path)
-    try:
-        yield started
-    finally:
-        await started.close()
 
 
 async def voter_group(address: str, credentials: meshapi.Credentials | None) -> set[str]:

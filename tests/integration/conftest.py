@@ -1,4 +1,5 @@
-"""Fixtures for the web view's loopback tests: real NodeDaemons (fake WireGuard), real HTTP."""
+"""Fixtures shared by the loopback tiers: ``lab`` starts real NodeDaemons (real Raft and gRPC,
+fake WireGuard) for one test and shuts them all down after it."""
 
 from __future__ import annotations
 
