@@ -91,10 +91,7 @@ class CallGuard:
         if isinstance(required_actions(method, request, None), Public):
             return None
         identity = await self._authenticator.authenticate(credentials_of(context, request))
-        principal = Principal(
-            identity.name, SubjectKind(identity.kind), tuple(identity.groups), identity.method
-        )
-        principal = self._original_caller(principal, context)
+        principal = self._original_caller(identity.principal(), context)
         state = self._state()
         if state.objects.policy.rbac_enabled:
             authorize_call(state.objects.rbac, principal, method, request)

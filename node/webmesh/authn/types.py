@@ -22,18 +22,23 @@ import typing
 from collections.abc import Sequence
 
 from webmesh import errors
+from webmesh.authz.model import SubjectKind
+from webmesh.authz.principal import Principal
 
 Kind = typing.Literal["node", "user"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Identity:
-    """The authenticated caller (the lead maps it onto ``webmesh.authz.principal.Principal``)."""
+    """The authenticated caller (``principal()`` is what RBAC decides for)."""
 
     name: str
     kind: Kind
     groups: tuple[str, ...] = ()
     method: str = ""  # "mtls" | "basic" | "ldap"
+
+    def principal(self) -> Principal:
+        return Principal(self.name, SubjectKind(self.kind), tuple(self.groups), self.method)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

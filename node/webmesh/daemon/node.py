@@ -17,9 +17,10 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from grpc import aio
 
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
     from webmesh.web.launch import WebView
 
 log = logging.getLogger("webmesh.node")
+T = TypeVar("T")
 
 READY_TIMEOUT = 30.0
 WILDCARDS = ("", "0.0.0.0", "::")
@@ -293,7 +295,7 @@ class NodeDaemon:
         if s.mesh.join_address:
             return await self._join(ident)
         if s.bootstrap.enabled and s.bootstrap.restore_from:
-            snapshot = await restore.load_snapshot(s, self._restore_key())
+            snapshot = await restore.load_snapshot(s, self._key_in_file())
             restored = restore.restored_identity(
                 ident, snapshot, raft_listen=s.raft.listen_address, raft_port=self._raft_port()
             )
@@ -632,7 +634,7 @@ class NodeDaemon:
             )
             return
         log.info("finishing the restore begun before this server stopped")
-        await self._create_mesh(await restore.load_snapshot(self.settings, self._restore_key()), me)
+        await self._create_mesh(await restore.load_snapshot(self.settings, self._key_in_file()), me)
 
     # ---- WireGuard key rotation --------------------------------------------------------------
 
@@ -725,7 +727,7 @@ class NodeDaemon:
         record = self.machine.state.nodes.get(self.identity.node_id)
         if record is not None and record.public_key == public_key:
             return True
-        _, served = await self._own_record_at_a_server()
+        served = await self._ask_a_server(self._own_record_in)
         return served is not None and served.public_key == public_key
 
     # ---- removal -----------------------------------------------------------------------------
@@ -754,9 +756,8 @@ class NodeDaemon:
             cut_off_since = cut_off_since or now
             if now - cut_off_since >= CUT_OFF_PROBE:
                 cut_off_since = None
-                if await self._servers_say_removed():
-                    await self._on_removed("the servers no longer know it")
-                elif await self._servers_serve_a_restored_mesh():
+                await self._probe_servers()
+                if self._rejoin_why:
                     return
 
     def _raft_connected(self) -> bool:
@@ -775,41 +776,58 @@ class NodeDaemon:
         join = self.settings.mesh.join_address
         return [(join, ""), *known] if join else known
 
-    async def _servers_say_removed(self) -> bool:
-        """Whether a server answers that this node is not in the mesh (NOT_FOUND)."""
-        answered, record = await self._own_record_at_a_server()
-        return answered and record is None
-
-    async def _own_record_at_a_server(self) -> tuple[bool, types_pb2.MeshNode | None]:
-        """Ask the servers in turn (``_other_servers``) for this node's record: (whether one
-        answered, the record, or None when that server has none)."""
+    async def _ask_a_server(self, ask: Callable[[MeshClient], Awaitable[T]]) -> T | None:
+        """``ask`` the servers in turn (``_other_servers``): the first answer, None when no
+        server answers."""
         options = ClientOptions(security=self.security, timeout=2.0)
         for address, server_id in self._other_servers():
             try:
                 async with MeshClient(address, options, server_name=server_id) as client:
-                    return True, await client.get_node(self.identity.node_id)
-            except errors.NotFound:
-                return True, None
+                    return await ask(client)
             except errors.MeshError:
                 continue
-        return False, None
+        return None
 
-    async def _servers_serve_a_restored_mesh(self) -> bool:
-        """Whether the servers now serve another generation of the mesh (restored from a
-        backup while this replica was cut off): then it rejoins (``_rejoin_why``)."""
+    async def _own_record_in(self, client: MeshClient) -> types_pb2.MeshNode | None:
+        """The server's record of this node; None when it has none."""
+        try:
+            return await client.get_node(self.identity.node_id)
+        except errors.NotFound:
+            return None
+
+    async def _server_view(self, client: MeshClient) -> tuple[types_pb2.MeshNode | None, str]:
+        """What a server knows of this node: its record (None: unknown) and, when it knows the
+        node, the mesh generation it serves."""
+        record = await self._own_record_in(client)
+        if record is None:
+            return None, ""
+        return record, (await client.status()).mesh_generation
+
+    async def _probe_servers(self) -> None:
+        """Cut off from Raft: ask a server whether this node was removed, or whether the
+        servers now serve a mesh restored from a backup (then rejoin it)."""
+        view = await self._ask_a_server(self._server_view)
+        if view is None:
+            return
+        record, generation = view
+        if record is None:
+            await self._on_removed("the servers no longer know it")
+        else:
+            self._rejoin_if_restored(generation)
+
+    def _rejoin_if_restored(self, theirs: str) -> None:
+        """When the servers serve another generation of the mesh (restored from a backup while
+        this replica was cut off), stop to join it again (``_rejoin_why``)."""
         state = self.machine.state
-        if not state.bootstrapped or self._leads():
-            return False
-        theirs = await self._servers_generation()
-        if not theirs or theirs == state.generation:
-            return False
+        if not theirs or theirs == state.generation or not state.bootstrapped or self._leads():
+            return
         if not self.settings.mesh.join_address:
             log.error(
                 "the servers serve a mesh restored from a backup (generation %s, this replica "
                 "has %s), and this node has no --mesh.join-address to join it through",
                 theirs, state.generation or "-",
             )  # fmt: skip
-            return False
+            return
         log.warning(
             "the servers serve a mesh restored from a backup (generation %s, this replica has "
             "%s): discarding this replica and joining the restored mesh via=%s",
@@ -818,18 +836,6 @@ class NodeDaemon:
         identity_store.save(self.data_dir, restore.fresh_identity(self.identity))
         self._rejoin_why = f"the mesh was restored from a backup (generation {theirs})"
         self._removed.set()
-        return True
-
-    async def _servers_generation(self) -> str:
-        """The mesh generation the first server that answers serves ("" when none answers)."""
-        options = ClientOptions(security=self.security, timeout=2.0)
-        for address, server_id in self._other_servers():
-            try:
-                async with MeshClient(address, options, server_name=server_id) as client:
-                    return (await client.status()).mesh_generation
-            except errors.MeshError:
-                continue
-        return ""
 
     async def _on_removed(self, why: str) -> None:
         """Record the removal in the data dir and stop (``run`` raises ``errors.Removed``; with
@@ -964,12 +970,11 @@ class NodeDaemon:
                 "--backup.url needs --backup.key-file: every backup is encrypted (make a key "
                 "with: head -c 32 /dev/urandom | base64 > backup.key)"
             )
-        from webmesh.backup import seal  # noqa: PLC0415 (AES-GCM only where backups are on)
+        return self._key_in_file()
 
-        return seal.read_key(Path(b.key_file))
-
-    def _restore_key(self) -> bytes | None:
-        """The backup key that opens --bootstrap.restore-from, when one is given."""
+    def _key_in_file(self) -> bytes | None:
+        """The key of --backup.key-file, which also opens --bootstrap.restore-from, when one
+        is given."""
         if not self.settings.backup.key_file:
             return None
         from webmesh.backup import seal  # noqa: PLC0415 (AES-GCM only where backups are on)

@@ -230,8 +230,8 @@ def peer_changes(
         return None
     if before.objects.acl is not after.objects.acl:
         return None  # ACLs or groups changed: who reaches whom may differ anywhere
-    gateway_of = (s.objects.peerings_by_gateway.get(local_id) for s in (before, after))
-    if next(gateway_of) != next(gateway_of):
+    gateways = (before.objects.peerings_by_gateway, after.objects.peerings_by_gateway)
+    if gateways[0].get(local_id) != gateways[1].get(local_id):
         return None  # its own peerings changed: entries that are no node's
     if local is None:
         return {}

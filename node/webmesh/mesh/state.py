@@ -205,14 +205,18 @@ def apply_encoded(state: MeshState, data: bytes) -> Transition:
 def _bootstrap(state: MeshState, command: commands.Bootstrap) -> Transition:
     if state.networks is not None:
         raise errors.AlreadyExists("the mesh is already bootstrapped")
-    ipam.parse_ipv4_network(command.networks.ipv4)
-    if command.networks.ipv6:
-        ipam.parse_ipv6_network(command.networks.ipv6)
+    _check_networks(command.networks)
     seeded = state.objects.with_policy(command.policy)
     for kind, obj in command.seed:
         seeded = seeded.put(kind, obj)
     new = replace(state, networks=command.networks, objects=seeded, generation=command.generation)
     return Transition(new, commands.Result(), (Bootstrapped(command.networks),))
+
+
+def _check_networks(networks: Networks) -> None:
+    ipam.parse_ipv4_network(networks.ipv4)
+    if networks.ipv6:
+        ipam.parse_ipv6_network(networks.ipv6)
 
 
 def _restore(state: MeshState, command: commands.Restore) -> Transition:
@@ -224,23 +228,16 @@ def _restore(state: MeshState, command: commands.Restore) -> Transition:
     raw = command.snapshot
     if raw.get("v") != SNAPSHOT_VERSION or not raw.get("networks") or raw.get("nodes"):
         raise errors.InvalidArgument("a Restore carries a snapshot without its nodes")
-    networks = Networks.from_dict(raw["networks"])
-    ipam.parse_ipv4_network(networks.ipv4)
-    if networks.ipv6:
-        ipam.parse_ipv6_network(networks.ipv6)
-    new = replace(
-        state,
-        networks=networks,
-        objects=Objects.from_dict(raw.get("objects", {})),
-        released=MappingProxyType({str(p): float(t) for p, t in raw.get("released", {}).items()}),
-        raft_key_epoch=int(raw.get("raft_key_epoch", 0)),
-        offline=MappingProxyType({str(i): float(t) for i, t in raw.get("offline", {}).items()}),
-        key_rotations=MappingProxyType(
-            {str(i): int(n) for i, n in raw.get("key_rotations", {}).items()}
-        ),
-        generation=command.generation,
-        restoring=True,
-    )
+    try:
+        head = from_snapshot({**raw, "index": state.index})
+        # kept whole: the nodes they name come in the RestoreNodes that follow
+        offline = MappingProxyType({str(i): float(t) for i, t in raw.get("offline", {}).items()})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise errors.InvalidArgument(f"a malformed Restore: {exc!r}") from exc
+    networks = head.networks
+    assert networks is not None  # checked above
+    _check_networks(networks)
+    new = replace(head, offline=offline, generation=command.generation, restoring=True)
     return Transition(new, commands.Result(), (Bootstrapped(networks),))
 
 

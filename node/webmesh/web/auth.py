@@ -22,7 +22,6 @@ from aiohttp import web
 
 from webmesh import errors
 from webmesh.authn.types import Chain, Credentials
-from webmesh.authz.model import SubjectKind
 from webmesh.authz.principal import Principal
 from webmesh.logs import Throttle
 from webmesh.mesh import view
@@ -89,8 +88,7 @@ class Gate:
             except errors.Unauthenticated as exc:
                 refused = refused or exc
                 continue
-            kind = SubjectKind(identity.kind)
-            return Principal(identity.name, kind, tuple(identity.groups), identity.method)
+            return identity.principal()
         assert refused is not None
         raise refused
 
