@@ -14,6 +14,8 @@ every ``status_interval`` once it is Ready (the mesh API is asked less when noth
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import dataclasses
 import logging
@@ -30,6 +32,7 @@ VERSION = "v1alpha1"
 ANNOTATIONS_PREFIX = GROUP
 FINALIZER = f"{GROUP}/cleanup"
 MAX_BACKOFF = 60.0
+TIMER_EXIT_WAIT = 1.0  # seconds a deletion waits for a status timer, between checks
 
 Reconciler = Callable[[reconcile.Context, Mapping[str, Any]], Awaitable[None]]
 
@@ -80,6 +83,27 @@ async def run(
         raise kopf.TemporaryError(str(error), delay=delay) from None
 
 
+async def until_stopped(work: Awaitable[None], stopped: kopf.DaemonStopped) -> None:
+    """Await ``work`` unless kopf stops the timer first (its resource is being deleted, or the
+    operator exits): then cancel it, so the deletion is not held up by a status refresh."""
+
+    async def stop() -> None:
+        await stopped.wait()
+
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return
+    task.result()
+
+
 def configure(settings: kopf.OperatorSettings) -> None:
     """kopf's settings for this operator: no peering (one leader, by Lease), progress and the
     last-handled spec in annotations under our group, our own finalizer name, warnings as Events,
@@ -102,6 +126,11 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.watching.connect_timeout = 30
     settings.networking.request_timeout = 60
     settings.queueing.error_delays = (1, 2, 5, 10, 30, 60)
+    # A deleted resource keeps kopf's finalizer until its status timer has exited. kopf waits
+    # ``instant_exit_timeout`` for that and otherwise re-checks every ``cancellation_polling``
+    # seconds (60 by default): a deletion that met a timer mid-refresh stalled for a minute.
+    settings.background.instant_exit_timeout = TIMER_EXIT_WAIT
+    settings.background.cancellation_polling = TIMER_EXIT_WAIT
 
 
 def build_registry(ctx: reconcile.Context, options: Options) -> kopf.OperatorRegistry:
@@ -151,7 +180,8 @@ def _register(
         if not options.refresh_due(body, now - memo.get("status_refreshed", -1e9)):
             return
         memo["status_refreshed"] = now
-        await run(refresher, ctx, body, int(kwargs.get("retry") or 0))
+        refresh = run(refresher, ctx, body, int(kwargs.get("retry") or 0))
+        await until_stopped(refresh, kwargs["stopped"])
 
     resource = (GROUP, VERSION, plural)
     reconcile_id = f"reconcile-{singular}"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 import kopf
 import pytest
+from kopf._cogs.aiokits import aioenums  # kopf's own stopper types, as it hands them to timers
+from kopf._core.intents import stoppers
 
 from webmesh_operator import handlers, k8s, reconcile
 
@@ -86,3 +89,43 @@ def test_settings_are_standalone_with_our_finalizer_and_annotations() -> None:
     assert settings.persistence.finalizer == handlers.FINALIZER
     assert isinstance(settings.persistence.progress_storage, kopf.AnnotationsProgressStorage)
     assert settings.scanning.disabled is True
+
+
+def test_a_deleted_resource_waits_for_its_timer_at_most_a_second_between_checks() -> None:
+    """kopf's default is 60 s, longer than a user waits for ``kubectl delete`` to return."""
+    settings = kopf.OperatorSettings()
+    handlers.configure(settings)
+    assert settings.background.cancellation_polling <= 1.0
+    assert settings.background.instant_exit_timeout is not None
+    assert settings.background.instant_exit_timeout <= 1.0
+
+
+async def test_a_stopped_timer_cancels_its_refresh_at_once() -> None:
+    setter = aioenums.FlagSetter[stoppers.DaemonStoppingReason]()
+    cancelled = asyncio.Event()
+
+    async def slow_refresh() -> None:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    waiting = asyncio.ensure_future(
+        handlers.until_stopped(slow_refresh(), aioenums.AsyncFlagWaiter(setter))
+    )
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    setter.set(stoppers.DaemonStoppingReason.RESOURCE_DELETED)
+    await asyncio.wait_for(waiting, timeout=2.0)
+    assert cancelled.is_set()
+
+
+async def test_a_refresh_that_finishes_first_reports_its_error() -> None:
+    setter = aioenums.FlagSetter[stoppers.DaemonStoppingReason]()
+
+    async def failing_refresh() -> None:
+        raise kopf.TemporaryError("mesh API unreachable", delay=1)
+
+    with pytest.raises(kopf.TemporaryError):
+        await handlers.until_stopped(failing_refresh(), aioenums.AsyncFlagWaiter(setter))
