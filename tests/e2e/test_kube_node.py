@@ -93,10 +93,29 @@ class Run:
         return get_mesh(self.api, NS, MESH)
 
     def why(self, what: str, namespace: str = NS) -> Any:
-        return lambda: f"{what}\n{diagnose(self.api, namespace)}\n{self.laptop_logs()}"
+        return lambda: (
+            f"{what}\n{diagnose(self.api, namespace)}\n{self.laptop_logs()}\n"
+            f"{self.wireguard_in_pods(namespace)}\n{udp_conntrack()}"
+        )
+
+    def wireguard_in_pods(self, namespace: str) -> str:
+        """Every mesh pod's WireGuard peers (endpoint, last handshake, AllowedIPs): which pair
+        stopped talking, and to which address it still sends."""
+        parts = []
+        for pod in (*SERVERS, *APPS):
+            try:
+                code, out = exec_in(
+                    self.api, namespace, pod, "webmesh-node", ["wg", "show", "all", "dump"]
+                )
+            except Exception as exc:  # the diagnosis must not hide the failure it explains
+                code, out = -1, repr(exc)
+            parts.append(f"--- {pod}: wg show all dump (exit {code})\n{out}")
+        return "\n".join(parts)
 
     def laptop_logs(self) -> str:
-        return self.laptop.logs() if self.laptop is not None else ""
+        if self.laptop is None:
+            return ""
+        return f"{self.laptop.logs()}\n{wireguard_view(self.laptop)}"
 
     def exec(self, pod: str, container: str, *command: str) -> tuple[int, str]:
         return exec_in(self.api, NS, pod, container, list(command))
@@ -109,6 +128,34 @@ class Run:
         address = self.addresses[target]
         code, out = self.exec(source, container, "ping", "-c", "1", "-W", "2", address)
         assert code == 0, f"{source} -> {target} ({address}): {out}"
+
+
+def udp_conntrack() -> str:
+    """The host's conntrack entries for WireGuard traffic: a NodePort flow still translated to a
+    pod that is gone would show here."""
+    try:
+        out = netlab.run("conntrack", "-L", "-p", "udp", check=False, timeout=10)
+    except Exception as exc:  # the diagnosis must not hide the failure it explains
+        return f"--- conntrack -L -p udp: {exc!r}"
+    lines = [line for line in out.stdout.splitlines() if "51820" in line]
+    return "--- conntrack -L -p udp (WireGuard, port 51820)\n" + "\n".join(lines[:80])
+
+
+def wireguard_view(host: netlab.Host) -> str:
+    """The workstation's WireGuard peers (endpoint, last handshake, AllowedIPs) and routes: what
+    an unanswered ping needs. Its UAPI socket is in its own /run/wireguard, as on a host."""
+    show = f"mount --bind {host.run_dir} /run/wireguard && wg show all dump"
+    parts = []
+    for title, command in (
+        ("wg show all dump", ("unshare", "--mount", "sh", "-c", show)),
+        ("ip route", ("ip", "netns", "exec", host.netns, "ip", "route")),
+    ):
+        try:
+            out = netlab.run(*command, check=False, timeout=10)
+            parts.append(f"--- {host.name}: {title}\n{out.stdout}{out.stderr}")
+        except Exception as exc:  # the diagnosis must not hide the failure it explains
+            parts.append(f"--- {host.name}: {title}: {exc!r}")
+    return "\n".join(parts)
 
 
 @pytest.mark.timeout(2400)  # the session fixture builds the images and starts the node first

@@ -111,10 +111,15 @@ def diagnose(api: k8s_client.ApiClient, namespace: str) -> str:
         for pod in core.list_namespaced_pod(namespace).items:
             statuses = [
                 f"{c.name}:{'ready' if c.ready else 'not ready'}:{c.image}:{c.state}"
-                for c in pod.status.container_statuses or []
+                for c in [
+                    *(pod.status.init_container_statuses or []),
+                    *(pod.status.container_statuses or []),
+                ]
             ]
             lines.append(f"pod {pod.metadata.name} {pod.status.phase} {statuses}")
-            for container in pod.spec.containers:
+            # init containers too: a Node group's webmesh-node is a native sidecar (an init
+            # container that keeps running), and its log is what a mesh failure needs
+            for container in [*(pod.spec.init_containers or []), *pod.spec.containers]:
                 try:
                     log = core.read_namespaced_pod_log(
                         pod.metadata.name, namespace, container=container.name, tail_lines=15

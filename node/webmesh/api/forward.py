@@ -7,6 +7,7 @@ bouncing around the mesh.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import unquote
@@ -34,9 +35,13 @@ PASSED_ON = frozenset({ALLOW_MISSING_NODES_HEADER})  # request options a forward
 T = TypeVar("T")
 
 
+@functools.lru_cache(maxsize=4096)
 def peer_host(peer: str) -> str:
     """The IP address in gRPC's peer string ("ipv4:1.2.3.4:5", "ipv6:[::1]:5", or with the
-    brackets URL-encoded); "" for anything else (a Unix socket)."""
+    brackets URL-encoded); "" for anything else (a Unix socket).
+
+    Cached: a connection's peer string is the same for every call on it, and parsing it took
+    about 3% of the leader's CPU at 1,000 Joins/s."""
     kind, _, rest = unquote(peer or "").partition(":")
     if kind not in ("ipv4", "ipv6"):
         return ""
@@ -48,9 +53,10 @@ def observed_host(context: aio.ServicerContext[Any, Any]) -> str:
     """Where the caller's connection comes from: its own address, or, on a call a server
     forwarded, the address that server saw, believed only from a server (insecure mode believes
     everyone: nothing is authenticated there anyway)."""
-    metadata = dict(context.invocation_metadata() or ())
-    if not metadata.get(FORWARDED_HEADER):
+    pairs = context.invocation_metadata() or ()
+    if not any(key == FORWARDED_HEADER and value for key, value in pairs):
         return peer_host(context.peer())
+    metadata = dict(pairs)
     if CALLER.get() is not None and CALLER_HEADER not in metadata:
         return ""  # not vouched for by a server (the guard checks who sends CALLER_HEADER)
     host = str(metadata.get(OBSERVED_HEADER, ""))

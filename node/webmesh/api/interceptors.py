@@ -7,6 +7,7 @@ around the handler the servicer registered.
 from __future__ import annotations
 
 import contextvars
+import functools
 import inspect
 import logging
 import time
@@ -19,6 +20,7 @@ from grpc import aio
 from webmesh import errors, metrics
 from webmesh.authz.principal import Principal
 from webmesh.client import status
+from webmesh.prometheus import Counter, Histogram
 
 log = logging.getLogger("webmesh.api")
 
@@ -36,6 +38,9 @@ class ErrorsAndMetrics(aio.ServerInterceptor):  # type: ignore[misc]
 
     def __init__(self, guard: Guard | None = None) -> None:
         self._guard = guard
+        # The servicers' handlers never change once the server runs: each method's wrapper is
+        # built once (building it per call cost about 2% of the leader's CPU at 1,000 Joins/s).
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -43,9 +48,17 @@ class ErrorsAndMetrics(aio.ServerInterceptor):  # type: ignore[misc]
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        method = handler_call_details.method
         if handler is None:
             return handler
+        method = handler_call_details.method
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(method, handler)
+        self._wrapped[method] = (handler, wrapped)  # one per method the servicers serve
+        return wrapped
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         if handler.unary_unary and inspect.iscoroutinefunction(handler.unary_unary):
             return grpc.unary_unary_rpc_method_handler(
                 _wrap_unary(method, handler.unary_unary, self._guard),
@@ -71,9 +84,20 @@ def prepare_series(methods: Iterable[str]) -> None:
         metrics.GRPC_DURATION.labels(method=method)
 
 
+@functools.cache
+def _series(method: str, code: grpc.StatusCode) -> tuple[Counter, Histogram]:
+    """A method's request counter for ``code`` and its latency histogram (``labels`` takes a
+    lock and builds its key on every call; the methods and codes are a small, fixed set)."""
+    return (
+        metrics.GRPC_REQUESTS.labels(method=method, code=code.name),
+        metrics.GRPC_DURATION.labels(method=method),
+    )
+
+
 def _record(method: str, code: grpc.StatusCode, started: float) -> None:
-    metrics.GRPC_REQUESTS.labels(method=method, code=code.name).inc()
-    metrics.GRPC_DURATION.labels(method=method).observe(time.perf_counter() - started)
+    requests, duration = _series(method, code)
+    requests.inc()
+    duration.observe(time.perf_counter() - started)
 
 
 async def _abort(context: aio.ServicerContext[Any, Any], exc: errors.MeshError) -> None:

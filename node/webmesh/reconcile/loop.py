@@ -114,7 +114,10 @@ class Reconciler:
         while True:
             timeout = max(0.0, self._last_full + self._resync_interval - time.monotonic())
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                # asyncio.timeout, not wait_for: wait_for wraps the wait in a new Task, and
+                # this loop wakes on every applied change (a cost the leader felt under load)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
             except TimeoutError:
                 self._needs_full = True
             self._wake.clear()

@@ -23,7 +23,8 @@ class StateWatch:
         """Wait for the next change; False on timeout."""
         event = self._event
         try:
-            await asyncio.wait_for(event.wait(), timeout)
+            async with asyncio.timeout(timeout):  # no Task per wait, unlike wait_for
+                await event.wait()
         except TimeoutError:
             return False
         return True
