@@ -914,7 +914,12 @@ class NodeDaemon:
             ",".join(advertised) or "-",
         )
 
-    def _greet_peers(self) -> None:
+    def _greet_replica_peers(self) -> None:
+        sent, addresses = self._greet_peers()
+        log.info("greeted the replica's peers so they learn this endpoint addresses=%d sent=%d",
+                 addresses, sent)  # fmt: skip
+
+    def _greet_peers(self) -> tuple[int, int]:
         """Let every peer learn where this node is now (webmesh.wg.hello: a node back on a new
         address is otherwise unknown there until it sends something, and Raft may not)."""
         assert self.reconciler is not None
@@ -927,11 +932,19 @@ class NodeDaemon:
         log.debug(
             "greeted peers so they learn this endpoint addresses=%d sent=%d", len(addresses), sent
         )
+        return sent, len(addresses)
 
     async def _start_raft(self) -> None:
         self.store = self._make_store()
         await self.store.start()
         await self.store.wait_ready(READY_TIMEOUT)
+        if self.reconciler is not None:
+            # The interface came up with the peers that lead to Raft (node.json), and greeted
+            # those. The replica names every other peer: observers and nodes without a way to
+            # this node's new address, which never dial a voter's old one back to life (a Node
+            # group stayed cut off after the servers rolled twice). Greet them too, once the
+            # pass that puts them on the interface is done.
+            self.reconciler.after_next_pass(self._greet_replica_peers)
 
     def _membership(self) -> MembershipService:
         assert self.store is not None

@@ -78,6 +78,7 @@ class Reconciler:
         self._resync_interval = resync_interval
         self._resolver = resolver or EndpointResolver()
         self._wake = asyncio.Event()
+        self._after_next_pass: list[Callable[[], None]] = []
         self._peers: dict[str, Peer] = {}  # what the device was last made to carry
         self._routes: tuple[str, ...] | None = None
         self._needs_full = True
@@ -100,6 +101,12 @@ class Reconciler:
 
     def wake(self) -> None:
         """Ask for a pass (call on the event loop's thread)."""
+        self._wake.set()
+
+    def after_next_pass(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once, after the next pass that starts from now succeeds: a pass
+        already running read the state before this call, so it does not count."""
+        self._after_next_pass.append(callback)
         self._wake.set()
 
     async def bring_up(self) -> None:
@@ -136,12 +143,17 @@ class Reconciler:
         started = time.perf_counter()
         full = self._needs_full
         self._needs_full = True
-        delta = await self._resolver.delta(self._feed.poll(full=full))
-        plan = await (self._full(delta) if delta.full is not None else self._fast(delta))
-        await self._ensure_forwarding()
-        await self._sync_exit()
-        await self._sync_masquerade()
-        await self._sync_peering_filter()
+        callbacks, self._after_next_pass = self._after_next_pass, []
+        try:
+            delta = await self._resolver.delta(self._feed.poll(full=full))
+            plan = await (self._full(delta) if delta.full is not None else self._fast(delta))
+            await self._ensure_forwarding()
+            await self._sync_exit()
+            await self._sync_masquerade()
+            await self._sync_peering_filter()
+        except BaseException:
+            self._after_next_pass[:0] = callbacks  # for the pass that retries
+            raise
         self._needs_full = False
         changes = "" if plan.empty else plan.describe()
         if changes:
@@ -149,6 +161,8 @@ class Reconciler:
         result = PassResult(time.perf_counter() - started, changes, full=delta.full is not None)
         self.passes += 1
         self._on_pass(result)
+        for callback in callbacks:
+            callback()
         return result
 
     async def _full(self, delta: PeerDelta) -> Plan:
