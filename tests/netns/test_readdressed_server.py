@@ -17,25 +17,14 @@ import json
 
 import pytest
 
-from support.netlab import Host, Lab, run
+from support.netlab import QUICKSTART_FLAGS, Host, Lab, run
 from support.wait import eventually
 
 pytestmark = pytest.mark.netns
 
-BOOTSTRAP = (
-    "--global.insecure",
-    "--global.no-ipv6",
-    "--global.detect-endpoints",
-    "--global.detect-private-endpoints",
-    "--bootstrap.enabled",
-)
-JOIN = (  # a Node group pod: it detects its own address, as the server does
-    "--global.insecure",
-    "--global.no-ipv6",
-    "--global.detect-endpoints",
-    "--global.detect-private-endpoints",
-    "--mesh.join-address=server:8443",
-)
+BOOTSTRAP = (*QUICKSTART_FLAGS, "--bootstrap.enabled")
+# a Node group pod: it detects its own address, as the server does
+JOIN = (*QUICKSTART_FLAGS, "--mesh.join-address=server:8443")
 
 
 def readdress(host: Host, new_ip: str) -> None:

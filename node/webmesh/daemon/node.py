@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import threading
@@ -914,12 +915,7 @@ class NodeDaemon:
             ",".join(advertised) or "-",
         )
 
-    def _greet_replica_peers(self) -> None:
-        sent, addresses = self._greet_peers()
-        log.info("greeted the replica's peers so they learn this endpoint addresses=%d sent=%d",
-                 addresses, sent)  # fmt: skip
-
-    def _greet_peers(self) -> tuple[int, int]:
+    def _greet_peers(self, whom: str = "peers", level: int = logging.DEBUG) -> None:
         """Let every peer learn where this node is now (webmesh.wg.hello: a node back on a new
         address is otherwise unknown there until it sends something, and Raft may not)."""
         assert self.reconciler is not None
@@ -929,10 +925,10 @@ class NodeDaemon:
             for address in hello.host_addresses(peer.allowed_ips)
         ]
         sent = hello.greet(addresses)
-        log.debug(
-            "greeted peers so they learn this endpoint addresses=%d sent=%d", len(addresses), sent
-        )
-        return sent, len(addresses)
+        log.log(
+            level, "greeted %s so they learn this endpoint addresses=%d sent=%d",
+            whom, len(addresses), sent,
+        )  # fmt: skip
 
     async def _start_raft(self) -> None:
         self.store = self._make_store()
@@ -944,7 +940,8 @@ class NodeDaemon:
             # this node's new address, which never dial a voter's old one back to life (a Node
             # group stayed cut off after the servers rolled twice). Greet them too, once the
             # pass that puts them on the interface is done.
-            self.reconciler.after_next_pass(self._greet_replica_peers)
+            greet = functools.partial(self._greet_peers, "the replica's peers", logging.INFO)
+            self.reconciler.after_next_pass(greet)
 
     def _membership(self) -> MembershipService:
         assert self.store is not None
