@@ -11,13 +11,19 @@ idle").
 submodule name). The package stays whole for anyone else in the process: an attribute that is not
 a submodule (``pyroute2.NDB``, ``from prometheus_client import *``) runs the real ``__init__``
 first (a PEP 562 module ``__getattr__``). A package imported before is left as it is.
+
+:func:`standing_in` lends a library a small module in place of one it imports only for code it
+never runs, for the time of that import; later imports of the name get the real module.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import sys
+import types
+from collections.abc import Iterator
 
 
 def register_bare_package(name: str) -> None:
@@ -43,3 +49,21 @@ def register_bare_package(name: str) -> None:
 
     package.__getattr__ = __getattr__  # type: ignore[method-assign]
     sys.modules[name] = package
+
+
+@contextlib.contextmanager
+def standing_in(name: str, module: types.ModuleType) -> Iterator[None]:
+    """``import name`` gives ``module`` inside the block; after it, the real one (imported then).
+
+    For an import a library makes at its top for code a node never runs; the library keeps
+    the stand-in it was given. A module already imported is not replaced.
+    """
+    if name in sys.modules:
+        yield
+        return
+    sys.modules[name] = module
+    try:
+        yield
+    finally:
+        if sys.modules.get(name) is module:
+            del sys.modules[name]

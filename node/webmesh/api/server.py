@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 import grpc
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from webmesh import errors
+from webmesh.api import reflection
 from webmesh.api.admin_servicer import AdminServicer
 from webmesh.api.forward import LeaderForwarder
 from webmesh.api.interceptors import ErrorsAndMetrics, Guard, prepare_series
@@ -82,9 +82,7 @@ async def start_api_server(
     admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(admin, forwarder), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
+    reflection.enable((*SERVICE_NAMES, health.SERVICE_NAME), server)
     try:
         if credentials is None:
             server.add_insecure_port(listen_address)

@@ -14,16 +14,39 @@ So this module registers the ``pyroute2`` package without running its ``__init__
 
 from __future__ import annotations
 
+import types
+
 from webmesh import narrowimport
 
 narrowimport.register_bare_package("pyroute2")
-# pyroute2's rtnetlink socket imports ``unittest.mock`` for its mock mode; ``unittest``'s own
-# ``__init__`` would load the whole test framework (~0.4 MB) into a node that never tests.
+# pyroute2's rtnetlink socket module (``pyroute2.netlink.rtnl.iprsocket``, 0.9.7) imports
+# ``unittest.mock`` for one line: ``class NotLocal: msg_queue = mock.Mock()``, a placeholder of
+# the synchronous ``IPRSocket``, which webmesh does not use. ``unittest.mock`` costs a node
+# 0.9 MB (bench/idle_node.py), so that import gets a stand-in whose ``Mock`` absorbs attributes
+# and calls as a Mock does; ``unittest``'s own ``__init__`` (the test framework) is left out
+# too. Anyone importing ``unittest.mock`` later gets the real one.
 narrowimport.register_bare_package("unittest")
+
+
+class _Absorbing:
+    """Any attribute and any call give another one: what ``NotLocal.msg_queue`` needs of a
+    ``Mock`` (``tests/unit/wg/test_pyroute.py`` checks pyroute2 asks nothing more)."""
+
+    def __getattr__(self, name: str) -> _Absorbing:
+        return _Absorbing()
+
+    def __call__(self, *args: object, **kwargs: object) -> _Absorbing:
+        return _Absorbing()
+
+
+_MOCK_STAND_IN = types.ModuleType("unittest.mock", "webmesh.wg.pyroute's stand-in, see there")
+_MOCK_STAND_IN.Mock = _Absorbing  # type: ignore[attr-defined]
 
 # What pyroute2's __init__ sets up that is not a feature: its logger (level 0, a NullHandler).
 import pyroute2.config.log  # noqa: E402,F401
-from pyroute2.iproute.linux import AsyncIPRoute, IPRoute  # noqa: E402
+
+with narrowimport.standing_in("unittest.mock", _MOCK_STAND_IN):
+    from pyroute2.iproute.linux import AsyncIPRoute, IPRoute
 from pyroute2.netlink.exceptions import NetlinkError  # noqa: E402
 from pyroute2.netlink.generic.wireguard import AsyncWireGuard, WireGuard  # noqa: E402
 

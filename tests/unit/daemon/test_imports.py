@@ -41,10 +41,16 @@ ABSENT = (
     "wsgiref",
     "email",
     "urllib.request",
-    # unittest's framework (pyroute2 needs unittest.mock only), difflib (a misspelt config key)
+    # unittest: its framework, and unittest.mock, which pyroute2 imports for a placeholder
+    # (webmesh.wg.pyroute gives it a stand-in); difflib (a misspelt config key)
     "unittest.case",
     "unittest.loader",
+    "unittest.mock",
     "difflib",
+    # grpcio-reflection's servicer (and descriptor.proto): only once someone asks for
+    # reflection (webmesh.api.reflection)
+    "grpc_reflection.v1alpha._base",
+    "grpc_reflection.v1alpha._async",
     # certificates are parsed only with mTLS or --tls.insecure-skip-verify
     "cryptography.x509",
     # dnspython: only on a node that serves or uses MeshDNS (webmesh.dns.hostresolver, stdlib
