@@ -7,7 +7,9 @@ every host runs a second wireguard-go, configured by hand with ``wg set`` (``wg1
 10.99.0.0/24) the way webmesh configures its own: alpha and beta peer directly, beta and gamma
 through alpha. Same binary, same namespaces, same link, same run.
 
-Paths: direct (beta to alpha) and relayed (beta to gamma via alpha). Modes: ``mesh`` (the
+Paths: direct (beta to alpha) and relayed (beta to gamma via alpha: UDP between beta and gamma
+to webmesh's WireGuard port is dropped, or the two joiners would punch a direct path of their
+own, ``webmesh.service.paths``). Modes: ``mesh`` (the
 webmesh0 addresses), ``hand`` (wg1) and ``bare`` (the LAN addresses; relayed: beta to gamma over
 the LAN, no relay). Every round runs each mode once, the order rotating from round to round, so
 a machine that speeds up or slows down in between touches every mode alike.
@@ -46,6 +48,7 @@ HAND_PORT = 51900
 MODES = ("mesh", "hand", "bare")
 PATHS = ("direct", "relayed")
 JOINER = ("--global.insecure", "--global.no-ipv6", "--mesh.join-address=alpha:8443")
+WEBMESH_PORT = 51820  # the quick start's WireGuard port (--wireguard.listen-port's default)
 
 
 @dataclass
@@ -79,10 +82,12 @@ def run() -> BenchResult:
     )
     with Lab() as lab:
         alpha, beta, gamma = (lab.add_host(name) for name in ("alpha", "beta", "gamma"))
+        _block_direct_path(beta, gamma)
         _start_mesh(alpha, beta, gamma)
         _start_hand_tunnels(lab, alpha, beta, gamma)
         targets = _targets(alpha, beta, gamma)
         _check_mesh_endpoints(lab, beta, gamma)
+        _check_relayed(alpha, beta, gamma)
         for host in (alpha, gamma):
             host.spawn("iperf3", "-s", name="iperf3")
         for host in (alpha, gamma):
@@ -99,6 +104,12 @@ def run() -> BenchResult:
             for path in PATHS:
                 for mode in _rotated(MODES, number):
                     _measure_udp_and_ping(targets[(mode, path)], samples[(mode, path)])
+        _check_relayed(alpha, beta, gamma)
+        result.note(
+            f"relayed path checked before and after the rounds: beta's WireGuard sends gamma's "
+            f"address to alpha's peer only (UDP between beta and gamma to port {WEBMESH_PORT} "
+            "is dropped, so their hole punch fails)"
+        )
         result.note(f"engine: {_engine(alpha)}")
         _report(result, samples)
     return result
@@ -112,7 +123,9 @@ def _method() -> str:
         "webmesh0 each host runs a second `wireguard-go -f wg1` (own session, as the node's), "
         "configured by hand with `wg set` on 10.99.0.0/24: alpha-beta direct, beta-gamma "
         "through alpha (alpha forwards). Paths: direct = beta to alpha, relayed = beta to gamma "
-        "(through alpha for both tunnels; the bare LAN goes straight). Per round and path each "
+        "(through alpha for both tunnels: UDP between beta and gamma to webmesh's WireGuard "
+        "port is dropped, so webmesh's hole punch between them fails, checked on beta's device "
+        "before and after the rounds; the bare LAN goes straight). Per round and path each "
         f"tunnel: iperf3 TCP {SECONDS} s forward (beta sends) and reverse (-R), webmesh and "
         f"the hand-configured tunnel back to back, their order alternating, {ROUNDS} rounds; "
         "the ratio is the median of the rounds' webmesh / hand-configured ratios (each pair "
@@ -140,6 +153,34 @@ def _start_mesh(alpha: Host, beta: Host, gamma: Host) -> None:
     for source, target in ((beta, "alpha"), (beta, "gamma"), (gamma, "beta")):
         wait_for(lambda s=source, t=target: s.ping(mesh[t]), 30,  # type: ignore[misc]
                  f"{source.name} to ping {target} through webmesh\n{source.logs()}")  # fmt: skip
+
+
+def _block_direct_path(beta: Host, gamma: Host) -> None:
+    """Keep beta and gamma from reaching each other's WireGuard port, so that their webmesh
+    traffic takes the relay, as the relayed path is meant to: on one LAN, two joiners would
+    otherwise punch a direct path (``webmesh.service.paths``) and "relayed" would measure a
+    direct tunnel. iperf3 over the bare LAN (another port) is not touched."""
+    for host, other in ((beta, gamma), (gamma, beta)):
+        table = ("inet", "wmbench_relay")
+        host.exec("nft", "add", "table", *table)
+        host.exec("nft", "add", "chain", *table, "out",
+                  "{", "type", "filter", "hook", "output", "priority", "0", ";", "}")  # fmt: skip
+        host.exec("nft", "add", "rule", *table, "out", "ip", "daddr", other.lan_ip,
+                  "udp", "dport", str(WEBMESH_PORT), "drop")  # fmt: skip
+
+
+def _check_relayed(alpha: Host, beta: Host, gamma: Host) -> None:
+    """beta's webmesh device must carry gamma's address on alpha's peer only (no direct peer)."""
+    relay = alpha.wg("public-key")
+    address = f"{gamma.mesh_ip()}/32"
+    carriers = [
+        line.split()[0]
+        for line in beta.wg("allowed-ips").splitlines()
+        if address in line.split()[1:]
+    ]
+    if not relay or any(key != relay for key in carriers):
+        raise RuntimeError(f"beta does not send gamma's traffic through the relay alone: "
+                           f"{carriers} (relay {relay})\n{beta.wg('dump')}")  # fmt: skip
 
 
 def _start_hand_tunnels(lab: Lab, alpha: Host, beta: Host, gamma: Host) -> None:
