@@ -156,6 +156,10 @@ bench-dataplane: install bench-deps ## Only the tunnel benchmark (webmesh vs han
 bench-nat: install bench-deps ## Only the NAT benchmark (two nodes behind two routers: time to a direct path, direct vs relayed TCP); bench/results-nat.md
 	$(PY) bench/run.py --only nat_traversal --out bench/results-nat.md
 
+.PHONY: bench-join-budget
+bench-join-budget: install ## Only CPU per Join at 1,000/s offered: the whole system by process vs grpc.aio alone and Raft alone; bench/results-join-budget.md
+	$(PY) bench/run.py --only join_cpu_budget --out bench/results-join-budget.md
+
 .PHONY: bench-dashboard
 bench-dashboard: install ## Only the web view's document at 1,000 nodes (in-process: size, build + encode time); bench/results-dashboard.md
 	$(PY) bench/run.py --only dashboard_state --out bench/results-dashboard.md

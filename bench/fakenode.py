@@ -13,6 +13,9 @@ stderr. Control is line-based JSON: one request per stdin line, one reply per st
   ``store.propose(PutNode(new node))`` calls on this node's store, C in flight; replies with every
   latency (ms), the wall time and the errors. Node ids are ``raw-TAG-i``; addresses are taken from
   the top of 172.16.0.0/12 downwards (``offset`` onwards), away from what IPAM hands out.
+- ``{"cmd": "propose_at", "rate": R, "seconds": S, "tag": "x", "offset": K}``: the same proposals
+  in an open loop, one every ``1/R`` s for ``S`` s whatever the answers; each latency counts from
+  its scheduled start (as ``bench/raft_commit.offered_joins`` counts a Join's).
 - ``{"cmd": "applied_at", "id": X}`` -> ``{"at": wall seconds or null}``: when this replica applied
   the entry that added node X, recorded by an observer on the Raft thread right after the state
   swap (independent of how busy the event loop is).
@@ -41,6 +44,7 @@ from webmesh.daemon.settings import load_settings
 from webmesh.mesh import commands
 from webmesh.mesh.model import Node, NodeRole
 from webmesh.mesh.state import Effect, MeshState, NodeAdded
+from webmesh.raft.store import ConsensusStore
 from webmesh.wg.fake import FakeDriver, FakeLinks
 
 TOP = int(ipaddress.IPv4Address("172.31.255.254"))
@@ -63,25 +67,55 @@ async def propose_many(daemon: NodeDaemon, request: dict[str, Any]) -> dict[str,
     tag, offset = str(request["tag"]), int(request.get("offset", 0))
     entries = [commands.encode(commands.PutNode(raw_node(tag, offset + i))) for i in range(n)]
     pending = iter(entries)
-    latencies: list[float] = []
-    errors: list[str] = []
+    outcome = _Outcome()
 
     async def worker() -> None:
         for entry in pending:
-            started = time.perf_counter()
-            try:
-                raw = await store.propose(entry, timeout=10.0)
-                commands.Result.decode(raw).raise_for_error()
-            except Exception as exc:
-                errors.append(repr(exc))
-                continue
-            latencies.append((time.perf_counter() - started) * 1000)
+            await outcome.propose(store, entry, time.perf_counter())
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    return {"latencies_ms": latencies, "elapsed_s": elapsed, "errors": errors[:5],
-            "error_count": len(errors)}  # fmt: skip
+    return outcome.reply(time.perf_counter() - started)
+
+
+async def propose_at(daemon: NodeDaemon, request: dict[str, Any]) -> dict[str, Any]:
+    """Raw proposals in an open loop: one every ``1/rate`` s, latency from its scheduled start."""
+    store = daemon.store
+    assert store is not None
+    rate, seconds = float(request["rate"]), float(request["seconds"])
+    tag, offset = str(request["tag"]), int(request.get("offset", 0))
+    count = round(rate * seconds)
+    entries = [commands.encode(commands.PutNode(raw_node(tag, offset + i))) for i in range(count)]
+    outcome = _Outcome()
+    start = time.perf_counter() + 0.05
+    tasks = []
+    for i, entry in enumerate(entries):
+        due = start + i / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        tasks.append(asyncio.create_task(outcome.propose(store, entry, due)))
+    await asyncio.gather(*tasks)
+    return outcome.reply(time.perf_counter() - start)
+
+
+class _Outcome:
+    """Latencies and errors of raw proposals, and the reply that reports them."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.errors: list[str] = []
+
+    async def propose(self, store: ConsensusStore, entry: bytes, since: float) -> None:
+        try:
+            raw = await store.propose(entry, timeout=10.0)
+            commands.Result.decode(raw).raise_for_error()
+        except Exception as exc:
+            self.errors.append(repr(exc))
+            return
+        self.latencies.append((time.perf_counter() - since) * 1000)
+
+    def reply(self, elapsed: float) -> dict[str, Any]:
+        return {"latencies_ms": self.latencies, "elapsed_s": elapsed, "errors": self.errors[:5],
+                "error_count": len(self.errors)}  # fmt: skip
 
 
 async def serve(node_id: str, argv: list[str]) -> None:
@@ -120,6 +154,8 @@ async def serve(node_id: str, argv: list[str]) -> None:
                 reply({"at": applied.get(str(request["id"]))})
             elif cmd == "propose":
                 reply(await propose_many(daemon, request))
+            elif cmd == "propose_at":
+                reply(await propose_at(daemon, request))
             else:
                 reply({"error": f"unknown command {cmd!r}"})
     finally:

@@ -27,6 +27,7 @@ from common import REPO, BenchResult, machine_info, progress
 BENCHMARKS = (
     "apply_10k",
     "raft_commit",
+    "join_cpu_budget",
     "subscribe_1000",
     "dashboard_state",
     "join_to_first_ping",
