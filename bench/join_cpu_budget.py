@@ -51,6 +51,7 @@ class Phase:
     latencies: list[float]
     failed: int
     entries: int = 0  # Raft log entries the phase added (0: no Raft behind it)
+    rate: float = RATE  # offered per second
 
     @property
     def total_ms(self) -> float:
@@ -60,8 +61,8 @@ class Phase:
         parts = ", ".join(f"{name} {ms:.3f}" for name, ms in self.cpu_ms.items())
         return (
             f"CPU ms per op: {parts}, total {self.total_ms:.3f} "
-            f"({self.total_ms * RATE / 10 / CORES:.0f}% of the {CORES}-core machine at "
-            f"{RATE:,.0f}/s); {len(self.latencies)} answered, {self.failed} failed, "
+            f"({self.total_ms * self.rate / 10 / CORES:.0f}% of the {CORES}-core machine at "
+            f"{self.rate:,.0f}/s); {len(self.latencies)} answered, {self.failed} failed, "
             f"p50 {percentile(self.latencies, 50):.1f} ms, "
             f"p99 {percentile(self.latencies, 99):.1f} ms"
             + (f"; {len(self.latencies) / self.entries:.1f} per Raft entry" if self.entries else "")
@@ -95,7 +96,8 @@ class _Meter:
 
 def grpc_alone() -> Phase:
     address = f"{HOST}:{free_port()}"
-    log = FakeCluster().dir / "bare.log"
+    scratch = FakeCluster()  # its directory holds the server's log; close() removes it
+    log = scratch.dir / "bare.log"
     with log.open("w") as err:
         popen = subprocess.Popen(
             [sys.executable, str(BENCH / "bare_join_server.py"), address],
@@ -111,6 +113,7 @@ def grpc_alone() -> Phase:
         return Phase(meter.per_op(len(run.latencies), client=True), run.latencies, run.failures)
     finally:
         server.stop()
+        scratch.close()
 
 
 def raft_then_whole(tag: str) -> tuple[Phase, Phase]:
@@ -202,7 +205,7 @@ def _sweep(result: BenchResult) -> None:
             meter, first = _Meter(pids), _commit_index(leader)
             run = asyncio.run(offered_joins(leader.api, rate, SECONDS, f"s{rate:.0f}"))
             phase = Phase(meter.per_op(len(run.latencies), client=True), run.latencies,
-                          run.failures, _commit_index(leader) - first)  # fmt: skip
+                          run.failures, _commit_index(leader) - first, rate)  # fmt: skip
         finally:
             cluster.close()
         offered = round(rate * SECONDS)
