@@ -119,12 +119,7 @@ def grpc_alone() -> Phase:
 def raft_then_whole(tag: str) -> tuple[Phase, Phase]:
     cluster = FakeCluster()
     try:
-        nodes = list(_voters(cluster, "always"))
-        leader = _wait_leader(cluster)
-        followers = [n for n in nodes if n is not leader]
-        pids = {"leader": leader.popen.pid}
-        pids.update({f"follower {i}": n.popen.pid for i, n in enumerate(followers, 1)})
-        asyncio.run(joins(leader.api, WARMUP, 8, f"w{tag}"))
+        leader, pids = _fresh_voters(cluster, f"w{tag}")
         meter, first = _Meter(pids), _commit_index(leader)
         answer = leader.request(
             {"cmd": "propose_at", "rate": RATE, "seconds": SECONDS, "tag": f"b{tag}"},
@@ -140,6 +135,17 @@ def raft_then_whole(tag: str) -> tuple[Phase, Phase]:
         return raft, whole
     finally:
         cluster.close()
+
+
+def _fresh_voters(cluster: FakeCluster, tag: str) -> tuple[FakeNode, dict[str, int]]:
+    """Three voters (--raft.sync=always), warmed up: the leader, and every voter's pid by role."""
+    nodes = list(_voters(cluster, "always"))
+    leader = _wait_leader(cluster)
+    followers = [n for n in nodes if n is not leader]
+    pids = {"leader": leader.popen.pid}
+    pids.update({f"follower {i}": n.popen.pid for i, n in enumerate(followers, 1)})
+    asyncio.run(joins(leader.api, WARMUP, 8, tag))
+    return leader, pids
 
 
 def _commit_index(node: FakeNode) -> int:
@@ -166,7 +172,8 @@ def run() -> BenchResult:
             f"Then Joins offered at {', '.join(f'{r:,.0f}' for r in SWEEP)}/s for {SECONDS:g} s "
             "each, on fresh voters each time. "
             "CPU = utime + stime of each process over the phase, divided by the operations "
-            f"answered; `%` = that CPU at {RATE:,.0f}/s as a share of the {CORES}-core machine. "
+            "answered; `%` = that CPU at the phase's offered rate as a share of the "
+            f"{CORES}-core machine. "
             "Latency from each "
             "operation's scheduled start. Figures are medians over the rounds."
         ),
@@ -196,12 +203,7 @@ def _sweep(result: BenchResult) -> None:
         progress(f"join_cpu_budget: Joins offered at {rate:,.0f}/s, fresh voters")
         cluster = FakeCluster()
         try:
-            nodes = list(_voters(cluster, "always"))
-            leader = _wait_leader(cluster)
-            asyncio.run(joins(leader.api, WARMUP, 8, f"sw{rate:.0f}"))
-            pids = {"leader": leader.popen.pid}
-            pids.update({f"follower {i}": n.popen.pid for i, n in enumerate(nodes, 1)
-                         if n is not leader})  # fmt: skip
+            leader, pids = _fresh_voters(cluster, f"sw{rate:.0f}")
             meter, first = _Meter(pids), _commit_index(leader)
             run = asyncio.run(offered_joins(leader.api, rate, SECONDS, f"s{rate:.0f}"))
             phase = Phase(meter.per_op(len(run.latencies), client=True), run.latencies,

@@ -80,8 +80,7 @@ def prepare_series(methods: Iterable[str]) -> None:
     call that created it (a node's first Join would be missing from the dashboard's join rate
     and latency)."""
     for method in methods:
-        metrics.GRPC_REQUESTS.labels(method=method, code=grpc.StatusCode.OK.name)
-        metrics.GRPC_DURATION.labels(method=method)
+        _series(method, grpc.StatusCode.OK)
 
 
 @functools.cache

@@ -22,7 +22,7 @@ narrowimport.register_bare_package("pyroute2")
 # pyroute2's rtnetlink socket module (``pyroute2.netlink.rtnl.iprsocket``, 0.9.7) imports
 # ``unittest.mock`` for one line: ``class NotLocal: msg_queue = mock.Mock()``, a placeholder of
 # the synchronous ``IPRSocket``, which webmesh does not use. ``unittest.mock`` costs a node
-# 0.9 MB (bench/idle_node.py), so that import gets a stand-in whose ``Mock`` absorbs attributes
+# 0.45 MB (bench/idle_node.py), so that import gets a stand-in whose ``Mock`` absorbs attributes
 # and calls as a Mock does; ``unittest``'s own ``__init__`` (the test framework) is left out
 # too. Anyone importing ``unittest.mock`` later gets the real one.
 narrowimport.register_bare_package("unittest")
